@@ -1,0 +1,296 @@
+//! Application state, the whole URL map, the middleware stack, and `serve`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, Method, header};
+use axum::routing::{get, post};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::audit::{AuditEvent, AuditLog};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::keys::{KeyError, KeyRing, jwks};
+use crate::oauth::{form, metadata, register, token};
+use crate::store::{SqlStore, Store};
+use crate::{ops, seed};
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    /// The environment issuer, byte-for-byte.
+    pub issuer: Arc<str>,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+    pub audit: AuditLog,
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// Background tasks owned by a running app.
+pub struct Background {
+    pub audit_writer: tokio::task::JoinHandle<()>,
+    pub key_refresher: tokio::task::JoinHandle<()>,
+}
+
+/// Builds the state: key ring (creating a signing key if needed), audit writer.
+pub async fn build_state(
+    config: Config,
+    issuer: String,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppState, Background), KeyError> {
+    let keys = Arc::new(
+        KeyRing::open(
+            store.clone(),
+            config.secret.clone(),
+            clock.clone(),
+            config.signing_alg,
+            config.key_refresh_interval,
+        )
+        .await?,
+    );
+    let (audit, audit_writer) = AuditLog::start(store.clone(), clock.clone());
+    let key_refresher = keys.spawn_refresher();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    let state = AppState {
+        config: Arc::new(config),
+        issuer: issuer.into(),
+        store,
+        keys,
+        clock,
+        audit,
+        http,
+    };
+    Ok((
+        state,
+        Background {
+            audit_writer,
+            key_refresher,
+        },
+    ))
+}
+
+/// CORS for browser-based MCP clients (MCP Inspector): any origin, never credentials.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The whole URL map.
+pub fn build_router(state: AppState) -> Router {
+    let public = Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::get_authorization_server),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/resources/{res}",
+            get(metadata::get_resource_authorization_server),
+        )
+        .route(
+            "/resources/{res}/.well-known/oauth-authorization-server",
+            get(metadata::get_resource_authorization_server),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(metadata::get_openid_configuration),
+        )
+        .route("/keys", get(jwks::get_jwks))
+        .route("/.well-known/jwks.json", get(jwks::get_jwks))
+        .route("/oauth/token", post(token::post_token))
+        .route(
+            "/resources/{res}/oauth/token",
+            post(token::post_resource_token),
+        )
+        .route("/oauth/register", post(register::post_register))
+        .route(
+            "/resources/{res}/oauth/register",
+            post(register::post_resource_register),
+        )
+        .route(
+            "/api/v1/resources/{res}/clients:register",
+            post(register::post_resource_register),
+        )
+        .layer(cors());
+
+    Router::new()
+        .merge(public)
+        .route("/healthz", get(ops::get_healthz))
+        .route("/readyz", get(ops::get_readyz))
+        .layer(DefaultBodyLimit::max(
+            register::MAX_REGISTRATION_BYTES.max(form::MAX_FORM_BYTES),
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // Never the full URI: query strings carry codes and state.
+            let path = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path, request_id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains requests and the audit queue.
+pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr()?;
+    let issuer = config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sql = Arc::new(SqlStore::open(&config.database_url).await?);
+    let store: Arc<dyn Store> = sql.clone();
+
+    if config.is_dev {
+        tracing::warn!(
+            "DEV SERVER: --dev is for local testing only (dev seed, IdP simulator, public secret key)"
+        );
+    }
+    if config.is_dev_secret {
+        tracing::warn!("no PORTCULLIS_SECRET_KEY: private keys are sealed with the public dev key");
+    }
+    if !config.allow_private_hosts.is_empty() {
+        tracing::warn!(hosts = ?config.allow_private_hosts, "PORTCULLIS_ALLOW_PRIVATE_HOSTS exempts these hosts from the SSRF guard");
+    }
+    let dev_credentials = if config.is_dev {
+        let client_secret = crate::crypto::random_token();
+        let admin_password = match &config.admin_password {
+            Some(p) => secrecy::ExposeSecret::expose_secret(p).to_string(),
+            None => crate::crypto::random_token()[..20].to_string(),
+        };
+        let text = seed::dev::seed_text(&client_secret, &admin_password);
+        let summary = seed::apply(&store, &config.secret, &env_lookup, &text, clock.now()).await?;
+        tracing::info!(?summary, "applied the dev seed");
+        Some((client_secret, admin_password))
+    } else {
+        None
+    };
+    let seed_summary = match seed_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read seed file {}: {e}", path.display()))?;
+            let summary =
+                seed::apply(&store, &config.secret, &env_lookup, &text, clock.now()).await?;
+            tracing::info!(?summary, file = %path.display(), "applied seed file");
+            Some((path.display().to_string(), summary))
+        }
+        None => None,
+    };
+
+    let (state, background) = build_state(config, issuer.clone(), store.clone(), clock).await?;
+    if let Some((source, summary)) = seed_summary {
+        state
+            .audit
+            .record(AuditEvent::SeedApplied {
+                source,
+                counts: summary.to_json(),
+            })
+            .await;
+    }
+    let audit = state.audit.clone();
+    let router = build_router(state);
+
+    tracing::info!(%issuer, listen = %local, "portcullis is serving");
+    println!("portcullis listening on http://{local}");
+    println!("  issuer:            {issuer}");
+    println!("  metadata:          {issuer}/.well-known/oauth-authorization-server");
+    println!("  jwks:              {issuer}/keys");
+    if let Some((client_secret, admin_password)) = &dev_credentials {
+        println!(
+            "  resource (dev):    {} at {}",
+            seed::dev::RESOURCE_ID,
+            seed::dev::RESOURCE_URL
+        );
+        println!(
+            "  resource metadata: {issuer}/.well-known/oauth-authorization-server/resources/{}",
+            seed::dev::RESOURCE_ID
+        );
+        println!(
+            "  client (dev):      client_id={} client_secret={client_secret}",
+            seed::dev::CLIENT_ID
+        );
+        println!(
+            "  admin (dev):       username={} password={admin_password}",
+            seed::dev::ADMIN_USERNAME
+        );
+        println!(
+            "  try: curl -s -u {}:{client_secret} -d grant_type=client_credentials -d resource={} {issuer}/oauth/token",
+            seed::dev::CLIENT_ID,
+            seed::dev::RESOURCE_ID
+        );
+    }
+
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: flushing the audit queue");
+    audit.flush().await;
+    drop(audit);
+    background.key_refresher.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), background.audit_writer).await;
+    sql.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,207 @@
+//! Audit events: what was decided, by whom, for whom. Written by the domain function
+//! that made the decision, separate from logs. Events go through a bounded queue to a
+//! background writer that stores them in batches: flushed within 100 ms and at shutdown,
+//! and a full queue makes senders wait (back-pressure) rather than dropping events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::Clock;
+use crate::ids;
+use crate::store::{AuditRecord, Store};
+
+const QUEUE: usize = 4096;
+const BATCH: usize = 512;
+const FLUSH_WITHIN: Duration = Duration::from_millis(100);
+
+/// A decision worth recording. Past tense; never carries secrets, codes or tokens.
+#[derive(Debug, Clone)]
+pub enum AuditEvent {
+    TokenIssued {
+        grant: &'static str,
+        client_id: String,
+        subject: String,
+        resource_id: String,
+        scopes: Vec<String>,
+        jti: String,
+        issuer: String,
+    },
+    TokenRefused {
+        grant: Option<String>,
+        client_id: Option<String>,
+        error: &'static str,
+        reason: String,
+    },
+    ClientRegistered {
+        client_id: String,
+        resource_id: Option<String>,
+        is_public: bool,
+        client_name: String,
+    },
+    ClientRegistrationRefused {
+        resource_id: Option<String>,
+        error: &'static str,
+        reason: String,
+    },
+    SeedApplied {
+        source: String,
+        counts: Value,
+    },
+    SigningKeyCreated {
+        kid: String,
+        alg: String,
+        activate_at: i64,
+    },
+}
+
+impl AuditEvent {
+    fn into_record(self, at: i64) -> AuditRecord {
+        let mut r = AuditRecord {
+            id: ids::generate("evt"),
+            at,
+            kind: String::new(),
+            client_id: None,
+            user_id: None,
+            organization_id: None,
+            resource_id: None,
+            detail: Value::Null,
+        };
+        match self {
+            Self::TokenIssued {
+                grant,
+                client_id,
+                subject,
+                resource_id,
+                scopes,
+                jti,
+                issuer,
+            } => {
+                r.kind = "token.issued".into();
+                r.client_id = Some(client_id);
+                r.resource_id = Some(resource_id);
+                r.detail = json!({ "grant_type": grant, "sub": subject, "scopes": scopes, "jti": jti, "iss": issuer });
+            }
+            Self::TokenRefused {
+                grant,
+                client_id,
+                error,
+                reason,
+            } => {
+                r.kind = "token.refused".into();
+                r.client_id = client_id;
+                r.detail = json!({ "grant_type": grant, "error": error, "reason": reason });
+            }
+            Self::ClientRegistered {
+                client_id,
+                resource_id,
+                is_public,
+                client_name,
+            } => {
+                r.kind = "client.registered".into();
+                r.client_id = Some(client_id);
+                r.resource_id = resource_id;
+                r.detail = json!({ "public": is_public, "client_name": client_name });
+            }
+            Self::ClientRegistrationRefused {
+                resource_id,
+                error,
+                reason,
+            } => {
+                r.kind = "client.registration_refused".into();
+                r.resource_id = resource_id;
+                r.detail = json!({ "error": error, "reason": reason });
+            }
+            Self::SeedApplied { source, counts } => {
+                r.kind = "seed.applied".into();
+                r.detail = json!({ "source": source, "counts": counts });
+            }
+            Self::SigningKeyCreated {
+                kid,
+                alg,
+                activate_at,
+            } => {
+                r.kind = "key.created".into();
+                r.detail = json!({ "kid": kid, "alg": alg, "activate_at": activate_at });
+            }
+        }
+        r
+    }
+}
+
+enum Message {
+    Event(AuditRecord),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side, cheap to clone into every handler.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Message>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuditLog {
+    /// Starts the writer. The returned handle finishes once every sender is gone and the
+    /// queue is drained; `serve` awaits it at shutdown.
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Self { tx, clock }, tokio::spawn(writer(store, rx)))
+    }
+
+    /// Queues an event; waits when the queue is full.
+    pub async fn record(&self, event: AuditEvent) {
+        let record = event.into_record(self.clock.now());
+        if self.tx.send(Message::Event(record)).await.is_err() {
+            tracing::error!("audit writer is gone; event lost");
+        }
+    }
+
+    /// Waits until everything queued so far is stored.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
+    let mut batch: Vec<AuditRecord> = Vec::with_capacity(BATCH);
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let deadline = tokio::time::Instant::now() + FLUSH_WITHIN;
+        let mut msg = Some(first);
+        loop {
+            match msg.take() {
+                Some(Message::Event(r)) => batch.push(r),
+                Some(Message::Flush(w)) => {
+                    waiters.push(w);
+                    break;
+                }
+                None => {}
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(m)) => msg = Some(m),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = store.insert_audit_events(&batch).await {
+                tracing::error!(error = %e, count = batch.len(), "writing audit events failed");
+            }
+            batch.clear();
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}

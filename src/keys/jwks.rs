@@ -1,0 +1,16 @@
+//! `GET /keys` and `GET /.well-known/jwks.json` (RFC 7517 JWK Set).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::app::AppState;
+
+pub async fn get_jwks(State(app): State<AppState>) -> impl IntoResponse {
+    // Shorter than the rotation delay, so caches see a next key before it signs.
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(app.keys.jwks()),
+    )
+}

@@ -1,0 +1,75 @@
+//! JWT access tokens (RFC 9068 profile, Scalekit-compatible claims): header `alg`, `kid`,
+//! `typ: at+jwt`; claims `iss sub aud exp iat nbf jti client_id scope scopes` and `oid`,
+//! `sid` where they apply. Nothing else.
+
+use serde::Serialize;
+
+use crate::ids;
+use crate::keys::{KeyError, KeyRing};
+use crate::store::Resource;
+
+#[derive(Debug, Serialize)]
+pub struct AccessTokenClaims<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub aud: [&'a str; 2],
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: &'a str,
+    pub client_id: &'a str,
+    pub scope: String,
+    pub scopes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<&'a str>,
+}
+
+/// What the caller needs to know about a token it minted.
+#[derive(Debug)]
+pub struct MintedToken {
+    pub jwt: String,
+    pub jti: String,
+    pub expires_in: i64,
+}
+
+pub struct TokenSubject<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub client_id: &'a str,
+    pub organization_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+}
+
+pub fn mint(
+    keys: &KeyRing,
+    who: &TokenSubject<'_>,
+    resource: &Resource,
+    scopes: &[String],
+    now: i64,
+) -> Result<MintedToken, KeyError> {
+    let jti = ids::generate("tkn");
+    let ttl = resource.access_token_ttl;
+    let claims = AccessTokenClaims {
+        iss: who.issuer,
+        sub: who.subject,
+        aud: [&resource.id, &resource.server_url],
+        exp: now + ttl,
+        // iat and nbf are the issue time, never in the future (no SDK leeway).
+        iat: now,
+        nbf: now,
+        jti: &jti,
+        client_id: who.client_id,
+        scope: scopes.join(" "),
+        scopes,
+        oid: who.organization_id,
+        sid: who.session_id,
+    };
+    let (jwt, _kid) = keys.sign("at+jwt", &claims)?;
+    Ok(MintedToken {
+        jwt,
+        jti,
+        expires_in: ttl,
+    })
+}

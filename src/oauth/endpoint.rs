@@ -1,0 +1,71 @@
+//! The issuer rule ("the endpoint decides", DESIGN.md): a request at an environment
+//! endpoint carries the environment issuer; one at `/resources/{res}/oauth/…` is for that
+//! resource and carries `{issuer}/resources/{res}`.
+
+use super::error::OAuthError;
+use crate::app::AppState;
+use crate::store::Resource;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Environment,
+    Resource(String),
+}
+
+impl Endpoint {
+    pub fn issuer(&self, environment_issuer: &str) -> String {
+        match self {
+            Self::Environment => environment_issuer.to_string(),
+            Self::Resource(id) => resource_issuer(environment_issuer, id),
+        }
+    }
+
+    pub fn resource_id(&self) -> Option<&str> {
+        match self {
+            Self::Environment => None,
+            Self::Resource(id) => Some(id),
+        }
+    }
+}
+
+pub fn resource_issuer(environment_issuer: &str, resource_id: &str) -> String {
+    format!("{environment_issuer}/resources/{resource_id}")
+}
+
+/// Finds a resource by its id (`res_…`) or its server URL.
+pub async fn find_resource(app: &AppState, key: &str) -> Result<Option<Resource>, OAuthError> {
+    Ok(match app.store.find_resource(key).await? {
+        Some(r) => Some(r),
+        None => app.store.find_resource_by_url(key).await?,
+    })
+}
+
+/// RFC 8707 at an endpoint: at a per-resource endpoint the resource is implied and any
+/// other value is `invalid_target`; at an environment endpoint it is what was asked.
+pub async fn resolve_resource(
+    app: &AppState,
+    endpoint: &Endpoint,
+    requested: Option<&str>,
+) -> Result<Option<Resource>, OAuthError> {
+    match endpoint {
+        Endpoint::Resource(id) => {
+            let resource =
+                app.store.find_resource(id).await?.ok_or_else(|| {
+                    OAuthError::invalid_target(format!("unknown resource `{id}`"))
+                })?;
+            match requested {
+                Some(r) if r != resource.id && r != resource.server_url => Err(
+                    OAuthError::invalid_target("this endpoint serves only its own resource"),
+                ),
+                _ => Ok(Some(resource)),
+            }
+        }
+        Endpoint::Environment => match requested {
+            None => Ok(None),
+            Some(r) => find_resource(app, r)
+                .await?
+                .map(Some)
+                .ok_or_else(|| OAuthError::invalid_target("unknown resource")),
+        },
+    }
+}

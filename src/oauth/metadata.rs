@@ -1,0 +1,182 @@
+//! Authorization server metadata (RFC 8414) and OpenID discovery, for the environment
+//! issuer and for each resource's own issuer (`{issuer}/resources/{res}`), per the issuer
+//! rule. Endpoints are advertised once they exist.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::endpoint::resource_issuer;
+use crate::app::AppState;
+use crate::store::{Resource, StoreError};
+
+/// Grant types the token endpoint serves today.
+pub const GRANT_TYPES: &[&str] = &["client_credentials"];
+
+fn sorted_unique(mut scopes: Vec<String>) -> Vec<String> {
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+/// The fields shared by every authorization server document; `base` is where this
+/// issuer's `/oauth/…` endpoints live.
+fn common(issuer: &str, base: &str, jwks_uri: &str, scopes: Vec<String>) -> Map<String, Value> {
+    let mut scopes = scopes;
+    scopes.push("offline_access".into());
+    let doc = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{base}/oauth/token"),
+        "registration_endpoint": format!("{base}/oauth/register"),
+        "jwks_uri": jwks_uri,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GRANT_TYPES,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": sorted_unique(scopes),
+        "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": false,
+    });
+    match doc {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// RFC 8414 document of the environment issuer.
+pub fn environment_metadata(issuer: &str, resources: &[Resource]) -> Value {
+    let scopes = resources
+        .iter()
+        .flat_map(|r| r.scope_names().map(str::to_string))
+        .collect();
+    Value::Object(common(issuer, issuer, &format!("{issuer}/keys"), scopes))
+}
+
+/// OpenID Provider metadata: the RFC 8414 fields plus the OpenID ones.
+pub fn openid_metadata(issuer: &str, resources: &[Resource], signing_alg: &str) -> Value {
+    let mut doc = match environment_metadata(issuer, resources) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    doc.insert("subject_types_supported".into(), json!(["public"]));
+    doc.insert(
+        "id_token_signing_alg_values_supported".into(),
+        json!([signing_alg]),
+    );
+    Value::Object(doc)
+}
+
+/// RFC 8414 document of a resource's own authorization server.
+pub fn resource_metadata(environment_issuer: &str, resource: &Resource) -> Value {
+    let issuer = resource_issuer(environment_issuer, &resource.id);
+    let scopes = resource.scope_names().map(str::to_string).collect();
+    let mut doc = common(
+        &issuer,
+        &issuer,
+        &format!("{environment_issuer}/keys"),
+        scopes,
+    );
+    doc.insert("resource".into(), json!(resource.server_url));
+    Value::Object(doc)
+}
+
+fn document(doc: Value) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(doc)).into_response()
+}
+
+fn unavailable(e: StoreError) -> Response {
+    tracing::error!(error = %e, "metadata: store failure");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": "temporarily_unavailable" })),
+    )
+        .into_response()
+}
+
+pub async fn get_authorization_server(State(app): State<AppState>) -> Response {
+    match app.store.list_resources().await {
+        Ok(resources) => document(environment_metadata(app.issuer(), &resources)),
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn get_openid_configuration(State(app): State<AppState>) -> Response {
+    match app.store.list_resources().await {
+        Ok(resources) => document(openid_metadata(
+            app.issuer(),
+            &resources,
+            app.config.signing_alg.as_str(),
+        )),
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn get_resource_authorization_server(
+    State(app): State<AppState>,
+    Path(resource): Path<String>,
+) -> Response {
+    match app.store.find_resource(&resource).await {
+        Ok(Some(r)) => document(resource_metadata(app.issuer(), &r)),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "not_found", "error_description": "unknown resource" })),
+        )
+            .into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ScopeDef;
+
+    fn tickets() -> Resource {
+        Resource {
+            id: "res_tickets".into(),
+            name: "Tickets".into(),
+            server_url: "http://127.0.0.1:8081/mcp".into(),
+            access_token_ttl: 300,
+            refresh_token_ttl: 86400,
+            is_dcr_enabled: true,
+            is_cimd_enabled: false,
+            cimd_allowlist: vec![],
+            scopes: vec![ScopeDef {
+                name: "tickets.read".into(),
+                description: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn per_resource_document_uses_its_own_issuer_and_endpoints() {
+        let doc = resource_metadata("https://auth.example.com", &tickets());
+        assert_eq!(
+            doc["issuer"],
+            "https://auth.example.com/resources/res_tickets"
+        );
+        assert_eq!(
+            doc["token_endpoint"],
+            "https://auth.example.com/resources/res_tickets/oauth/token"
+        );
+        assert_eq!(doc["jwks_uri"], "https://auth.example.com/keys");
+        assert_eq!(
+            doc["scopes_supported"],
+            json!(["offline_access", "tickets.read"])
+        );
+    }
+
+    #[test]
+    fn environment_document_lists_environment_endpoints() {
+        let doc = environment_metadata("https://auth.example.com", &[tickets()]);
+        assert_eq!(doc["issuer"], "https://auth.example.com");
+        assert_eq!(
+            doc["registration_endpoint"],
+            "https://auth.example.com/oauth/register"
+        );
+        assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    }
+}

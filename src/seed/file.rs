@@ -1,0 +1,128 @@
+//! The seed file's shape (TOML, DESIGN.md "Seed file"). Unknown keys are refused so a
+//! typo is an error naming the key, not a silently ignored setting.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    #[serde(default)]
+    pub organizations: Vec<OrganizationEntry>,
+    #[serde(default)]
+    pub resources: Vec<ResourceEntry>,
+    #[serde(default)]
+    pub rules: Vec<RuleEntry>,
+    #[serde(default)]
+    pub clients: Vec<ClientEntry>,
+    #[serde(default)]
+    pub admins: Vec<AdminEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationEntry {
+    pub id: Option<String>,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionEntry {
+    pub id: Option<String>,
+    pub kind: String,
+    pub enabled: Option<bool>,
+    // oidc
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub groups_claim: Option<String>,
+    // saml
+    pub idp_metadata_url: Option<String>,
+    pub idp_metadata_xml: Option<String>,
+    pub sp_entity_id: Option<String>,
+    pub groups_attribute: Option<String>,
+    pub email_attribute: Option<String>,
+    pub allow_idp_initiated: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeEntry {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceEntry {
+    pub id: Option<String>,
+    pub name: String,
+    pub server_url: String,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub dynamic_client_registration: Option<bool>,
+    pub client_id_metadata_documents: Option<bool>,
+    #[serde(default)]
+    pub cimd_allowlist: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<ScopeEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub group: Option<String>,
+    pub email_domain: Option<String>,
+    pub attribute: Option<String>,
+    pub equals: Option<String>,
+    pub any: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleEntry {
+    pub id: Option<String>,
+    pub resource: String,
+    pub organization: Option<String>,
+    pub when: Condition,
+    pub grant: Vec<String>,
+    pub effect: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    pub id: Option<String>,
+    pub name: String,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    pub secret_file: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub introspection: bool,
+    pub application_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminEntry {
+    pub username: String,
+    pub password: Option<String>,
+    pub password_hash: Option<String>,
+}

@@ -1,0 +1,649 @@
+//! Turns a parsed seed file into a [`SeedPlan`]: ids resolved (explicit, or derived from
+//! a natural key so re-applying updates instead of duplicating), references checked,
+//! secrets hashed or sealed. Every error names the entry and the key.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
+
+use super::SeedError;
+use super::file::*;
+use crate::crypto::{self, SecretBox};
+use crate::ids;
+use crate::oauth::{redirect_uri, scope};
+use crate::store::{
+    Admin, Client, ClientKind, Connection, Organization, Resource, Rule, ScopeDef, SeedPlan,
+};
+
+/// What planning needs to know about the world outside the file.
+pub struct PlanContext<'a> {
+    pub secret: &'a SecretBox,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub existing_resources: Vec<Resource>,
+    pub existing_organizations: Vec<String>,
+    pub now: i64,
+}
+
+/// An admin password to hash (argon2 runs after planning, off the async threads).
+pub struct PendingAdmin {
+    pub username: String,
+    pub password: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+fn id_or_derived(
+    entry: &str,
+    prefix: &str,
+    id: &Option<String>,
+    natural: &str,
+) -> Result<String, SeedError> {
+    match id {
+        Some(id) => ids::validate(prefix, id)
+            .map(|_| id.clone())
+            .map_err(|p| SeedError::new(entry, "id", p)),
+        None => Ok(ids::derived(prefix, natural)),
+    }
+}
+
+fn secret_from(
+    entry: &str,
+    ctx: &PlanContext<'_>,
+    keys: (&str, &str, &str),
+    values: (&Option<String>, &Option<String>, &Option<String>),
+) -> Result<Option<String>, SeedError> {
+    match values {
+        (None, None, None) => Ok(None),
+        (Some(s), None, None) => Ok(Some(s.clone())),
+        (None, Some(var), None) => (ctx.env)(var)
+            .filter(|v| !v.is_empty())
+            .map(Some)
+            .ok_or_else(|| {
+                SeedError::new(
+                    entry,
+                    keys.1,
+                    format!("environment variable `{var}` is not set"),
+                )
+            }),
+        (None, None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| SeedError::new(entry, keys.2, format!("cannot read `{path}`: {e}"))),
+        _ => Err(SeedError::new(
+            entry,
+            keys.0,
+            format!("set only one of {}, {}, {}", keys.0, keys.1, keys.2),
+        )),
+    }
+}
+
+fn check_url(entry: &str, key: &str, text: &str) -> Result<(), SeedError> {
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(SeedError::new(
+            entry,
+            key,
+            format!("`{text}` is not an http(s) URL"),
+        )),
+    }
+}
+
+pub fn plan(
+    file: SeedFile,
+    ctx: &PlanContext<'_>,
+) -> Result<(SeedPlan, Vec<PendingAdmin>), SeedError> {
+    let mut out = SeedPlan::default();
+    let mut org_ids: HashSet<String> = ctx.existing_organizations.iter().cloned().collect();
+    let mut seen_domains: HashMap<String, String> = HashMap::new();
+
+    for (i, o) in file.organizations.into_iter().enumerate() {
+        let entry = format!("organizations[{i}]");
+        if o.display_name.trim().is_empty() {
+            return Err(SeedError::new(&entry, "display_name", "must not be empty"));
+        }
+        let natural = o
+            .external_id
+            .clone()
+            .unwrap_or_else(|| o.display_name.clone());
+        let id = id_or_derived(&entry, "org", &o.id, &natural)?;
+        let mut domains = Vec::new();
+        for d in &o.domains {
+            let d = d.trim().to_ascii_lowercase();
+            if d.is_empty() || d.contains(['@', '/', ' ']) || !d.contains('.') {
+                return Err(SeedError::new(
+                    &entry,
+                    "domains",
+                    format!("`{d}` is not a domain name"),
+                ));
+            }
+            if let Some(other) = seen_domains.insert(d.clone(), id.clone()) {
+                if other != id {
+                    return Err(SeedError::new(
+                        &entry,
+                        "domains",
+                        format!("`{d}` is already listed for {other}"),
+                    ));
+                }
+            }
+            domains.push(d);
+        }
+        for (j, c) in o.connections.into_iter().enumerate() {
+            let centry = format!("{entry}.connections[{j}]");
+            out.connections.push(plan_connection(&centry, &id, c, ctx)?);
+        }
+        org_ids.insert(id.clone());
+        out.organizations.push(Organization {
+            id,
+            display_name: o.display_name,
+            external_id: o.external_id,
+            domains,
+        });
+    }
+
+    let mut resources: HashMap<String, Resource> = ctx
+        .existing_resources
+        .iter()
+        .map(|r| (r.id.clone(), r.clone()))
+        .collect();
+    for (i, r) in file.resources.into_iter().enumerate() {
+        let entry = format!("resources[{i}]");
+        check_url(&entry, "server_url", &r.server_url)?;
+        let id = id_or_derived(&entry, "res", &r.id, &r.server_url)?;
+        let ttl = r.access_token_ttl.unwrap_or(300);
+        if !(10..=86_400).contains(&ttl) {
+            return Err(SeedError::new(
+                &entry,
+                "access_token_ttl",
+                "must be 10 to 86400 seconds",
+            ));
+        }
+        let refresh_ttl = r.refresh_token_ttl.unwrap_or(86_400);
+        if !(60..=31_536_000).contains(&refresh_ttl) {
+            return Err(SeedError::new(
+                &entry,
+                "refresh_token_ttl",
+                "must be 60 to 31536000 seconds",
+            ));
+        }
+        let mut scopes: Vec<ScopeDef> = Vec::new();
+        for s in r.scopes {
+            let parsed = scope::parse(&s.name).map_err(|p| SeedError::new(&entry, "scopes", p))?;
+            if parsed.len() != 1
+                || s.name.contains(':')
+                || scope::OIDC_SCOPES.contains(&s.name.as_str())
+            {
+                return Err(SeedError::new(
+                    &entry,
+                    "scopes",
+                    format!("`{}` is not a plain resource scope name", s.name),
+                ));
+            }
+            if scopes.iter().any(|x| x.name == s.name) {
+                return Err(SeedError::new(
+                    &entry,
+                    "scopes",
+                    format!("`{}` is listed twice", s.name),
+                ));
+            }
+            scopes.push(ScopeDef {
+                name: s.name,
+                description: s.description,
+            });
+        }
+        let resource = Resource {
+            id: id.clone(),
+            name: r.name,
+            server_url: r.server_url,
+            access_token_ttl: ttl,
+            refresh_token_ttl: refresh_ttl,
+            is_dcr_enabled: r.dynamic_client_registration.unwrap_or(true),
+            is_cimd_enabled: r.client_id_metadata_documents.unwrap_or(true),
+            cimd_allowlist: r.cimd_allowlist,
+            scopes,
+        };
+        if let Some(other) = resources
+            .values()
+            .find(|x| x.server_url == resource.server_url && x.id != id)
+        {
+            return Err(SeedError::new(
+                &entry,
+                "server_url",
+                format!("already used by {}", other.id),
+            ));
+        }
+        resources.insert(id, resource.clone());
+        out.resources.push(resource);
+    }
+
+    // A scope is valid for a resource when its base is one of the resource's scopes.
+    let check_scopes =
+        |entry: &str, key: &str, res: &Resource, list: &[String]| -> Result<(), SeedError> {
+            for s in list {
+                if !res.scope_names().any(|n| n == scope::base(s)) {
+                    return Err(SeedError::new(
+                        entry,
+                        key,
+                        format!("`{s}` is not a scope of {}", res.id),
+                    ));
+                }
+            }
+            Ok(())
+        };
+
+    for (i, r) in file.rules.into_iter().enumerate() {
+        let entry = format!("rules[{i}]");
+        let res = resources.get(&r.resource).ok_or_else(|| {
+            SeedError::new(
+                &entry,
+                "resource",
+                format!("unknown resource `{}`", r.resource),
+            )
+        })?;
+        if let Some(org) = &r.organization {
+            if !org_ids.contains(org) {
+                return Err(SeedError::new(
+                    &entry,
+                    "organization",
+                    format!("unknown organization `{org}`"),
+                ));
+            }
+        }
+        let conditions = plan_condition(&entry, &r.when)?;
+        if r.grant.is_empty() {
+            return Err(SeedError::new(
+                &entry,
+                "grant",
+                "must name at least one scope",
+            ));
+        }
+        check_scopes(&entry, "grant", res, &r.grant)?;
+        let effect = r.effect.unwrap_or_else(|| "allow".into());
+        if effect != "allow" && effect != "deny" {
+            return Err(SeedError::new(
+                &entry,
+                "effect",
+                "must be `allow` or `deny`",
+            ));
+        }
+        let natural = format!(
+            "{}|{:?}|{}|{}|{}",
+            r.resource,
+            r.organization,
+            conditions,
+            r.grant.join(" "),
+            effect
+        );
+        let id = id_or_derived(&entry, "rule", &r.id, &natural)?;
+        out.rules.push(Rule {
+            id,
+            resource_id: res.id.clone(),
+            organization_id: r.organization,
+            conditions,
+            grants: r.grant,
+            effect,
+            position: i as i64,
+        });
+    }
+
+    for (i, c) in file.clients.into_iter().enumerate() {
+        let entry = format!("clients[{i}]");
+        let id = match &c.id {
+            Some(id) if id.starts_with("skc_") => id_or_derived(&entry, "skc", &c.id, "")?,
+            _ => id_or_derived(&entry, "m2m", &c.id, &c.name)?,
+        };
+        let secret = secret_from(
+            &entry,
+            ctx,
+            ("secret", "secret_env", "secret_file"),
+            (&c.secret, &c.secret_env, &c.secret_file),
+        )?;
+        if secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err(SeedError::new(
+                &entry,
+                "secret",
+                "must be at least 16 characters",
+            ));
+        }
+        for g in &c.grant_types {
+            if !matches!(
+                g.as_str(),
+                "authorization_code" | "refresh_token" | "client_credentials"
+            ) {
+                return Err(SeedError::new(
+                    &entry,
+                    "grant_types",
+                    format!("`{g}` is not supported"),
+                ));
+            }
+        }
+        if c.grant_types.iter().any(|g| g == "client_credentials") && secret.is_none() {
+            return Err(SeedError::new(
+                &entry,
+                "secret",
+                "client_credentials needs a confidential client",
+            ));
+        }
+        let application_type = c.application_type.unwrap_or_else(|| "web".into());
+        for uri in &c.redirect_uris {
+            redirect_uri::validate(uri, application_type == "native")
+                .map_err(|p| SeedError::new(&entry, "redirect_uris", p))?;
+        }
+        if c.grant_types.iter().any(|g| g == "authorization_code") && c.redirect_uris.is_empty() {
+            return Err(SeedError::new(
+                &entry,
+                "redirect_uris",
+                "authorization_code needs a redirect URI",
+            ));
+        }
+        let mut bound: Vec<&Resource> = Vec::new();
+        for r in &c.resources {
+            bound.push(resources.get(r).ok_or_else(|| {
+                SeedError::new(&entry, "resources", format!("unknown resource `{r}`"))
+            })?);
+        }
+        for s in &c.scopes {
+            if s == scope::ADMIN_SCOPE {
+                continue;
+            }
+            if !bound
+                .iter()
+                .any(|r| r.scope_names().any(|n| n == scope::base(s)))
+            {
+                return Err(SeedError::new(
+                    &entry,
+                    "scopes",
+                    format!("`{s}` is not a scope of the client's resources"),
+                ));
+            }
+        }
+        let method = if secret.is_some() {
+            "client_secret_basic"
+        } else {
+            "none"
+        };
+        out.clients.push(Client {
+            metadata: json!({ "client_name": c.name, "redirect_uris": c.redirect_uris }),
+            id,
+            name: c.name,
+            kind: ClientKind::Static,
+            secret_hash: secret.as_deref().map(crypto::hash_secret),
+            secret_expires_at: 0,
+            token_endpoint_auth_method: method.into(),
+            redirect_uris: c.redirect_uris,
+            grant_types: c.grant_types,
+            resources: c.resources,
+            bound_resource_id: None,
+            scopes: c.scopes,
+            has_introspection: c.introspection,
+            application_type,
+            created_at: ctx.now,
+        });
+    }
+
+    let mut admins = Vec::new();
+    for (i, a) in file.admins.into_iter().enumerate() {
+        let entry = format!("admins[{i}]");
+        if a.username.trim().is_empty() || a.username.len() > 64 {
+            return Err(SeedError::new(
+                &entry,
+                "username",
+                "must be 1 to 64 characters",
+            ));
+        }
+        match (&a.password, &a.password_hash) {
+            (Some(p), None) if p.len() < 8 => {
+                return Err(SeedError::new(
+                    &entry,
+                    "password",
+                    "must be at least 8 characters",
+                ));
+            }
+            (Some(_), None) => {}
+            (None, Some(h)) if crate::password::is_argon2id_hash(h) => {}
+            (None, Some(_)) => {
+                return Err(SeedError::new(
+                    &entry,
+                    "password_hash",
+                    "must be an $argon2id$ PHC string",
+                ));
+            }
+            _ => {
+                return Err(SeedError::new(
+                    &entry,
+                    "password",
+                    "set exactly one of password, password_hash",
+                ));
+            }
+        }
+        admins.push(PendingAdmin {
+            username: a.username,
+            password: a.password,
+            password_hash: a.password_hash,
+        });
+    }
+    Ok((out, admins))
+}
+
+fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedError> {
+    let mut m = Map::new();
+    if let Some(g) = &c.group {
+        m.insert("group".into(), json!(g));
+    }
+    if let Some(d) = &c.email_domain {
+        m.insert("email_domain".into(), json!(d.to_ascii_lowercase()));
+    }
+    match (&c.attribute, &c.equals) {
+        (Some(a), Some(v)) => {
+            m.insert("attribute".into(), json!(a));
+            m.insert("equals".into(), json!(v));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(SeedError::new(
+                entry,
+                "when",
+                "`attribute` and `equals` go together",
+            ));
+        }
+    }
+    match c.any {
+        Some(true) => {
+            m.insert("any".into(), json!(true));
+        }
+        Some(false) => {
+            return Err(SeedError::new(
+                entry,
+                "when.any",
+                "write `any = true` or leave it out",
+            ));
+        }
+        None => {}
+    }
+    if m.is_empty() {
+        return Err(SeedError::new(
+            entry,
+            "when",
+            "needs a condition: group, email_domain, attribute/equals or any",
+        ));
+    }
+    Ok(Value::Object(m))
+}
+
+fn plan_connection(
+    entry: &str,
+    org: &str,
+    c: ConnectionEntry,
+    ctx: &PlanContext<'_>,
+) -> Result<Connection, SeedError> {
+    let oidc_keys = [
+        ("issuer", c.issuer.is_some()),
+        ("client_id", c.client_id.is_some()),
+        (
+            "client_secret",
+            c.client_secret.is_some()
+                || c.client_secret_env.is_some()
+                || c.client_secret_file.is_some(),
+        ),
+        ("scopes", c.scopes.is_some()),
+        ("groups_claim", c.groups_claim.is_some()),
+    ];
+    let saml_keys = [
+        ("idp_metadata_url", c.idp_metadata_url.is_some()),
+        ("idp_metadata_xml", c.idp_metadata_xml.is_some()),
+        ("sp_entity_id", c.sp_entity_id.is_some()),
+        ("groups_attribute", c.groups_attribute.is_some()),
+        ("email_attribute", c.email_attribute.is_some()),
+        ("allow_idp_initiated", c.allow_idp_initiated.is_some()),
+    ];
+    let foreign = |keys: &[(&str, bool)]| {
+        keys.iter()
+            .find(|(_, set)| *set)
+            .map(|(k, _)| k.to_string())
+    };
+    let mut settings = Map::new();
+    let natural = match c.kind.as_str() {
+        "idp_simulator" => {
+            if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&saml_keys)) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to an idp_simulator connection",
+                ));
+            }
+            format!("{org}|idp_simulator")
+        }
+        "oidc" => {
+            if let Some(k) = foreign(&saml_keys) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to an oidc connection",
+                ));
+            }
+            let issuer = c
+                .issuer
+                .clone()
+                .ok_or_else(|| SeedError::new(entry, "issuer", "is required for oidc"))?;
+            check_url(entry, "issuer", &issuer)?;
+            let client_id = c
+                .client_id
+                .clone()
+                .ok_or_else(|| SeedError::new(entry, "client_id", "is required for oidc"))?;
+            let secret = secret_from(
+                entry,
+                ctx,
+                ("client_secret", "client_secret_env", "client_secret_file"),
+                (
+                    &c.client_secret,
+                    &c.client_secret_env,
+                    &c.client_secret_file,
+                ),
+            )?;
+            settings.insert("issuer".into(), json!(issuer));
+            settings.insert("client_id".into(), json!(client_id));
+            settings.insert(
+                "scopes".into(),
+                json!(c.scopes.clone().unwrap_or_else(|| vec![
+                    "openid".into(),
+                    "email".into(),
+                    "profile".into()
+                ])),
+            );
+            settings.insert(
+                "groups_claim".into(),
+                json!(c.groups_claim.clone().unwrap_or_else(|| "groups".into())),
+            );
+            if let Some(s) = secret {
+                settings.insert("client_secret_sealed".into(), json!(s));
+            }
+            format!("{org}|oidc|{issuer}|{client_id}")
+        }
+        "saml" => {
+            if let Some(k) = foreign(&oidc_keys) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to a saml connection",
+                ));
+            }
+            match (&c.idp_metadata_url, &c.idp_metadata_xml) {
+                (Some(u), None) => {
+                    check_url(entry, "idp_metadata_url", u)?;
+                    settings.insert("idp_metadata_url".into(), json!(u));
+                }
+                (None, Some(x)) => {
+                    settings.insert("idp_metadata_xml".into(), json!(x));
+                }
+                _ => {
+                    return Err(SeedError::new(
+                        entry,
+                        "idp_metadata_url",
+                        "set exactly one of idp_metadata_url, idp_metadata_xml",
+                    ));
+                }
+            }
+            if let Some(v) = &c.sp_entity_id {
+                settings.insert("sp_entity_id".into(), json!(v));
+            }
+            settings.insert(
+                "groups_attribute".into(),
+                json!(
+                    c.groups_attribute
+                        .clone()
+                        .unwrap_or_else(|| "groups".into())
+                ),
+            );
+            settings.insert(
+                "email_attribute".into(),
+                json!(c.email_attribute.clone().unwrap_or_else(|| "email".into())),
+            );
+            settings.insert(
+                "allow_idp_initiated".into(),
+                json!(c.allow_idp_initiated.unwrap_or(false)),
+            );
+            format!(
+                "{org}|saml|{}",
+                c.idp_metadata_url.clone().unwrap_or_default()
+            )
+        }
+        other => {
+            return Err(SeedError::new(
+                entry,
+                "kind",
+                format!("`{other}` is not idp_simulator, oidc or saml"),
+            ));
+        }
+    };
+    let id = id_or_derived(entry, "conn", &c.id, &natural)?;
+    // Upstream secrets are sealed at rest, bound to their connection id.
+    if let Some(Value::String(plain)) = settings.remove("client_secret_sealed") {
+        settings.insert(
+            "client_secret_sealed".into(),
+            json!(ctx.secret.seal(plain.as_bytes(), &id)),
+        );
+    }
+    Ok(Connection {
+        id,
+        organization_id: org.to_string(),
+        kind: c.kind,
+        is_enabled: c.enabled.unwrap_or(true),
+        settings: Value::Object(settings),
+    })
+}
+
+/// Admins from pending entries: hash plain passwords with argon2id.
+pub async fn hash_admins(pending: Vec<PendingAdmin>) -> Result<Vec<Admin>, SeedError> {
+    let mut out = Vec::new();
+    for a in pending {
+        let password_hash = match (a.password, a.password_hash) {
+            (Some(p), _) => crate::password::hash(p)
+                .await
+                .map_err(|e| SeedError::new("admins", "password", e))?,
+            (None, Some(h)) => h,
+            (None, None) => continue,
+        };
+        out.push(Admin {
+            username: a.username,
+            password_hash,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,176 @@
+//! Domain records as the store reads and writes them. Lists and documents are JSON text
+//! in the database; these types hold them parsed.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An MCP server (protected resource) and the policy for clients that want its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    pub server_url: String,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub is_dcr_enabled: bool,
+    pub is_cimd_enabled: bool,
+    pub cimd_allowlist: Vec<String>,
+    pub scopes: Vec<ScopeDef>,
+}
+
+impl Resource {
+    pub fn scope_names(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().map(|s| s.name.as_str())
+    }
+}
+
+/// How a client came to exist; decides which grants and resources it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// Seeded or admin-created.
+    Static,
+    /// Registered through RFC 7591 dynamic client registration.
+    Dynamic,
+    /// A Client ID Metadata Document (the client id is an https URL).
+    Metadata,
+}
+
+impl ClientKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Static => "static",
+            Self::Dynamic => "dynamic",
+            Self::Metadata => "metadata",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "static" => Some(Self::Static),
+            "dynamic" => Some(Self::Dynamic),
+            "metadata" => Some(Self::Metadata),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKind,
+    /// Hex SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    /// 0 = never.
+    pub secret_expires_at: i64,
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    /// Static clients: the resources they may get tokens for.
+    pub resources: Vec<String>,
+    /// Dynamic clients registered at a resource's own endpoint are bound to it.
+    pub bound_resource_id: Option<String>,
+    /// Static clients: the scopes they may be granted (resource scopes or contextual forms).
+    pub scopes: Vec<String>,
+    pub has_introspection: bool,
+    pub application_type: String,
+    /// The registration metadata echoed back to dynamic clients (RFC 7591 §3.2.1).
+    pub metadata: serde_json::Value,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+    pub fn has_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub id: String,
+    pub alg: String,
+    /// Public JWK (JSON text) including `kid`, `alg`, `use`.
+    pub public_jwk: String,
+    /// The private key (DER), sealed with the secret key, the id as associated data.
+    pub private_key: String,
+    pub created_at: i64,
+    /// When it becomes the signing key. Published from `created_at` on.
+    pub activate_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: String,
+    pub organization_id: String,
+    /// `idp_simulator` | `oidc` | `saml`
+    pub kind: String,
+    pub is_enabled: bool,
+    /// Kind-specific settings; secrets inside are sealed.
+    pub settings: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    pub resource_id: String,
+    pub organization_id: Option<String>,
+    pub conditions: serde_json::Value,
+    pub grants: Vec<String>,
+    /// `allow` | `deny`
+    pub effect: String,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    pub username: String,
+    pub password_hash: String,
+}
+
+/// One audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: i64,
+    pub kind: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub resource_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub kind: Option<String>,
+    pub client_id: Option<String>,
+    pub limit: i64,
+}
+
+/// A validated seed, ready to write in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct SeedPlan {
+    pub organizations: Vec<Organization>,
+    pub connections: Vec<Connection>,
+    pub resources: Vec<Resource>,
+    pub rules: Vec<Rule>,
+    pub clients: Vec<Client>,
+    pub admins: Vec<Admin>,
+}

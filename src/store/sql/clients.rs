@@ -1,0 +1,122 @@
+//! Clients: seeded, admin-created, dynamically registered.
+
+use async_trait::async_trait;
+
+use super::{SqlStore, from_json, to_json};
+use crate::store::{Client, ClientKind, ClientStore, StoreError, StoreResult};
+
+pub(super) const CLIENT_COLUMNS: &str = "id, name, kind, secret_hash, secret_expires_at, \
+    token_endpoint_auth_method, redirect_uris, grant_types, resources, bound_resource_id, \
+    scopes, introspection, application_type, metadata, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClientRow {
+    id: String,
+    name: String,
+    kind: String,
+    secret_hash: Option<String>,
+    secret_expires_at: i64,
+    token_endpoint_auth_method: String,
+    redirect_uris: String,
+    grant_types: String,
+    resources: String,
+    bound_resource_id: Option<String>,
+    scopes: String,
+    introspection: i64,
+    application_type: String,
+    metadata: String,
+    created_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> StoreResult<Client> {
+        Ok(Client {
+            kind: ClientKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("client kind `{}`", r.kind)))?,
+            redirect_uris: from_json(&r.redirect_uris, "client redirect_uris")?,
+            grant_types: from_json(&r.grant_types, "client grant_types")?,
+            resources: from_json(&r.resources, "client resources")?,
+            scopes: from_json(&r.scopes, "client scopes")?,
+            metadata: from_json(&r.metadata, "client metadata")?,
+            id: r.id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            secret_expires_at: r.secret_expires_at,
+            token_endpoint_auth_method: r.token_endpoint_auth_method,
+            bound_resource_id: r.bound_resource_id,
+            has_introspection: r.introspection != 0,
+            application_type: r.application_type,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Insert or update by id (the seed's upsert and registration's insert share it).
+pub(super) const UPSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
+    secret_expires_at, token_endpoint_auth_method, redirect_uris, grant_types, resources, \
+    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+    ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+    secret_hash = excluded.secret_hash, secret_expires_at = excluded.secret_expires_at, \
+    token_endpoint_auth_method = excluded.token_endpoint_auth_method, \
+    redirect_uris = excluded.redirect_uris, grant_types = excluded.grant_types, \
+    resources = excluded.resources, bound_resource_id = excluded.bound_resource_id, \
+    scopes = excluded.scopes, introspection = excluded.introspection, \
+    application_type = excluded.application_type, metadata = excluded.metadata, \
+    updated_at = excluded.updated_at";
+
+const INSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
+    secret_expires_at, token_endpoint_auth_method, redirect_uris, grant_types, resources, \
+    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)";
+
+pub(super) fn bind_client<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    c: &'q Client,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.kind.as_str())
+        .bind(c.secret_hash.as_deref())
+        .bind(c.secret_expires_at)
+        .bind(&c.token_endpoint_auth_method)
+        .bind(to_json(&c.redirect_uris))
+        .bind(to_json(&c.grant_types))
+        .bind(to_json(&c.resources))
+        .bind(c.bound_resource_id.as_deref())
+        .bind(to_json(&c.scopes))
+        .bind(i64::from(c.has_introspection))
+        .bind(&c.application_type)
+        .bind(to_json(&c.metadata))
+        .bind(c.created_at)
+}
+
+#[async_trait]
+impl ClientStore for SqlStore {
+    async fn find_client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1");
+        let row: Option<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        bind_client(sqlx::query(INSERT_CLIENT), client)
+            .execute(self.pool())
+            .await
+            .map_err(|e| StoreError::from_write(e, "client id already exists"))?;
+        Ok(())
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, id");
+        let rows: Vec<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+}

@@ -1,0 +1,109 @@
+//! Organizations, their domains and connections, and scope rules.
+
+use async_trait::async_trait;
+
+use super::{SqlStore, from_json};
+use crate::store::{Connection, Organization, OrganizationStore, Rule, StoreResult};
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: String,
+    display_name: String,
+    external_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DomainRow {
+    domain: String,
+    organization_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConnectionRow {
+    id: String,
+    organization_id: String,
+    kind: String,
+    enabled: i64,
+    settings: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    id: String,
+    resource_id: String,
+    organization_id: Option<String>,
+    conditions: String,
+    grants: String,
+    effect: String,
+    position: i64,
+}
+
+#[async_trait]
+impl OrganizationStore for SqlStore {
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        let orgs: Vec<OrgRow> =
+            sqlx::query_as("SELECT id, display_name, external_id FROM organizations ORDER BY id")
+                .fetch_all(self.pool())
+                .await?;
+        let domains: Vec<DomainRow> = sqlx::query_as(
+            "SELECT domain, organization_id FROM organization_domains ORDER BY domain",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(orgs
+            .into_iter()
+            .map(|o| Organization {
+                domains: domains
+                    .iter()
+                    .filter(|d| d.organization_id == o.id)
+                    .map(|d| d.domain.clone())
+                    .collect(),
+                id: o.id,
+                display_name: o.display_name,
+                external_id: o.external_id,
+            })
+            .collect())
+    }
+
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        let rows: Vec<ConnectionRow> = sqlx::query_as(
+            "SELECT id, organization_id, kind, enabled, settings FROM connections ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Connection {
+                    settings: from_json(&r.settings, "connection settings")?,
+                    id: r.id,
+                    organization_id: r.organization_id,
+                    kind: r.kind,
+                    is_enabled: r.enabled != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>> {
+        let rows: Vec<RuleRow> = sqlx::query_as(
+            "SELECT id, resource_id, organization_id, conditions, grants, effect, position \
+             FROM rules WHERE resource_id = $1 ORDER BY position, id",
+        )
+        .bind(resource_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Rule {
+                    conditions: from_json(&r.conditions, "rule conditions")?,
+                    grants: from_json(&r.grants, "rule grants")?,
+                    id: r.id,
+                    resource_id: r.resource_id,
+                    organization_id: r.organization_id,
+                    effect: r.effect,
+                    position: r.position,
+                })
+            })
+            .collect()
+    }
+}

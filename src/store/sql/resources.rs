@@ -1,0 +1,69 @@
+//! Resources (MCP servers).
+
+use async_trait::async_trait;
+
+use super::{SqlStore, from_json};
+use crate::store::{Resource, ResourceStore, StoreError, StoreResult};
+
+const RESOURCE_COLUMNS: &str = "id, name, server_url, access_token_ttl, refresh_token_ttl, \
+    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes";
+
+#[derive(sqlx::FromRow)]
+struct ResourceRow {
+    id: String,
+    name: String,
+    server_url: String,
+    access_token_ttl: i64,
+    refresh_token_ttl: i64,
+    dynamic_client_registration: i64,
+    client_id_metadata_documents: i64,
+    cimd_allowlist: String,
+    scopes: String,
+}
+
+impl TryFrom<ResourceRow> for Resource {
+    type Error = StoreError;
+    fn try_from(r: ResourceRow) -> StoreResult<Resource> {
+        Ok(Resource {
+            cimd_allowlist: from_json(&r.cimd_allowlist, "resource cimd_allowlist")?,
+            scopes: from_json(&r.scopes, "resource scopes")?,
+            id: r.id,
+            name: r.name,
+            server_url: r.server_url,
+            access_token_ttl: r.access_token_ttl,
+            refresh_token_ttl: r.refresh_token_ttl,
+            is_dcr_enabled: r.dynamic_client_registration != 0,
+            is_cimd_enabled: r.client_id_metadata_documents != 0,
+        })
+    }
+}
+
+impl SqlStore {
+    async fn resource_where(&self, clause: &str, value: &str) -> StoreResult<Option<Resource>> {
+        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE {clause} = $1");
+        let row: Option<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(Resource::try_from).transpose()
+    }
+}
+
+#[async_trait]
+impl ResourceStore for SqlStore {
+    async fn find_resource(&self, id: &str) -> StoreResult<Option<Resource>> {
+        self.resource_where("id", id).await
+    }
+
+    async fn find_resource_by_url(&self, server_url: &str) -> StoreResult<Option<Resource>> {
+        self.resource_where("server_url", server_url).await
+    }
+
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources ORDER BY id");
+        let rows: Vec<ResourceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(Resource::try_from).collect()
+    }
+}

@@ -1,0 +1,130 @@
+//! Applies a validated seed plan in one transaction: upserts by id, nothing deleted
+//! except an organization's domain list, which the seed states in full.
+
+use async_trait::async_trait;
+
+use super::clients::{UPSERT_CLIENT, bind_client};
+use super::{SqlStore, to_json};
+use crate::store::{SeedPlan, SeedStore, StoreError, StoreResult};
+
+fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| StoreError::from_write(e, what)
+}
+
+#[async_trait]
+impl SeedStore for SqlStore {
+    async fn apply_seed(&self, plan: &SeedPlan, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        for o in &plan.organizations {
+            sqlx::query(
+                "INSERT INTO organizations (id, display_name, external_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET \
+                 display_name = excluded.display_name, external_id = excluded.external_id, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&o.id)
+            .bind(&o.display_name)
+            .bind(o.external_id.as_deref())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("external_id already used by another organization"))?;
+            sqlx::query("DELETE FROM organization_domains WHERE organization_id = $1")
+                .bind(&o.id)
+                .execute(&mut *tx)
+                .await?;
+            for d in &o.domains {
+                sqlx::query(
+                    "INSERT INTO organization_domains (domain, organization_id) VALUES ($1, $2)",
+                )
+                .bind(d)
+                .bind(&o.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("domain already belongs to another organization"))?;
+            }
+        }
+        for c in &plan.connections {
+            sqlx::query(
+                "INSERT INTO connections (id, organization_id, kind, enabled, settings, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE SET \
+                 organization_id = excluded.organization_id, kind = excluded.kind, \
+                 enabled = excluded.enabled, settings = excluded.settings, updated_at = excluded.updated_at",
+            )
+            .bind(&c.id)
+            .bind(&c.organization_id)
+            .bind(&c.kind)
+            .bind(i64::from(c.is_enabled))
+            .bind(to_json(&c.settings))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for r in &plan.resources {
+            sqlx::query(
+                "INSERT INTO resources (id, name, server_url, access_token_ttl, refresh_token_ttl, \
+                 dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, server_url = excluded.server_url, \
+                 access_token_ttl = excluded.access_token_ttl, refresh_token_ttl = excluded.refresh_token_ttl, \
+                 dynamic_client_registration = excluded.dynamic_client_registration, \
+                 client_id_metadata_documents = excluded.client_id_metadata_documents, \
+                 cimd_allowlist = excluded.cimd_allowlist, scopes = excluded.scopes, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&r.id)
+            .bind(&r.name)
+            .bind(&r.server_url)
+            .bind(r.access_token_ttl)
+            .bind(r.refresh_token_ttl)
+            .bind(i64::from(r.is_dcr_enabled))
+            .bind(i64::from(r.is_cimd_enabled))
+            .bind(to_json(&r.cimd_allowlist))
+            .bind(to_json(&r.scopes))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("server_url already used by another resource"))?;
+        }
+        for r in &plan.rules {
+            sqlx::query(
+                "INSERT INTO rules (id, resource_id, organization_id, conditions, grants, effect, \
+                 position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                 ON CONFLICT (id) DO UPDATE SET resource_id = excluded.resource_id, \
+                 organization_id = excluded.organization_id, conditions = excluded.conditions, \
+                 grants = excluded.grants, effect = excluded.effect, position = excluded.position, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&r.id)
+            .bind(&r.resource_id)
+            .bind(r.organization_id.as_deref())
+            .bind(to_json(&r.conditions))
+            .bind(to_json(&r.grants))
+            .bind(&r.effect)
+            .bind(r.position)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for c in &plan.clients {
+            bind_client(sqlx::query(UPSERT_CLIENT), c)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("client"))?;
+        }
+        for a in &plan.admins {
+            sqlx::query(
+                "INSERT INTO admins (username, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $3) ON CONFLICT (username) DO UPDATE SET \
+                 password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+            )
+            .bind(&a.username)
+            .bind(&a.password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
