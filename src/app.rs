@@ -141,6 +141,7 @@ pub fn build_router(state: AppState) -> Router {
 
     Router::new()
         .merge(public)
+        .route("/", get(ops::get_index))
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
         .layer(DefaultBodyLimit::max(
@@ -261,6 +262,7 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
             seed::dev::RESOURCE_ID
         );
     }
+    println!();
 
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

@@ -23,3 +23,22 @@ pub async fn get_readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>
         }
     }
 }
+
+#[derive(askama::Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    issuer: &'a str,
+}
+
+/// `GET /`: where to find the metadata.
+pub async fn get_index(State(app): State<AppState>) -> axum::response::Response {
+    use askama::Template;
+    use axum::response::{Html, IntoResponse};
+    match (IndexPage { issuer: app.issuer() }).render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the index page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

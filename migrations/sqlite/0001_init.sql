@@ -75,7 +75,9 @@ CREATE TABLE signing_keys (
     public_jwk  TEXT NOT NULL,
     private_key TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
-    activate_at INTEGER NOT NULL
+    activate_at INTEGER NOT NULL,
+    -- insertion order: breaks ties between keys activated in the same second
+    seq         INTEGER NOT NULL
 );
 
 CREATE TABLE audit_events (

@@ -9,7 +9,7 @@ pub struct KeyTimes {
     pub activate_at: i64,
 }
 
-/// Keys must be sorted by (activate_at, created_at, id). The signing key is the last one
+/// Keys must be sorted by activation time, then creation order (as the store lists them). The signing key is the last one
 /// whose activation time has come.
 pub fn signing_index(keys: &[KeyTimes], now: i64) -> Option<usize> {
     keys.iter().rposition(|k| k.activate_at <= now)

@@ -20,7 +20,7 @@ impl KeyStore for SqlStore {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, alg, public_jwk, private_key, created_at, activate_at \
-             FROM signing_keys ORDER BY activate_at, created_at, id",
+             FROM signing_keys ORDER BY activate_at, seq",
         )
         .fetch_all(self.pool())
         .await?;
@@ -39,8 +39,8 @@ impl KeyStore for SqlStore {
 
     async fn insert_signing_key(&self, k: &SigningKeyRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO signing_keys (id, alg, public_jwk, private_key, created_at, activate_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO signing_keys (id, alg, public_jwk, private_key, created_at, activate_at, seq) \
+             SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(seq), 0) + 1 FROM signing_keys",
         )
         .bind(&k.id)
         .bind(&k.alg)

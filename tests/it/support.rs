@@ -1,0 +1,340 @@
+//! Test harness: the real router over a fresh database (SQLite in a temp dir, or a fresh
+//! PostgreSQL database when `PORTCULLIS_TEST_BACKEND=postgres`), a `FixedClock`, keys
+//! generated at start. `oneshot` for most tests; `spawn` binds 127.0.0.1:0.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use base64::Engine;
+use http_body_util::BodyExt;
+use portcullis::app::{self, AppState, Background};
+use portcullis::clock::FixedClock;
+use portcullis::config::{Config, SigningAlg};
+use portcullis::store::{SqlStore, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const T0: i64 = 1_800_000_000;
+pub const SERVICE_SECRET: &str = "service-secret-0123456789abcdef";
+pub const WIKI_SECRET: &str = "wiki-secret-0123456789abcdefgh";
+
+pub const TEST_SEED: &str = r#"
+[[organizations]]
+id = "org_acme"
+display_name = "Acme"
+domains = ["example.com"]
+
+[[organizations.connections]]
+id = "conn_acme_sim"
+kind = "idp_simulator"
+
+[[resources]]
+id = "res_tickets"
+name = "Tickets"
+server_url = "http://127.0.0.1:8081/mcp"
+access_token_ttl = 300
+scopes = [ { name = "tickets.read", description = "Read tickets" },
+           { name = "tickets.manage", description = "Create and change tickets" } ]
+
+[[resources]]
+id = "res_wiki"
+name = "Wiki"
+server_url = "http://127.0.0.1:8082/mcp"
+access_token_ttl = 600
+dynamic_client_registration = false
+scopes = [ { name = "wiki.read", description = "Read pages" } ]
+
+[[clients]]
+id = "m2m_service"
+name = "Service"
+secret = "service-secret-0123456789abcdef"
+grant_types = ["client_credentials"]
+resources = ["res_tickets"]
+scopes = ["tickets.read", "tickets.manage"]
+
+[[clients]]
+id = "m2m_wiki"
+name = "Wiki bot"
+secret = "wiki-secret-0123456789abcdefgh"
+grant_types = ["client_credentials"]
+resources = ["res_wiki"]
+scopes = ["wiki.read"]
+
+[[clients]]
+id = "m2m_public"
+name = "Public app"
+redirect_uris = ["http://127.0.0.1/cb"]
+grant_types = ["authorization_code", "refresh_token"]
+resources = ["res_tickets"]
+scopes = ["tickets.read"]
+"#;
+
+/// A database for one test (or shared by the "replicas" of one test).
+#[derive(Clone)]
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl TestDb {
+    pub async fn fresh() -> TestDb {
+        if std::env::var("PORTCULLIS_TEST_BACKEND").as_deref() == Ok("postgres") {
+            let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+                .expect("PORTCULLIS_TEST_BACKEND=postgres needs PORTCULLIS_TEST_POSTGRES_URL");
+            TestDb { url: fresh_postgres(&base).await, _dir: None }
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("portcullis.db").display());
+            TestDb { url, _dir: Some(Arc::new(dir)) }
+        }
+    }
+}
+
+/// Creates `portcullis_test_<random>` on the server of `base` and returns its URL.
+pub async fn fresh_postgres(base: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(base).expect("PostgreSQL URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+pub struct Builder {
+    seed: Option<String>,
+    db: Option<TestDb>,
+    alg: SigningAlg,
+    clock: Option<Arc<FixedClock>>,
+    refresh_interval: u64,
+}
+
+#[allow(dead_code)]
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: Arc<FixedClock>,
+    pub db: TestDb,
+    pub issuer: String,
+    pub background: Background,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::builder().build().await
+    }
+
+    pub fn builder() -> Builder {
+        Builder { seed: Some(TEST_SEED.to_string()), db: None, alg: SigningAlg::Rs256, clock: None, refresh_interval: 30 }
+    }
+}
+
+impl Builder {
+    pub fn seed(mut self, seed: Option<&str>) -> Self {
+        self.seed = seed.map(str::to_string);
+        self
+    }
+    pub fn db(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
+    }
+    pub fn alg(mut self, alg: SigningAlg) -> Self {
+        self.alg = alg;
+        self
+    }
+    pub fn clock(mut self, clock: Arc<FixedClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    pub fn refresh_interval(mut self, seconds: u64) -> Self {
+        self.refresh_interval = seconds;
+        self
+    }
+
+    pub async fn build(self) -> TestApp {
+        self.build_with_issuer("http://127.0.0.1:8080".into()).await
+    }
+
+    async fn build_with_issuer(self, issuer: String) -> TestApp {
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::fresh().await,
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(FixedClock::new(T0)));
+        let mut config = Config::for_tests(&db.url);
+        config.signing_alg = self.alg;
+        config.key_refresh_interval = self.refresh_interval;
+        config.issuer = Some(issuer.clone());
+        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&db.url).await.expect("open store"));
+        if let Some(seed) = &self.seed {
+            portcullis::seed::apply(&store, &config.secret, &|_| None, seed, T0).await.expect("seed applies");
+        }
+        let (state, background) =
+            app::build_state(config, issuer.clone(), store, clock.clone()).await.expect("state");
+        let router = app::build_router(state.clone());
+        TestApp { state, router, clock, db, issuer, background }
+    }
+
+    /// Binds 127.0.0.1:0 and serves; the issuer is the real address.
+    pub async fn spawn(self) -> Spawned {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = self.build_with_issuer(format!("http://{addr}")).await;
+        let router = app.router.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Spawned { base: format!("http://{addr}"), app, server }
+    }
+}
+
+#[allow(dead_code)]
+pub struct Spawned {
+    pub base: String,
+    pub app: TestApp,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts an OAuth error: status, `error` code, and `Cache-Control: no-store`.
+    pub fn assert_oauth_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.json()["error"], code, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+    }
+}
+
+pub fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
+impl TestApp {
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+        TestResponse { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+    }
+
+    /// POSTs a form; `auth` is a full Authorization header value.
+    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)], auth: Option<&str>) -> TestResponse {
+        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        self.send(req.body(Body::from(form(pairs))).expect("request")).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<Body>, auth: Option<&str>) -> TestResponse {
+        let mut req = Request::post(path).header(header::CONTENT_TYPE, content_type);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        self.send(req.body(body.into()).expect("request")).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.post_raw(path, "application/json", body.to_string(), None).await
+    }
+
+    /// A client_credentials token for the seeded service client.
+    pub async fn service_token(&self, extra: &[(&str, &str)]) -> TestResponse {
+        let mut pairs = vec![("grant_type", "client_credentials")];
+        pairs.extend_from_slice(extra);
+        self.post_form("/oauth/token", &pairs, Some(&basic("m2m_service", SERVICE_SECRET))).await
+    }
+
+    /// Everything but the audit trail, to check that a refused request changed nothing.
+    pub async fn snapshot(&self) -> String {
+        let s = &self.state.store;
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            s.list_clients().await.expect("clients"),
+            s.list_resources().await.expect("resources"),
+            s.list_signing_keys().await.expect("keys"),
+            s.list_organizations().await.expect("orgs"),
+            s.list_connections().await.expect("connections"),
+        )
+    }
+}
+
+/// Header and claims of a compact JWT, without verification.
+pub fn decode_jwt(jwt: &str) -> (Value, Value) {
+    let mut parts = jwt.split('.');
+    let mut next = || {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts.next().expect("JWT part"))
+            .expect("base64url");
+        serde_json::from_slice::<Value>(&bytes).expect("JSON")
+    };
+    let header = next();
+    let claims = next();
+    (header, claims)
+}
+
+/// The Python interpreter with the pinned test peers (PyJWT), set up by tests/run.sh.
+pub fn peer_python() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("PORTCULLIS_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "test peers are not installed: run tests/run.sh (it creates tests/peers/.venv with PyJWT)"
+    );
+    venv
+}
+
+/// Verifies `jwt` with PyJWT (an independent implementation) against the JWKS at
+/// `jwks_url`; returns the verified claims, or the error PyJWT raised.
+pub async fn verify_with_pyjwt(jwt: &str, jwks_url: &str, issuer: &str, audience: &str) -> Result<Value, String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/verify_jwt.py");
+    let out = tokio::process::Command::new(peer_python())
+        .arg(script)
+        .arg(jwks_url)
+        .arg(issuer)
+        .arg(audience)
+        .env("JWT", jwt)
+        .output()
+        .await
+        .expect("run python");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("verifier prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
