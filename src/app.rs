@@ -19,7 +19,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::{KeyError, KeyRing, jwks};
 use crate::oauth::{form, metadata, register, token};
-use crate::store::{SqlStore, Store};
+use crate::store::{CachedStore, SqlStore, Store};
 use crate::{ops, seed};
 
 #[derive(Clone, Debug)]
@@ -53,6 +53,7 @@ pub async fn build_state(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, Background), KeyError> {
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(store));
     let keys = Arc::new(
         KeyRing::open(
             store.clone(),
@@ -104,6 +105,24 @@ fn cors() -> CorsLayer {
 
 /// The whole URL map.
 pub fn build_router(state: AppState) -> Router {
+    let token = Router::new()
+        .route("/oauth/token", post(token::post_token))
+        .route(
+            "/resources/{res}/oauth/token",
+            post(token::post_resource_token),
+        )
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES));
+    let registration = Router::new()
+        .route("/oauth/register", post(register::post_register))
+        .route(
+            "/resources/{res}/oauth/register",
+            post(register::post_resource_register),
+        )
+        .route(
+            "/api/v1/resources/{res}/clients:register",
+            post(register::post_resource_register),
+        )
+        .layer(DefaultBodyLimit::max(register::MAX_REGISTRATION_BYTES));
     let public = Router::new()
         .route(
             "/.well-known/oauth-authorization-server",
@@ -123,20 +142,8 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/keys", get(jwks::get_jwks))
         .route("/.well-known/jwks.json", get(jwks::get_jwks))
-        .route("/oauth/token", post(token::post_token))
-        .route(
-            "/resources/{res}/oauth/token",
-            post(token::post_resource_token),
-        )
-        .route("/oauth/register", post(register::post_register))
-        .route(
-            "/resources/{res}/oauth/register",
-            post(register::post_resource_register),
-        )
-        .route(
-            "/api/v1/resources/{res}/clients:register",
-            post(register::post_resource_register),
-        )
+        .merge(token)
+        .merge(registration)
         .layer(cors());
 
     Router::new()
@@ -144,9 +151,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/", get(ops::get_index))
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
-        .layer(DefaultBodyLimit::max(
-            register::MAX_REGISTRATION_BYTES.max(form::MAX_FORM_BYTES),
-        ))
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // Never the full URI: query strings carry codes and state.

@@ -132,7 +132,7 @@ impl AuditEvent {
 }
 
 enum Message {
-    Event(AuditRecord),
+    Event(Box<AuditRecord>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -157,7 +157,12 @@ impl AuditLog {
     /// Queues an event; waits when the queue is full.
     pub async fn record(&self, event: AuditEvent) {
         let record = event.into_record(self.clock.now());
-        if self.tx.send(Message::Event(record)).await.is_err() {
+        if self
+            .tx
+            .send(Message::Event(Box::new(record)))
+            .await
+            .is_err()
+        {
             tracing::error!("audit writer is gone; event lost");
         }
     }
@@ -179,7 +184,7 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
         let mut msg = Some(first);
         loop {
             match msg.take() {
-                Some(Message::Event(r)) => batch.push(r),
+                Some(Message::Event(r)) => batch.push(*r),
                 Some(Message::Flush(w)) => {
                     waiters.push(w);
                     break;

@@ -34,7 +34,11 @@ struct IndexPage<'a> {
 pub async fn get_index(State(app): State<AppState>) -> axum::response::Response {
     use askama::Template;
     use axum::response::{Html, IntoResponse};
-    match (IndexPage { issuer: app.issuer() }).render() {
+    match (IndexPage {
+        issuer: app.issuer(),
+    })
+    .render()
+    {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "rendering the index page failed");

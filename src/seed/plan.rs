@@ -114,14 +114,14 @@ pub fn plan(
                     format!("`{d}` is not a domain name"),
                 ));
             }
-            if let Some(other) = seen_domains.insert(d.clone(), id.clone()) {
-                if other != id {
-                    return Err(SeedError::new(
-                        &entry,
-                        "domains",
-                        format!("`{d}` is already listed for {other}"),
-                    ));
-                }
+            if let Some(other) = seen_domains.insert(d.clone(), id.clone())
+                && other != id
+            {
+                return Err(SeedError::new(
+                    &entry,
+                    "domains",
+                    format!("`{d}` is already listed for {other}"),
+                ));
             }
             domains.push(d);
         }
@@ -237,14 +237,14 @@ pub fn plan(
                 format!("unknown resource `{}`", r.resource),
             )
         })?;
-        if let Some(org) = &r.organization {
-            if !org_ids.contains(org) {
-                return Err(SeedError::new(
-                    &entry,
-                    "organization",
-                    format!("unknown organization `{org}`"),
-                ));
-            }
+        if let Some(org) = &r.organization
+            && !org_ids.contains(org)
+        {
+            return Err(SeedError::new(
+                &entry,
+                "organization",
+                format!("unknown organization `{org}`"),
+            ));
         }
         let conditions = plan_condition(&entry, &r.when)?;
         if r.grant.is_empty() {

@@ -2,6 +2,7 @@
 //! ([`sql::SqlStore`]) serves SQLite and PostgreSQL through sqlx's `Any` driver; the
 //! backend is chosen by the URL scheme and only `connect` knows the difference.
 
+mod cache;
 mod error;
 pub mod model;
 mod sql;
@@ -10,6 +11,7 @@ mod tests;
 
 use async_trait::async_trait;
 
+pub use cache::CachedStore;
 pub use error::StoreError;
 pub use model::*;
 pub use sql::{Backend, SqlStore};

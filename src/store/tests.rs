@@ -1,1 +1,305 @@
+//! Store contract tests: each behaviour runs on SQLite always, and on PostgreSQL (a
+//! freshly created database) when `PORTCULLIS_TEST_POSTGRES_URL` is set.
 
+use serde_json::json;
+
+use super::*;
+
+fn migration_names(dir: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .expect("migrations folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_migration_folders_list_the_same_files() {
+    let sqlite = migration_names("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, migration_names("postgres"));
+}
+
+/// Every backend under test, each on a fresh database. The temp dir lives as long as the
+/// returned stores.
+async fn stores() -> (Vec<(&'static str, SqlStore)>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("contract.db").display()
+    );
+    let mut out = vec![("sqlite", SqlStore::open(&url).await.expect("sqlite"))];
+    if let Ok(base) = std::env::var("PORTCULLIS_TEST_POSTGRES_URL") {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("PostgreSQL");
+        let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let mut pg = url::Url::parse(&base).expect("url");
+        pg.set_path(&name);
+        out.push((
+            "postgres",
+            SqlStore::open(pg.as_str()).await.expect("postgres"),
+        ));
+    }
+    (out, dir)
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        id: id.into(),
+        name: "Client <b>".into(),
+        kind: ClientKind::Dynamic,
+        secret_hash: Some("ab".repeat(32)),
+        secret_expires_at: 0,
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        resources: vec![],
+        bound_resource_id: None,
+        scopes: vec!["a".into()],
+        has_introspection: true,
+        application_type: "web".into(),
+        metadata: json!({ "client_name": "Client <b>" }),
+        created_at: 1_700_000_000,
+    }
+}
+
+fn resource(id: &str, url: &str) -> Resource {
+    Resource {
+        id: id.into(),
+        name: "R".into(),
+        server_url: url.into(),
+        access_token_ttl: 300,
+        refresh_token_ttl: 86_400,
+        is_dcr_enabled: true,
+        is_cimd_enabled: false,
+        cimd_allowlist: vec!["https://a.example/*".into()],
+        scopes: vec![ScopeDef {
+            name: "r.read".into(),
+            description: "Read".into(),
+        }],
+    }
+}
+
+fn org(id: &str, domains: &[&str]) -> Organization {
+    Organization {
+        id: id.into(),
+        display_name: id.into(),
+        external_id: None,
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn clients_round_trip_and_ids_are_unique() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let c = client("m2m_1");
+        s.insert_client(&c).await.unwrap();
+        assert_eq!(
+            s.find_client("m2m_1").await.unwrap(),
+            Some(c.clone()),
+            "{name}"
+        );
+        assert_eq!(s.find_client("m2m_2").await.unwrap(), None, "{name}");
+        let dup = s.insert_client(&c).await.unwrap_err();
+        assert!(matches!(dup, StoreError::Conflict(_)), "{name}: {dup:?}");
+        assert_eq!(s.list_clients().await.unwrap().len(), 1, "{name}");
+        s.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn signing_keys_list_in_activation_then_insertion_order() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let key = |id: &str, activate_at: i64| SigningKeyRecord {
+            id: id.into(),
+            alg: "RS256".into(),
+            public_jwk: "{}".into(),
+            private_key: "v1.x.y".into(),
+            created_at: 100,
+            activate_at,
+        };
+        s.insert_signing_key(&key("snk_b", 100)).await.unwrap();
+        s.insert_signing_key(&key("snk_a", 100)).await.unwrap();
+        s.insert_signing_key(&key("snk_c", 50)).await.unwrap();
+        let ids: Vec<String> = s
+            .list_signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(ids, ["snk_c", "snk_b", "snk_a"], "{name}");
+        assert!(
+            matches!(
+                s.insert_signing_key(&key("snk_a", 1)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn seed_upserts_by_id_and_replaces_domains() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let mut plan = SeedPlan {
+            organizations: vec![org("org_a", &["a.example", "b.example"])],
+            resources: vec![resource("res_1", "http://127.0.0.1:1/mcp")],
+            ..Default::default()
+        };
+        s.apply_seed(&plan, 10).await.unwrap();
+        plan.organizations[0].domains = vec!["c.example".into()];
+        plan.organizations[0].display_name = "A renamed".into();
+        plan.resources[0].access_token_ttl = 120;
+        s.apply_seed(&plan, 20).await.unwrap();
+        let orgs = s.list_organizations().await.unwrap();
+        assert_eq!(orgs.len(), 1, "{name}");
+        assert_eq!(orgs[0].display_name, "A renamed", "{name}");
+        assert_eq!(orgs[0].domains, ["c.example"], "{name}");
+        let r = s
+            .find_resource_by_url("http://127.0.0.1:1/mcp")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.access_token_ttl, 120, "{name}");
+        assert_eq!(r.cimd_allowlist, ["https://a.example/*"], "{name}");
+        assert_eq!(s.find_resource("res_1").await.unwrap(), Some(r), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_seed_changes_nothing() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        s.apply_seed(
+            &SeedPlan {
+                organizations: vec![org("org_a", &["a.example"])],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        // A new resource, then an organization claiming org_a's domain: all or nothing.
+        let bad = SeedPlan {
+            resources: vec![resource("res_new", "http://127.0.0.1:2/mcp")],
+            organizations: vec![org("org_b", &["a.example"])],
+            ..Default::default()
+        };
+        let err = s.apply_seed(&bad, 2).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{name}: {err:?}");
+        assert_eq!(
+            s.find_resource("res_new").await.unwrap(),
+            None,
+            "{name}: rolled back"
+        );
+        assert_eq!(s.list_organizations().await.unwrap().len(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn rules_connections_and_admins_round_trip() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let plan = SeedPlan {
+            organizations: vec![org("org_a", &[])],
+            connections: vec![Connection {
+                id: "conn_1".into(),
+                organization_id: "org_a".into(),
+                kind: "oidc".into(),
+                is_enabled: false,
+                settings: json!({ "issuer": "https://idp.example" }),
+            }],
+            resources: vec![resource("res_1", "http://127.0.0.1:1/mcp")],
+            rules: vec![Rule {
+                id: "rule_1".into(),
+                resource_id: "res_1".into(),
+                organization_id: Some("org_a".into()),
+                conditions: json!({ "group": "g" }),
+                grants: vec!["r.read".into()],
+                effect: "deny".into(),
+                position: 0,
+            }],
+            admins: vec![Admin {
+                username: "root".into(),
+                password_hash: "$argon2id$x".into(),
+            }],
+            ..Default::default()
+        };
+        s.apply_seed(&plan, 1).await.unwrap();
+        assert_eq!(
+            s.list_connections().await.unwrap(),
+            plan.connections,
+            "{name}"
+        );
+        assert_eq!(s.list_rules("res_1").await.unwrap(), plan.rules, "{name}");
+        assert_eq!(
+            s.find_admin("root").await.unwrap(),
+            Some(plan.admins[0].clone()),
+            "{name}"
+        );
+        assert_eq!(s.find_admin("nobody").await.unwrap(), None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn audit_events_filter_and_order() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let ev = |id: &str, at: i64, kind: &str, client: Option<&str>| AuditRecord {
+            id: id.into(),
+            at,
+            kind: kind.into(),
+            client_id: client.map(str::to_string),
+            user_id: None,
+            organization_id: None,
+            resource_id: Some("res_1".into()),
+            detail: json!({ "n": at }),
+        };
+        s.insert_audit_events(&[
+            ev("evt_1", 1, "token.issued", Some("m2m_a")),
+            ev("evt_2", 2, "token.refused", Some("m2m_b")),
+            ev("evt_3", 3, "token.issued", Some("m2m_b")),
+        ])
+        .await
+        .unwrap();
+        let all = s.list_audit_events(&AuditFilter::default()).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["evt_3", "evt_2", "evt_1"],
+            "{name}"
+        );
+        let issued = s
+            .list_audit_events(&AuditFilter {
+                kind: Some("token.issued".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(issued.len(), 2, "{name}");
+        let b = s
+            .list_audit_events(&AuditFilter {
+                client_id: Some("m2m_b".into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(b.len(), 1, "{name}");
+        assert_eq!(b[0].id, "evt_3", "{name}");
+        assert_eq!(b[0].detail, json!({ "n": 3 }), "{name}");
+    }
+}

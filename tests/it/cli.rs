@@ -22,7 +22,11 @@ fn command(db_url: &str) -> Command {
 /// Runs the binary to completion; returns (success, stdout + stderr).
 fn run(mut c: Command) -> (bool, String) {
     let out = c.output().expect("run portcullis");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -35,14 +39,22 @@ struct Server {
 impl Server {
     /// Starts `serve` on 127.0.0.1:0 and waits for the "listening on" line.
     fn start(mut c: Command) -> Server {
-        c.env("PORTCULLIS_LISTEN", "127.0.0.1:0").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        c.env("PORTCULLIS_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = c.spawn().expect("spawn portcullis");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut stdout = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         let base = loop {
-            assert!(Instant::now() < deadline, "server did not start: {stdout:?}");
-            let line = lines.next().expect("server exited before listening").expect("utf-8");
+            assert!(
+                Instant::now() < deadline,
+                "server did not start: {stdout:?}"
+            );
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("utf-8");
             stdout.push(line.clone());
             if let Some(url) = line.strip_prefix("portcullis listening on ") {
                 break url.trim().to_string();
@@ -58,12 +70,19 @@ impl Server {
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base, stdout }
+        Server {
+            child,
+            base,
+            stdout,
+        }
     }
 
     /// SIGTERM, then wait for a clean exit.
     fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -101,12 +120,39 @@ fn refuses_to_start_without_a_secret_key_outside_dev() {
 #[test]
 fn bad_configuration_stops_the_server_naming_the_key() {
     let (_dir, db) = temp_db();
-    let cases: &[(&[(&str, &str)], &[&str], &str)] = &[
-        (&[("PORTCULLIS_SECRET_KEY", SECRET_KEY), ("PORTCULLIS_ISSUER", "http://auth.example.com")], &["serve"], "PORTCULLIS_ISSUER"),
-        (&[("PORTCULLIS_SECRET_KEY", SECRET_KEY), ("PORTCULLIS_ISSUER", "https://auth.example.com/")], &["serve"], "PORTCULLIS_ISSUER"),
-        (&[("PORTCULLIS_LISTEN", "0.0.0.0:8080")], &["serve", "--dev"], "PORTCULLIS_LISTEN"),
-        (&[("PORTCULLIS_SECRET_KEY", "too-short")], &["serve"], "PORTCULLIS_SECRET_KEY"),
-        (&[("PORTCULLIS_SIGNING_ALG", "HS256")], &["serve", "--dev"], "PORTCULLIS_SIGNING_ALG"),
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: &[Case] = &[
+        (
+            &[
+                ("PORTCULLIS_SECRET_KEY", SECRET_KEY),
+                ("PORTCULLIS_ISSUER", "http://auth.example.com"),
+            ],
+            &["serve"],
+            "PORTCULLIS_ISSUER",
+        ),
+        (
+            &[
+                ("PORTCULLIS_SECRET_KEY", SECRET_KEY),
+                ("PORTCULLIS_ISSUER", "https://auth.example.com/"),
+            ],
+            &["serve"],
+            "PORTCULLIS_ISSUER",
+        ),
+        (
+            &[("PORTCULLIS_LISTEN", "0.0.0.0:8080")],
+            &["serve", "--dev"],
+            "PORTCULLIS_LISTEN",
+        ),
+        (
+            &[("PORTCULLIS_SECRET_KEY", "too-short")],
+            &["serve"],
+            "PORTCULLIS_SECRET_KEY",
+        ),
+        (
+            &[("PORTCULLIS_SIGNING_ALG", "HS256")],
+            &["serve", "--dev"],
+            "PORTCULLIS_SIGNING_ALG",
+        ),
     ];
     for (env, args, key) in cases {
         let mut c = command(&db);
@@ -122,7 +168,9 @@ async fn dev_server_prints_credentials_that_work_and_stops_cleanly() {
     let (_dir, db) = temp_db();
     let mut c = command(&db);
     c.args(["serve", "--dev"]);
-    let server = tokio::task::spawn_blocking(move || Server::start(c)).await.unwrap();
+    let server = tokio::task::spawn_blocking(move || Server::start(c))
+        .await
+        .unwrap();
     let banner = server.stdout.join("\n");
     let secret = banner
         .split_whitespace()
@@ -133,19 +181,31 @@ async fn dev_server_prints_credentials_that_work_and_stops_cleanly() {
     let res = reqwest::Client::new()
         .post(format!("{}/oauth/token", server.base))
         .header("authorization", basic("skc_dev", &secret))
-        .form(&[("grant_type", "client_credentials"), ("resource", "http://127.0.0.1:8081/mcp")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", "http://127.0.0.1:8081/mcp"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let meta: serde_json::Value = reqwest::get(format!("{}/.well-known/oauth-authorization-server", server.base))
-        .await
-        .unwrap()
-        .json()
+    let meta: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        meta["issuer"],
+        server.base.as_str(),
+        "issuer defaults to http:// + the bound address"
+    );
+    let status = tokio::task::spawn_blocking(move || server.stop())
         .await
         .unwrap();
-    assert_eq!(meta["issuer"], server.base.as_str(), "issuer defaults to http:// + the bound address");
-    let status = tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
 }
 
@@ -170,21 +230,40 @@ async fn ops_token(base: &str) -> String {
     let res = reqwest::Client::new()
         .post(format!("{base}/oauth/token"))
         .header("authorization", basic("m2m_ops", OPS_SECRET))
-        .form(&[("grant_type", "client_credentials"), ("resource", "res_tickets")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", "res_tickets"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    res.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+    res.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn kid(jwt: &str) -> String {
-    crate::support::decode_jwt(jwt).0["kid"].as_str().unwrap().to_string()
+    crate::support::decode_jwt(jwt).0["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn jwks_kids(base: &str) -> Vec<String> {
-    let jwks: serde_json::Value = reqwest::get(format!("{base}/keys")).await.unwrap().json().await.unwrap();
-    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
+    let jwks: serde_json::Value = reqwest::get(format!("{base}/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -205,9 +284,13 @@ async fn restart_and_rotation_with_the_real_binary() {
     };
 
     let c = serve(true);
-    let first = tokio::task::spawn_blocking(move || Server::start(c)).await.unwrap();
+    let first = tokio::task::spawn_blocking(move || Server::start(c))
+        .await
+        .unwrap();
     let before_restart = ops_token(&first.base).await;
-    let status = tokio::task::spawn_blocking(move || first.stop()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || first.stop())
+        .await
+        .unwrap();
     assert!(status.success());
 
     // The stored private key is sealed, not readable PEM or DER.
@@ -215,41 +298,73 @@ async fn restart_and_rotation_with_the_real_binary() {
     assert!(!String::from_utf8_lossy(&raw).contains("PRIVATE KEY"));
 
     let c = serve(false);
-    let second = tokio::task::spawn_blocking(move || Server::start(c)).await.unwrap();
-    let jwks = format!("{}/keys", second.base);
-    verify_with_pyjwt(&before_restart, &jwks, &first_issuer(&before_restart), "res_tickets")
+    let second = tokio::task::spawn_blocking(move || Server::start(c))
         .await
-        .expect("a token issued before the restart verifies after it (clients and keys survived)");
+        .unwrap();
+    let jwks = format!("{}/keys", second.base);
+    verify_with_pyjwt(
+        &before_restart,
+        &jwks,
+        &first_issuer(&before_restart),
+        "res_tickets",
+    )
+    .await
+    .expect("a token issued before the restart verifies after it (clients and keys survived)");
     let old_kid = kid(&ops_token(&second.base).await);
     assert_eq!(old_kid, kid(&before_restart));
 
     // `keys rotate` (delayed): published at once by the running server, not yet signing.
     let mut c = command(&db);
-    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY).args(["keys", "rotate"]);
+    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
+        .args(["keys", "rotate"]);
     let (ok, out) = run(c);
     assert!(ok, "{out}");
-    let delayed_kid = out.split_whitespace().find(|w| w.starts_with("snk_")).unwrap().to_string();
+    let delayed_kid = out
+        .split_whitespace()
+        .find(|w| w.starts_with("snk_"))
+        .unwrap()
+        .to_string();
     wait_for(|| async { jwks_kids(&second.base).await.contains(&delayed_kid) }).await;
-    assert_eq!(kid(&ops_token(&second.base).await), old_kid, "the delayed key does not sign yet");
+    assert_eq!(
+        kid(&ops_token(&second.base).await),
+        old_kid,
+        "the delayed key does not sign yet"
+    );
 
     // `keys rotate --now`: the running server signs with it within its refresh interval.
     let mut c = command(&db);
-    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY).args(["keys", "rotate", "--now"]);
+    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
+        .args(["keys", "rotate", "--now"]);
     let (ok, out) = run(c);
     assert!(ok, "{out}");
-    let now_kid = out.split_whitespace().find(|w| w.starts_with("snk_")).unwrap().to_string();
+    let now_kid = out
+        .split_whitespace()
+        .find(|w| w.starts_with("snk_"))
+        .unwrap()
+        .to_string();
     let base = second.base.clone();
     wait_for(|| async { kid(&ops_token(&base).await) == now_kid }).await;
     let kids = jwks_kids(&second.base).await;
-    assert!(kids.contains(&old_kid) && kids.contains(&now_kid), "{kids:?}");
-    verify_with_pyjwt(&before_restart, &jwks, &first_issuer(&before_restart), "res_tickets")
-        .await
-        .expect("tokens of the old key keep verifying after rotate --now");
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&now_kid),
+        "{kids:?}"
+    );
+    verify_with_pyjwt(
+        &before_restart,
+        &jwks,
+        &first_issuer(&before_restart),
+        "res_tickets",
+    )
+    .await
+    .expect("tokens of the old key keep verifying after rotate --now");
     drop(second);
 }
 
 fn first_issuer(jwt: &str) -> String {
-    crate::support::decode_jwt(jwt).1["iss"].as_str().unwrap().to_string()
+    crate::support::decode_jwt(jwt).1["iss"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn wait_for<F, Fut>(mut check: F)
@@ -259,7 +374,10 @@ where
 {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !check().await {
-        assert!(Instant::now() < deadline, "condition not reached within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -268,9 +386,18 @@ where
 fn seed_command_refuses_a_bad_file_and_changes_nothing() {
     let (dir, db) = temp_db();
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, SEED.replace("secret_env = \"OPS_SECRET\"", &format!("secret = \"{OPS_SECRET}\""))).unwrap();
+    std::fs::write(
+        &good,
+        SEED.replace(
+            "secret_env = \"OPS_SECRET\"",
+            &format!("secret = \"{OPS_SECRET}\""),
+        ),
+    )
+    .unwrap();
     let mut c = command(&db);
-    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY).arg("seed").arg(&good);
+    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
+        .arg("seed")
+        .arg(&good);
     let (ok, out) = run(c);
     assert!(ok, "{out}");
 
@@ -293,15 +420,26 @@ grant = ["new.read"]
     )
     .unwrap();
     let mut c = command(&db);
-    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY).arg("seed").arg(&bad);
+    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
+        .arg("seed")
+        .arg(&bad);
     let (ok, out) = run(c);
     assert!(!ok);
-    assert!(out.contains("rules[0]") && out.contains("resource"), "names entry and key: {out}");
+    assert!(
+        out.contains("rules[0]") && out.contains("resource"),
+        "names entry and key: {out}"
+    );
 
     // A typo in a key name is refused too.
-    std::fs::write(&bad, "[[resources]]\nname = \"X\"\nserver_urll = \"http://127.0.0.1:1/mcp\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[[resources]]\nname = \"X\"\nserver_urll = \"http://127.0.0.1:1/mcp\"\n",
+    )
+    .unwrap();
     let mut c = command(&db);
-    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY).arg("seed").arg(&bad);
+    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
+        .arg("seed")
+        .arg(&bad);
     let (ok, out) = run(c);
     assert!(!ok);
     assert!(out.contains("server_urll"), "{out}");

@@ -14,22 +14,46 @@ fn compose_file_is_valid_and_uses_known_configuration_names() {
         .arg(root.join("docker-compose.yml"))
         .output()
         .expect("python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let services = doc["services"].as_object().expect("services");
-    assert!(services.values().any(|s| s["image"].as_str().is_some_and(|i| i.starts_with("postgres"))));
+    assert!(services.values().any(|s| {
+        s["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("postgres"))
+    }));
     let portcullis = &services["portcullis"];
     assert!(portcullis["build"].is_string() || portcullis["build"].is_object());
     assert!(root.join("Dockerfile").exists());
 
-    let env = portcullis["environment"].as_object().expect("environment map");
+    let env = portcullis["environment"]
+        .as_object()
+        .expect("environment map");
     let known: BTreeSet<&str> = portcullis::config::KEYS.iter().map(|(_, e)| *e).collect();
     for name in env.keys() {
-        assert!(known.contains(name.as_str()), "unknown configuration name {name} in docker-compose.yml");
+        assert!(
+            known.contains(name.as_str()),
+            "unknown configuration name {name} in docker-compose.yml"
+        );
     }
-    for required in ["PORTCULLIS_DATABASE_URL", "PORTCULLIS_ISSUER", "PORTCULLIS_LISTEN"] {
+    for required in [
+        "PORTCULLIS_DATABASE_URL",
+        "PORTCULLIS_ISSUER",
+        "PORTCULLIS_LISTEN",
+    ] {
         assert!(env.contains_key(required), "{required} missing");
     }
-    assert!(env["PORTCULLIS_DATABASE_URL"].as_str().unwrap().starts_with("postgres://"));
-    assert!(env.contains_key("PORTCULLIS_SECRET_KEY") || env.contains_key("PORTCULLIS_SECRET_KEY_FILE"));
+    assert!(
+        env["PORTCULLIS_DATABASE_URL"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://")
+    );
+    assert!(
+        env.contains_key("PORTCULLIS_SECRET_KEY") || env.contains_key("PORTCULLIS_SECRET_KEY_FILE")
+    );
 }

@@ -29,7 +29,8 @@ pub fn verify_with_jwks(jwt: &str, jwks: &Value) -> Result<Value, String> {
         Some("EdDSA") => Box::new(EdDSA.verifier_from_jwk(&jwk).map_err(|e| e.to_string())?),
         other => return Err(format!("unexpected alg {other:?}")),
     };
-    let (payload, _) = josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()).map_err(|e| e.to_string())?;
+    let (payload, _) =
+        josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()).map_err(|e| e.to_string())?;
     Ok(Value::Object(payload.claims_set().clone()))
 }
 
@@ -44,16 +45,27 @@ fn kid(jwt: &str) -> String {
 }
 
 fn kids(jwks: &Value) -> Vec<String> {
-    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
 async fn rotate_now_keeps_old_tokens_verifying_and_signs_with_the_new_kid() {
     let app = TestApp::new().await;
     let old = token(&app).await;
-    let new_kid = keys::create_key(app.state.store.as_ref(), &app.state.config.secret, SigningAlg::Rs256, T0, 0)
-        .await
-        .unwrap();
+    let new_kid = keys::create_key(
+        app.state.store.as_ref(),
+        &app.state.config.secret,
+        SigningAlg::Rs256,
+        T0,
+        0,
+    )
+    .await
+    .unwrap();
     app.state.keys.refresh().await.unwrap();
     let new = token(&app).await;
     assert_eq!(kid(&new), new_kid);
@@ -70,19 +82,36 @@ async fn rotate_now_keeps_old_tokens_verifying_and_signs_with_the_new_kid() {
     assert_eq!(kids(&app.get("/keys").await.json()).len(), 2);
     // ...and is withdrawn after.
     app.clock.advance(100);
-    assert_eq!(kids(&app.get("/.well-known/jwks.json").await.json()), vec![new_kid]);
+    assert_eq!(
+        kids(&app.get("/.well-known/jwks.json").await.json()),
+        vec![new_kid]
+    );
 }
 
 #[tokio::test]
 async fn delayed_rotation_publishes_at_once_and_signs_after_the_delay() {
     let app = TestApp::new().await;
     let first = kid(&token(&app).await);
-    let next = keys::create_key(app.state.store.as_ref(), &app.state.config.secret, SigningAlg::Rs256, T0, 600)
-        .await
-        .unwrap();
+    let next = keys::create_key(
+        app.state.store.as_ref(),
+        &app.state.config.secret,
+        SigningAlg::Rs256,
+        T0,
+        600,
+    )
+    .await
+    .unwrap();
     app.state.keys.refresh().await.unwrap();
-    assert_eq!(kids(&app.get("/keys").await.json()), vec![first.clone(), next.clone()], "published before it signs");
-    assert_eq!(kid(&token(&app).await), first, "still signing with the old key");
+    assert_eq!(
+        kids(&app.get("/keys").await.json()),
+        vec![first.clone(), next.clone()],
+        "published before it signs"
+    );
+    assert_eq!(
+        kid(&token(&app).await),
+        first,
+        "still signing with the old key"
+    );
     app.clock.advance(599);
     assert_eq!(kid(&token(&app).await), first);
     app.clock.advance(1);
@@ -92,21 +121,45 @@ async fn delayed_rotation_publishes_at_once_and_signs_after_the_delay() {
 #[tokio::test]
 async fn a_replica_on_the_same_database_picks_up_a_rotation() {
     let clock = Arc::new(FixedClock::new(T0));
-    let a = TestApp::builder().clock(clock.clone()).refresh_interval(1).build().await;
-    let b = TestApp::builder().seed(None).db(a.db.clone()).clock(clock.clone()).refresh_interval(1).build().await;
+    let a = TestApp::builder()
+        .clock(clock.clone())
+        .refresh_interval(1)
+        .build()
+        .await;
+    let b = TestApp::builder()
+        .seed(None)
+        .db(a.db.clone())
+        .clock(clock.clone())
+        .refresh_interval(1)
+        .build()
+        .await;
     let before = kid(&token(&b).await);
-    assert_eq!(before, kid(&token(&a).await), "replicas share the signing key");
+    assert_eq!(
+        before,
+        kid(&token(&a).await),
+        "replicas share the signing key"
+    );
 
-    let new_kid = keys::create_key(a.state.store.as_ref(), &a.state.config.secret, SigningAlg::Rs256, T0, 0)
-        .await
-        .unwrap();
+    let new_kid = keys::create_key(
+        a.state.store.as_ref(),
+        &a.state.config.secret,
+        SigningAlg::Rs256,
+        T0,
+        0,
+    )
+    .await
+    .unwrap();
     // B was not told; its periodic reload must find the key.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        if kids(&b.get("/keys").await.json()).contains(&new_kid) && kid(&token(&b).await) == new_kid {
+        if kids(&b.get("/keys").await.json()).contains(&new_kid) && kid(&token(&b).await) == new_kid
+        {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "replica did not pick up the new key");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica did not pick up the new key"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -122,7 +175,11 @@ async fn keys_and_clients_survive_a_restart() {
     let second = TestApp::builder().seed(None).db(db).build().await;
     let jwks = second.get("/keys").await.json();
     verify_with_jwks(&jwt, &jwks).expect("token issued before the restart verifies after it");
-    assert_eq!(kid(&token(&second).await), kid(&jwt), "same signing key, seeded client still works");
+    assert_eq!(
+        kid(&token(&second).await),
+        kid(&jwt),
+        "same signing key, seeded client still works"
+    );
 }
 
 #[tokio::test]
@@ -136,16 +193,32 @@ async fn private_keys_are_sealed_at_rest() {
     // Base64 of a PKCS#8 RSA key starts with MII…; the sealed text must not carry it.
     assert!(!sealed.contains("MII"));
     let public: Value = serde_json::from_str(&records[0].public_jwk).unwrap();
-    assert!(public.get("d").is_none(), "no private member in the public JWK");
+    assert!(
+        public.get("d").is_none(),
+        "no private member in the public JWK"
+    );
 
     let wrong = SecretBox::new([9; 32]);
-    let opened = KeyRing::open(app.state.store.clone(), wrong, app.clock.clone(), SigningAlg::Rs256, 30).await;
-    assert!(opened.is_err(), "another secret key cannot open the stored keys");
+    let opened = KeyRing::open(
+        app.state.store.clone(),
+        wrong,
+        app.clock.clone(),
+        SigningAlg::Rs256,
+        30,
+    )
+    .await;
+    assert!(
+        opened.is_err(),
+        "another secret key cannot open the stored keys"
+    );
 }
 
 #[tokio::test]
 async fn es256_and_eddsa_keys_sign_verifiable_tokens() {
-    for (alg, name, crv) in [(SigningAlg::Es256, "ES256", "P-256"), (SigningAlg::EdDsa, "EdDSA", "Ed25519")] {
+    for (alg, name, crv) in [
+        (SigningAlg::Es256, "ES256", "P-256"),
+        (SigningAlg::EdDsa, "EdDSA", "Ed25519"),
+    ] {
         let app = TestApp::builder().alg(alg).build().await;
         let jwt = token(&app).await;
         assert_eq!(decode_jwt(&jwt).0["alg"], name);
@@ -161,7 +234,12 @@ async fn es256_and_eddsa_keys_sign_verifiable_tokens() {
 async fn changing_the_configured_algorithm_adds_a_key_and_keeps_the_old_one_published() {
     let a = TestApp::new().await;
     let rs = token(&a).await;
-    let b = TestApp::builder().seed(None).db(a.db.clone()).alg(SigningAlg::Es256).build().await;
+    let b = TestApp::builder()
+        .seed(None)
+        .db(a.db.clone())
+        .alg(SigningAlg::Es256)
+        .build()
+        .await;
     let es = token(&b).await;
     assert_eq!(decode_jwt(&es).0["alg"], "ES256");
     let jwks = b.get("/keys").await.json();

@@ -13,20 +13,33 @@ async fn environment_metadata_lists_environment_endpoints() {
     let iss = "http://127.0.0.1:8080";
     assert_eq!(doc["issuer"], iss);
     assert_eq!(doc["token_endpoint"], format!("{iss}/oauth/token"));
-    assert_eq!(doc["registration_endpoint"], format!("{iss}/oauth/register"));
+    assert_eq!(
+        doc["registration_endpoint"],
+        format!("{iss}/oauth/register")
+    );
     assert_eq!(doc["jwks_uri"], format!("{iss}/keys"));
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["client_id_metadata_document_supported"], false);
-    assert!(doc["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
+    assert!(
+        doc["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("client_credentials"))
+    );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "none"])
     );
     assert_eq!(
         doc["scopes_supported"],
-        json!(["offline_access", "tickets.manage", "tickets.read", "wiki.read"])
+        json!([
+            "offline_access",
+            "tickets.manage",
+            "tickets.read",
+            "wiki.read"
+        ])
     );
 }
 
@@ -36,30 +49,45 @@ async fn openid_configuration_adds_the_openid_fields() {
     let doc = app.get("/.well-known/openid-configuration").await.json();
     assert_eq!(doc["issuer"], "http://127.0.0.1:8080");
     assert_eq!(doc["subject_types_supported"], json!(["public"]));
-    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256"]));
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
     assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8080/oauth/token");
 }
 
 #[tokio::test]
 async fn per_resource_metadata_is_identical_at_both_paths() {
     let app = TestApp::new().await;
-    let a = app.get("/.well-known/oauth-authorization-server/resources/res_tickets").await;
-    let b = app.get("/resources/res_tickets/.well-known/oauth-authorization-server").await;
+    let a = app
+        .get("/.well-known/oauth-authorization-server/resources/res_tickets")
+        .await;
+    let b = app
+        .get("/resources/res_tickets/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body, b.body, "both paths must serve the same bytes");
     let doc = a.json();
     let iss = "http://127.0.0.1:8080/resources/res_tickets";
     assert_eq!(doc["issuer"], iss);
     assert_eq!(doc["token_endpoint"], format!("{iss}/oauth/token"));
-    assert_eq!(doc["registration_endpoint"], format!("{iss}/oauth/register"));
+    assert_eq!(
+        doc["registration_endpoint"],
+        format!("{iss}/oauth/register")
+    );
     assert_eq!(doc["jwks_uri"], "http://127.0.0.1:8080/keys");
-    assert_eq!(doc["scopes_supported"], json!(["offline_access", "tickets.manage", "tickets.read"]));
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["offline_access", "tickets.manage", "tickets.read"])
+    );
 }
 
 #[tokio::test]
 async fn unknown_resource_metadata_is_404() {
     let app = TestApp::new().await;
-    let res = app.get("/.well-known/oauth-authorization-server/resources/res_nope").await;
+    let res = app
+        .get("/.well-known/oauth-authorization-server/resources/res_nope")
+        .await;
     assert_eq!(res.status, 404);
     assert_eq!(res.json()["error"], "not_found");
 }
@@ -80,15 +108,31 @@ async fn cors_preflight_allows_mcp_header_without_credentials() {
             .uri(path)
             .header("origin", "http://localhost:6274")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "mcp-protocol-version,content-type")
+            .header(
+                "access-control-request-headers",
+                "mcp-protocol-version,content-type",
+            )
             .body(axum::body::Body::empty())
             .unwrap();
         let res = app.send(req).await;
         assert!(res.status.is_success(), "{path}: {}", res.status);
-        assert_eq!(res.header("access-control-allow-origin"), Some("*"), "{path}");
-        let allowed = res.header("access-control-allow-headers").unwrap_or("").to_ascii_lowercase();
-        assert!(allowed.contains("mcp-protocol-version"), "{path}: {allowed}");
-        assert!(res.header("access-control-allow-credentials").is_none(), "{path}");
+        assert_eq!(
+            res.header("access-control-allow-origin"),
+            Some("*"),
+            "{path}"
+        );
+        let allowed = res
+            .header("access-control-allow-headers")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        assert!(
+            allowed.contains("mcp-protocol-version"),
+            "{path}: {allowed}"
+        );
+        assert!(
+            res.header("access-control-allow-credentials").is_none(),
+            "{path}"
+        );
     }
 }
 

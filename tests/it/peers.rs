@@ -28,7 +28,10 @@ async fn fetch_token(base: &str, path: &str, resource: Option<&str>) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    res.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+    res.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -38,21 +41,40 @@ async fn pyjwt_verifies_client_credentials_tokens_for_every_algorithm() {
         let jwks = format!("{}/keys", s.base);
         let jwt = fetch_token(&s.base, "/oauth/token", Some("res_tickets")).await;
 
-        let verified = verify_with_pyjwt(&jwt, &jwks, &s.base, "res_tickets").await.expect("PyJWT verifies");
+        let verified = verify_with_pyjwt(&jwt, &jwks, &s.base, "res_tickets")
+            .await
+            .expect("PyJWT verifies");
         assert_eq!(verified["header"]["typ"], "at+jwt");
         assert_eq!(verified["header"]["alg"], alg.as_str());
         let claims = &verified["claims"];
-        assert_eq!(claims["aud"], json!(["res_tickets", "http://127.0.0.1:8081/mcp"]));
+        assert_eq!(
+            claims["aud"],
+            json!(["res_tickets", "http://127.0.0.1:8081/mcp"])
+        );
         assert_eq!(claims["sub"], "m2m_service");
         assert_eq!(claims["scopes"], json!(["tickets.read", "tickets.manage"]));
         // The MCP server URL is an audience too.
-        verify_with_pyjwt(&jwt, &jwks, &s.base, "http://127.0.0.1:8081/mcp").await.expect("URL audience");
+        verify_with_pyjwt(&jwt, &jwks, &s.base, "http://127.0.0.1:8081/mcp")
+            .await
+            .expect("URL audience");
         // Negative controls: another audience, another issuer, a tampered payload.
-        assert!(verify_with_pyjwt(&jwt, &jwks, &s.base, "res_wiki").await.is_err());
-        assert!(verify_with_pyjwt(&jwt, &jwks, "http://evil.example", "res_tickets").await.is_err());
+        assert!(
+            verify_with_pyjwt(&jwt, &jwks, &s.base, "res_wiki")
+                .await
+                .is_err()
+        );
+        assert!(
+            verify_with_pyjwt(&jwt, &jwks, "http://evil.example", "res_tickets")
+                .await
+                .is_err()
+        );
         let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
         parts[1] = parts[1].replace('A', "B");
-        assert!(verify_with_pyjwt(&parts.join("."), &jwks, &s.base, "res_tickets").await.is_err());
+        assert!(
+            verify_with_pyjwt(&parts.join("."), &jwks, &s.base, "res_tickets")
+                .await
+                .is_err()
+        );
     }
 }
 
@@ -61,12 +83,24 @@ async fn pyjwt_sees_the_per_resource_issuer_at_per_resource_endpoints() {
     let s = spawn(SigningAlg::Rs256).await;
     let jwt = fetch_token(&s.base, "/resources/res_tickets/oauth/token", None).await;
     let issuer = format!("{}/resources/res_tickets", s.base);
-    let doc: serde_json::Value = reqwest::get(format!("{issuer}/.well-known/oauth-authorization-server"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(doc["issuer"], issuer.as_str(), "metadata issuer equals the token issuer");
-    verify_with_pyjwt(&jwt, doc["jwks_uri"].as_str().unwrap(), &issuer, "res_tickets").await.expect("verifies");
+    let doc: serde_json::Value =
+        reqwest::get(format!("{issuer}/.well-known/oauth-authorization-server"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        doc["issuer"],
+        issuer.as_str(),
+        "metadata issuer equals the token issuer"
+    );
+    verify_with_pyjwt(
+        &jwt,
+        doc["jwks_uri"].as_str().unwrap(),
+        &issuer,
+        "res_tickets",
+    )
+    .await
+    .expect("verifies");
 }

@@ -83,11 +83,20 @@ impl TestDb {
         if std::env::var("PORTCULLIS_TEST_BACKEND").as_deref() == Ok("postgres") {
             let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
                 .expect("PORTCULLIS_TEST_BACKEND=postgres needs PORTCULLIS_TEST_POSTGRES_URL");
-            TestDb { url: fresh_postgres(&base).await, _dir: None }
+            TestDb {
+                url: fresh_postgres(&base).await,
+                _dir: None,
+            }
         } else {
             let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("portcullis.db").display());
-            TestDb { url, _dir: Some(Arc::new(dir)) }
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("portcullis.db").display()
+            );
+            TestDb {
+                url,
+                _dir: Some(Arc::new(dir)),
+            }
         }
     }
 }
@@ -95,7 +104,9 @@ impl TestDb {
 /// Creates `portcullis_test_<random>` on the server of `base` and returns its URL.
 pub async fn fresh_postgres(base: &str) -> String {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(base).await.expect("connect to PostgreSQL");
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to PostgreSQL");
     let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
@@ -130,7 +141,13 @@ impl TestApp {
     }
 
     pub fn builder() -> Builder {
-        Builder { seed: Some(TEST_SEED.to_string()), db: None, alg: SigningAlg::Rs256, clock: None, refresh_interval: 30 }
+        Builder {
+            seed: Some(TEST_SEED.to_string()),
+            db: None,
+            alg: SigningAlg::Rs256,
+            clock: None,
+            refresh_interval: 30,
+        }
     }
 }
 
@@ -172,24 +189,40 @@ impl Builder {
         config.issuer = Some(issuer.clone());
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&db.url).await.expect("open store"));
         if let Some(seed) = &self.seed {
-            portcullis::seed::apply(&store, &config.secret, &|_| None, seed, T0).await.expect("seed applies");
+            portcullis::seed::apply(&store, &config.secret, &|_| None, seed, T0)
+                .await
+                .expect("seed applies");
         }
-        let (state, background) =
-            app::build_state(config, issuer.clone(), store, clock.clone()).await.expect("state");
+        let (state, background) = app::build_state(config, issuer.clone(), store, clock.clone())
+            .await
+            .expect("state");
         let router = app::build_router(state.clone());
-        TestApp { state, router, clock, db, issuer, background }
+        TestApp {
+            state,
+            router,
+            clock,
+            db,
+            issuer,
+            background,
+        }
     }
 
     /// Binds 127.0.0.1:0 and serves; the issuer is the real address.
     pub async fn spawn(self) -> Spawned {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = self.build_with_issuer(format!("http://{addr}")).await;
         let router = app.router.clone();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Spawned { base: format!("http://{addr}"), app, server }
+        Spawned {
+            base: format!("http://{addr}"),
+            app,
+            server,
+        }
     }
 }
 
@@ -215,26 +248,46 @@ pub struct TestResponse {
 
 impl TestResponse {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     /// Asserts an OAuth error: status, `error` code, and `Cache-Control: no-store`.
     pub fn assert_oauth_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.body));
-        assert_eq!(self.json()["error"], code, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.json()["error"],
+            code,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
         assert_eq!(self.header("cache-control"), Some("no-store"));
     }
 }
 
 pub fn basic(id: &str, secret: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
 }
 
 pub fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 impl TestApp {
@@ -242,24 +295,48 @@ impl TestApp {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
-        let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
-        TestResponse { status, headers, body }
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
-        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+        self.send(Request::get(path).body(Body::empty()).expect("request"))
+            .await
     }
 
     /// POSTs a form; `auth` is a full Authorization header value.
-    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)], auth: Option<&str>) -> TestResponse {
-        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    pub async fn post_form(
+        &self,
+        path: &str,
+        pairs: &[(&str, &str)],
+        auth: Option<&str>,
+    ) -> TestResponse {
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(a) = auth {
             req = req.header(header::AUTHORIZATION, a);
         }
-        self.send(req.body(Body::from(form(pairs))).expect("request")).await
+        self.send(req.body(Body::from(form(pairs))).expect("request"))
+            .await
     }
 
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<Body>, auth: Option<&str>) -> TestResponse {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+        auth: Option<&str>,
+    ) -> TestResponse {
         let mut req = Request::post(path).header(header::CONTENT_TYPE, content_type);
         if let Some(a) = auth {
             req = req.header(header::AUTHORIZATION, a);
@@ -268,14 +345,20 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
-        self.post_raw(path, "application/json", body.to_string(), None).await
+        self.post_raw(path, "application/json", body.to_string(), None)
+            .await
     }
 
     /// A client_credentials token for the seeded service client.
     pub async fn service_token(&self, extra: &[(&str, &str)]) -> TestResponse {
         let mut pairs = vec![("grant_type", "client_credentials")];
         pairs.extend_from_slice(extra);
-        self.post_form("/oauth/token", &pairs, Some(&basic("m2m_service", SERVICE_SECRET))).await
+        self.post_form(
+            "/oauth/token",
+            &pairs,
+            Some(&basic("m2m_service", SERVICE_SECRET)),
+        )
+        .await
     }
 
     /// Everything but the audit trail, to check that a refused request changed nothing.
@@ -311,7 +394,8 @@ pub fn peer_python() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("PORTCULLIS_TEST_PYTHON") {
         return p.into();
     }
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/.venv/bin/python");
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/.venv/bin/python");
     assert!(
         venv.exists(),
         "test peers are not installed: run tests/run.sh (it creates tests/peers/.venv with PyJWT)"
@@ -321,7 +405,12 @@ pub fn peer_python() -> std::path::PathBuf {
 
 /// Verifies `jwt` with PyJWT (an independent implementation) against the JWKS at
 /// `jwks_url`; returns the verified claims, or the error PyJWT raised.
-pub async fn verify_with_pyjwt(jwt: &str, jwks_url: &str, issuer: &str, audience: &str) -> Result<Value, String> {
+pub async fn verify_with_pyjwt(
+    jwt: &str,
+    jwks_url: &str,
+    issuer: &str,
+    audience: &str,
+) -> Result<Value, String> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/verify_jwt.py");
     let out = tokio::process::Command::new(peer_python())
         .arg(script)

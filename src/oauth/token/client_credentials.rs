@@ -44,7 +44,7 @@ pub async fn exchange(
             }
         },
     };
-    if !client.resources.iter().any(|r| *r == resource.id) {
+    if !client.resources.contains(&resource.id) {
         return Err(OAuthError::invalid_target(
             "this client may not get tokens for that resource",
         ));

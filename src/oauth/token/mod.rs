@@ -80,17 +80,17 @@ pub async fn exchange(
             format!("grant type `{}` is not supported", other.escape_default()),
         )),
     };
-    if let Err(e) = &result {
-        if e.code != ErrorCode::ServerError {
-            app.audit
-                .record(AuditEvent::TokenRefused {
-                    grant,
-                    client_id: basic_client.or_else(|| params.get("client_id").map(str::to_string)),
-                    error: e.code.as_str(),
-                    reason: e.description.clone(),
-                })
-                .await;
-        }
+    if let Err(e) = &result
+        && e.code != ErrorCode::ServerError
+    {
+        app.audit
+            .record(AuditEvent::TokenRefused {
+                grant,
+                client_id: basic_client.or_else(|| params.get("client_id").map(str::to_string)),
+                error: e.code.as_str(),
+                reason: e.description.clone(),
+            })
+            .await;
     }
     result
 }

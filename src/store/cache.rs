@@ -1,0 +1,243 @@
+//! A read-through cache in front of the store for the two lookups every token request
+//! makes (client by id, resource by id or URL). Entries live one second, so a change
+//! made through another replica is seen within a second; writes through this store clear
+//! the cache at once. Misses are never cached (a client registered at another replica
+//! works here immediately).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::*;
+
+const TTL: Duration = Duration::from_secs(1);
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug)]
+struct Map<T>(Mutex<HashMap<String, (Instant, T)>>);
+
+impl<T: Clone> Map<T> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+    fn get(&self, key: &str) -> Option<T> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, v)| v.clone())
+    }
+    fn put(&self, key: &str, value: T) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (at, _)| at.elapsed() < TTL);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(key.to_string(), (Instant::now(), value));
+    }
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[derive(Debug)]
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    clients: Map<Client>,
+    resources: Map<Resource>,
+    resources_by_url: Map<Resource>,
+}
+
+impl CachedStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            clients: Map::new(),
+            resources: Map::new(),
+            resources_by_url: Map::new(),
+        }
+    }
+    fn clear(&self) {
+        self.clients.clear();
+        self.resources.clear();
+        self.resources_by_url.clear();
+    }
+}
+
+#[async_trait]
+impl ClientStore for CachedStore {
+    async fn find_client(&self, id: &str) -> StoreResult<Option<Client>> {
+        if let Some(c) = self.clients.get(id) {
+            return Ok(Some(c));
+        }
+        let found = self.inner.find_client(id).await?;
+        if let Some(c) = &found {
+            self.clients.put(id, c.clone());
+        }
+        Ok(found)
+    }
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        self.clients.clear();
+        self.inner.insert_client(client).await
+    }
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.inner.list_clients().await
+    }
+}
+
+#[async_trait]
+impl ResourceStore for CachedStore {
+    async fn find_resource(&self, id: &str) -> StoreResult<Option<Resource>> {
+        if let Some(r) = self.resources.get(id) {
+            return Ok(Some(r));
+        }
+        let found = self.inner.find_resource(id).await?;
+        if let Some(r) = &found {
+            self.resources.put(id, r.clone());
+        }
+        Ok(found)
+    }
+    async fn find_resource_by_url(&self, server_url: &str) -> StoreResult<Option<Resource>> {
+        if let Some(r) = self.resources_by_url.get(server_url) {
+            return Ok(Some(r));
+        }
+        let found = self.inner.find_resource_by_url(server_url).await?;
+        if let Some(r) = &found {
+            self.resources_by_url.put(server_url, r.clone());
+        }
+        Ok(found)
+    }
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        self.inner.list_resources().await
+    }
+}
+
+#[async_trait]
+impl OrganizationStore for CachedStore {
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        self.inner.list_organizations().await
+    }
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        self.inner.list_connections().await
+    }
+    async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>> {
+        self.inner.list_rules(resource_id).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for CachedStore {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        self.inner.list_signing_keys().await
+    }
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        self.inner.insert_signing_key(key).await
+    }
+}
+
+#[async_trait]
+impl AuditStore for CachedStore {
+    async fn insert_audit_events(&self, events: &[AuditRecord]) -> StoreResult<()> {
+        self.inner.insert_audit_events(events).await
+    }
+    async fn list_audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        self.inner.list_audit_events(filter).await
+    }
+}
+
+#[async_trait]
+impl AdminStore for CachedStore {
+    async fn find_admin(&self, username: &str) -> StoreResult<Option<Admin>> {
+        self.inner.find_admin(username).await
+    }
+}
+
+#[async_trait]
+impl SeedStore for CachedStore {
+    async fn apply_seed(&self, plan: &SeedPlan, now: i64) -> StoreResult<()> {
+        let result = self.inner.apply_seed(plan, now).await;
+        self.clear();
+        result
+    }
+}
+
+#[async_trait]
+impl HealthStore for CachedStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hits_within_a_second_misses_are_not_cached_and_writes_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+        let inner: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
+        let cached = CachedStore::new(inner.clone());
+        let plan = |ttl| SeedPlan {
+            resources: vec![Resource {
+                id: "res_1".into(),
+                name: "R".into(),
+                server_url: "http://127.0.0.1:1/mcp".into(),
+                access_token_ttl: ttl,
+                refresh_token_ttl: 60,
+                is_dcr_enabled: true,
+                is_cimd_enabled: true,
+                cimd_allowlist: vec![],
+                scopes: vec![],
+            }],
+            ..Default::default()
+        };
+        assert_eq!(cached.find_resource("res_1").await.unwrap(), None);
+        inner.apply_seed(&plan(100), 1).await.unwrap();
+        assert_eq!(
+            cached
+                .find_resource("res_1")
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token_ttl,
+            100,
+            "miss not cached"
+        );
+        // Another replica changes it: seen after at most a second.
+        inner.apply_seed(&plan(200), 2).await.unwrap();
+        assert_eq!(
+            cached
+                .find_resource("res_1")
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token_ttl,
+            100
+        );
+        tokio::time::sleep(TTL + Duration::from_millis(50)).await;
+        assert_eq!(
+            cached
+                .find_resource("res_1")
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token_ttl,
+            200
+        );
+        // A write through the cache is seen at once.
+        cached.apply_seed(&plan(300), 3).await.unwrap();
+        assert_eq!(
+            cached
+                .find_resource("res_1")
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token_ttl,
+            300
+        );
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML
+# in tests/peers/.venv), runs every unit and integration test on SQLite, the store
+# contract tests on PostgreSQL too, and the integration tests again on PostgreSQL.
+#
+# PostgreSQL: PORTCULLIS_TEST_POSTGRES_URL (a server where `postgres` may CREATE DATABASE);
+# when unset, postgres://postgres@127.0.0.1:5432/postgres is used if it answers. Under CI
+# (CI=true) a missing PostgreSQL is an error.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# --- test peers (pinned) -------------------------------------------------------------------
+VENV="$ROOT/tests/peers/.venv"
+STAMP="$VENV/.requirements"
+if [[ ! -x "$VENV/bin/python" ]] || ! cmp -s "$ROOT/tests/peers/requirements.txt" "$STAMP"; then
+  echo "==> installing test peers into tests/peers/.venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tests/peers/requirements.txt"
+  cp "$ROOT/tests/peers/requirements.txt" "$STAMP"
+fi
+export PORTCULLIS_TEST_PYTHON="$VENV/bin/python"
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+if [[ -z "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then
+  if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    export PORTCULLIS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+  elif [[ "${CI:-}" == "true" ]]; then
+    echo "tests/run.sh: PostgreSQL is not reachable on 127.0.0.1:5432" >&2
+    exit 1
+  else
+    echo "==> WARNING: no PostgreSQL on 127.0.0.1:5432 and PORTCULLIS_TEST_POSTGRES_URL unset:" >&2
+    echo "==>          the PostgreSQL variant of the tests is NOT run" >&2
+  fi
+fi
+
+echo "==> cargo test (SQLite; store contract tests also on PostgreSQL when configured)"
+cargo test --locked
+
+if [[ -n "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then
+  echo "==> cargo test --test it (integration tests on PostgreSQL)"
+  PORTCULLIS_TEST_BACKEND=postgres cargo test --locked --test it
+fi
