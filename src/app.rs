@@ -245,6 +245,9 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     println!("  jwks:              {issuer}/keys");
     if let Some((client_secret, admin_password)) = &dev_credentials {
         println!(
+            "  *** DEV SERVER: dev seed, IdP simulator, public secret key. For local testing only. ***"
+        );
+        println!(
             "  resource (dev):    {} at {}",
             seed::dev::RESOURCE_ID,
             seed::dev::RESOURCE_URL

@@ -178,6 +178,14 @@ async fn dev_server_prints_credentials_that_work_and_stops_cleanly() {
         .unwrap_or_else(|| panic!("no client secret in banner: {banner}"))
         .to_string();
     assert!(banner.contains("admin"), "{banner}");
+    assert!(
+        banner.contains("DEV SERVER"),
+        "--dev says so loudly: {banner}"
+    );
+    assert!(
+        server.stdout[0].starts_with("portcullis listening on"),
+        "stdout carries the banner only; logs go to stderr: {banner}"
+    );
     let res = reqwest::Client::new()
         .post(format!("{}/oauth/token", server.base))
         .header("authorization", basic("skc_dev", &secret))
