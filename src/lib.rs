@@ -12,6 +12,7 @@ pub mod keys;
 pub mod oauth;
 pub mod ops;
 pub mod password;
+pub mod policy;
 pub mod seed;
 pub mod store;
 pub mod telemetry;

@@ -24,6 +24,7 @@ pub struct OrganizationEntry {
     pub id: Option<String>,
     pub display_name: String,
     pub external_id: Option<String>,
+    pub enabled: Option<bool>,
     #[serde(default)]
     pub domains: Vec<String>,
     #[serde(default)]

@@ -135,6 +135,7 @@ pub fn plan(
             display_name: o.display_name,
             external_id: o.external_id,
             domains,
+            is_enabled: o.enabled.unwrap_or(true),
         });
     }
 

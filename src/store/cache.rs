@@ -117,6 +117,15 @@ impl ResourceStore for CachedStore {
 
 #[async_trait]
 impl OrganizationStore for CachedStore {
+    async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
+        self.inner.find_organization(id).await
+    }
+    async fn find_organization_by_domain(&self, domain: &str) -> StoreResult<Option<Organization>> {
+        self.inner.find_organization_by_domain(domain).await
+    }
+    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
+        self.inner.find_connection(id).await
+    }
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         self.inner.list_organizations().await
     }
@@ -168,6 +177,100 @@ impl SeedStore for CachedStore {
 impl HealthStore for CachedStore {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
+    }
+}
+
+#[async_trait]
+impl UserStore for CachedStore {
+    async fn upsert_user(&self, user: &User) -> StoreResult<User> {
+        self.inner.upsert_user(user).await
+    }
+    async fn find_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user(id).await
+    }
+    async fn set_user_enabled(&self, id: &str, is_enabled: bool) -> StoreResult<()> {
+        self.inner.set_user_enabled(id, is_enabled).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        self.inner.insert_session(session).await
+    }
+    async fn find_session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        self.inner.find_session_by_token(token_hash).await
+    }
+    async fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.inner.end_session(id, now).await
+    }
+}
+
+#[async_trait]
+impl GrantStore for CachedStore {
+    async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()> {
+        self.inner.insert_pending(pending).await
+    }
+    async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>> {
+        self.inner.find_pending(id).await
+    }
+    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<()> {
+        self.inner.attach_session(pending_id, session_id).await
+    }
+    async fn finish_pending(&self, id: &str, now: i64) -> StoreResult<bool> {
+        self.inner.finish_pending(id, now).await
+    }
+    async fn insert_code(&self, code: &CodeRecord) -> StoreResult<()> {
+        self.inner.insert_code(code).await
+    }
+    async fn take_code(&self, code_hash: &str, now: i64) -> StoreResult<Taken<CodeRecord>> {
+        self.inner.take_code(code_hash, now).await
+    }
+    async fn record_code_tokens(&self, code_hash: &str, access_jti: &str, family_id: Option<&str>) -> StoreResult<()> {
+        self.inner.record_code_tokens(code_hash, access_jti, family_id).await
+    }
+    async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()> {
+        self.inner.insert_refresh(token).await
+    }
+    async fn take_refresh(&self, token_hash: &str, now: i64) -> StoreResult<Taken<RefreshRecord>> {
+        self.inner.take_refresh(token_hash, now).await
+    }
+    async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
+        self.inner.find_refresh(token_hash).await
+    }
+    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
+        self.inner.revoke_family(family_id, now).await
+    }
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.inner.revoke_access_token(jti, expires_at).await
+    }
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        self.inner.is_access_token_revoked(jti).await
+    }
+}
+
+#[async_trait]
+impl ConsentStore for CachedStore {
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        resource_id: &str,
+    ) -> StoreResult<Option<Consent>> {
+        self.inner.find_consent(user_id, client_id, redirect_uri, resource_id).await
+    }
+    async fn upsert_consent(&self, consent: &Consent) -> StoreResult<Consent> {
+        self.inner.upsert_consent(consent).await
+    }
+    async fn find_consent_by_id(&self, id: &str) -> StoreResult<Option<Consent>> {
+        self.inner.find_consent_by_id(id).await
+    }
+    async fn revoke_consent(&self, id: &str, now: i64) -> StoreResult<bool> {
+        self.inner.revoke_consent(id, now).await
+    }
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+        self.inner.list_consents(user_id).await
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod cache;
 mod error;
+pub mod flow;
 pub mod model;
 mod sql;
 #[cfg(test)]
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 
 pub use cache::CachedStore;
 pub use error::StoreError;
+pub use flow::*;
 pub use model::*;
 pub use sql::{Backend, SqlStore};
 
@@ -34,6 +36,10 @@ pub trait ResourceStore {
 
 #[async_trait]
 pub trait OrganizationStore {
+    async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>>;
+    /// The organization a (lower-case) email domain belongs to.
+    async fn find_organization_by_domain(&self, domain: &str) -> StoreResult<Option<Organization>>;
+    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>>;
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
     async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
     async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>>;
@@ -63,6 +69,58 @@ pub trait SeedStore {
 }
 
 #[async_trait]
+pub trait UserStore {
+    /// Inserts or updates by (connection, subject); keeps the id and the enabled flag.
+    async fn upsert_user(&self, user: &User) -> StoreResult<User>;
+    async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn set_user_enabled(&self, id: &str, is_enabled: bool) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    async fn find_session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    async fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait GrantStore {
+    async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
+    async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
+    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<()>;
+    /// Marks a pending request finished; false when it already was (a double submit).
+    async fn finish_pending(&self, id: &str, now: i64) -> StoreResult<bool>;
+    async fn insert_code(&self, code: &CodeRecord) -> StoreResult<()>;
+    /// Consumes a code atomically; a used code stays recorded so a replay is recognised.
+    async fn take_code(&self, code_hash: &str, now: i64) -> StoreResult<Taken<CodeRecord>>;
+    /// Remembers what a code issued, to revoke it on replay.
+    async fn record_code_tokens(&self, code_hash: &str, access_jti: &str, family_id: Option<&str>) -> StoreResult<()>;
+    async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()>;
+    /// Consumes a refresh token atomically (rotation); a second use is `Replayed`.
+    async fn take_refresh(&self, token_hash: &str, now: i64) -> StoreResult<Taken<RefreshRecord>>;
+    async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
+    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()>;
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ConsentStore {
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        resource_id: &str,
+    ) -> StoreResult<Option<Consent>>;
+    /// Records (or renews) a consent; returns the stored one.
+    async fn upsert_consent(&self, consent: &Consent) -> StoreResult<Consent>;
+    async fn find_consent_by_id(&self, id: &str) -> StoreResult<Option<Consent>>;
+    async fn revoke_consent(&self, id: &str, now: i64) -> StoreResult<bool>;
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+}
+
+#[async_trait]
 pub trait HealthStore {
     async fn ping(&self) -> StoreResult<()>;
 }
@@ -71,6 +129,10 @@ pub trait HealthStore {
 pub trait Store:
     ClientStore
     + ResourceStore
+    + UserStore
+    + SessionStore
+    + GrantStore
+    + ConsentStore
     + OrganizationStore
     + KeyStore
     + AuditStore
@@ -86,6 +148,10 @@ pub trait Store:
 impl<T> Store for T where
     T: ClientStore
         + ResourceStore
+        + UserStore
+        + SessionStore
+        + GrantStore
+        + ConsentStore
         + OrganizationStore
         + KeyStore
         + AuditStore

@@ -113,6 +113,7 @@ pub struct Organization {
     pub display_name: String,
     pub external_id: Option<String>,
     pub domains: Vec<String>,
+    pub is_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -96,6 +96,7 @@ fn org(id: &str, domains: &[&str]) -> Organization {
         display_name: id.into(),
         external_id: None,
         domains: domains.iter().map(|d| d.to_string()).collect(),
+        is_enabled: true,
     }
 }
 

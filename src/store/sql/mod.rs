@@ -2,11 +2,14 @@
 //! `RETURNING`) for SQLite and PostgreSQL through sqlx's `Any` driver.
 
 mod audit;
+mod consents;
+mod grants;
 mod clients;
 mod keys;
 mod organizations;
 mod resources;
 mod seed;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;

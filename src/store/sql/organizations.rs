@@ -10,6 +10,7 @@ struct OrgRow {
     id: String,
     display_name: String,
     external_id: Option<String>,
+    enabled: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -38,11 +39,65 @@ struct RuleRow {
     position: i64,
 }
 
+fn connection(r: ConnectionRow) -> StoreResult<Connection> {
+    Ok(Connection {
+        settings: from_json(&r.settings, "connection settings")?,
+        id: r.id,
+        organization_id: r.organization_id,
+        kind: r.kind,
+        is_enabled: r.enabled != 0,
+    })
+}
+
 #[async_trait]
 impl OrganizationStore for SqlStore {
+    async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
+        let row: Option<OrgRow> =
+            sqlx::query_as("SELECT id, display_name, external_id, enabled FROM organizations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some(o) = row else { return Ok(None) };
+        let domains: Vec<DomainRow> = sqlx::query_as(
+            "SELECT domain, organization_id FROM organization_domains WHERE organization_id = $1 ORDER BY domain",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Some(Organization {
+            domains: domains.into_iter().map(|d| d.domain).collect(),
+            id: o.id,
+            display_name: o.display_name,
+            external_id: o.external_id,
+            is_enabled: o.enabled != 0,
+        }))
+    }
+
+    async fn find_organization_by_domain(&self, domain: &str) -> StoreResult<Option<Organization>> {
+        let row: Option<DomainRow> =
+            sqlx::query_as("SELECT domain, organization_id FROM organization_domains WHERE domain = $1")
+                .bind(domain)
+                .fetch_optional(self.pool())
+                .await?;
+        match row {
+            Some(d) => self.find_organization(&d.organization_id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
+        let row: Option<ConnectionRow> = sqlx::query_as(
+            "SELECT id, organization_id, kind, enabled, settings FROM connections WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(connection).transpose()
+    }
+
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         let orgs: Vec<OrgRow> =
-            sqlx::query_as("SELECT id, display_name, external_id FROM organizations ORDER BY id")
+            sqlx::query_as("SELECT id, display_name, external_id, enabled FROM organizations ORDER BY id")
                 .fetch_all(self.pool())
                 .await?;
         let domains: Vec<DomainRow> = sqlx::query_as(
@@ -61,6 +116,7 @@ impl OrganizationStore for SqlStore {
                 id: o.id,
                 display_name: o.display_name,
                 external_id: o.external_id,
+                is_enabled: o.enabled != 0,
             })
             .collect())
     }
@@ -71,17 +127,7 @@ impl OrganizationStore for SqlStore {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Connection {
-                    settings: from_json(&r.settings, "connection settings")?,
-                    id: r.id,
-                    organization_id: r.organization_id,
-                    kind: r.kind,
-                    is_enabled: r.enabled != 0,
-                })
-            })
-            .collect()
+        rows.into_iter().map(connection).collect()
     }
 
     async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>> {

@@ -17,15 +17,16 @@ impl SeedStore for SqlStore {
         let mut tx = self.pool().begin().await?;
         for o in &plan.organizations {
             sqlx::query(
-                "INSERT INTO organizations (id, display_name, external_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET \
+                "INSERT INTO organizations (id, display_name, external_id, created_at, updated_at, enabled) \
+                 VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (id) DO UPDATE SET \
                  display_name = excluded.display_name, external_id = excluded.external_id, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, enabled = excluded.enabled",
             )
             .bind(&o.id)
             .bind(&o.display_name)
             .bind(o.external_id.as_deref())
             .bind(now)
+            .bind(i64::from(o.is_enabled))
             .execute(&mut *tx)
             .await
             .map_err(conflict("external_id already used by another organization"))?;

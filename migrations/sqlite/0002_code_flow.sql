@@ -1,0 +1,82 @@
+-- The authorization code flow: users, browser sessions, pending authorizations, codes,
+-- refresh tokens, consents and revoked access tokens. Keep in step with postgres/.
+
+ALTER TABLE organizations ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+
+CREATE TABLE users (
+    id              TEXT PRIMARY KEY,
+    connection_id   TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    subject         TEXT NOT NULL,
+    email           TEXT,
+    email_verified  INTEGER NOT NULL,
+    name            TEXT,
+    groups_json     TEXT NOT NULL,
+    attributes      TEXT NOT NULL,
+    enabled         INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    last_login_at   INTEGER NOT NULL,
+    UNIQUE (connection_id, subject)
+);
+
+CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    token_hash      TEXT NOT NULL UNIQUE,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    connection_id   TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    auth_time       INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    ended_at        INTEGER
+);
+
+CREATE TABLE pending_authorizations (
+    id          TEXT PRIMARY KEY,
+    client_id   TEXT NOT NULL,
+    request     TEXT NOT NULL,
+    session_id  TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    finished_at INTEGER
+);
+
+CREATE TABLE authorization_codes (
+    code_hash   TEXT PRIMARY KEY,
+    client_id   TEXT NOT NULL,
+    grant_json  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    access_jti  TEXT,
+    family_id   TEXT
+);
+
+CREATE TABLE refresh_tokens (
+    token_hash        TEXT PRIMARY KEY,
+    family_id         TEXT NOT NULL,
+    client_id         TEXT NOT NULL,
+    grant_json        TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    family_expires_at INTEGER NOT NULL,
+    used_at           INTEGER,
+    revoked_at        INTEGER
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+
+CREATE TABLE consents (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id    TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    resource_id  TEXT NOT NULL,
+    scopes       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    UNIQUE (user_id, client_id, redirect_uri, resource_id)
+);
+
+CREATE TABLE revoked_tokens (
+    jti        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);

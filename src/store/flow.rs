@@ -1,0 +1,130 @@
+//! Records of the authorization code flow: users, browser sessions, pending
+//! authorizations, codes, refresh tokens, consents.
+
+use serde::{Deserialize, Serialize};
+
+/// A person as an upstream connection asserted them, updated at each login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub connection_id: String,
+    pub organization_id: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub is_email_verified: bool,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub is_enabled: bool,
+    pub last_login_at: i64,
+}
+
+/// A browser session. The cookie carries a random token; only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub connection_id: String,
+    pub organization_id: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// A validated authorization request waiting for login and consent, kept server-side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub resource_id: String,
+    /// The issuer of the endpoint the request arrived at.
+    pub issuer: String,
+    /// Resource scopes asked for; `None` when `scope` was omitted.
+    pub scopes: Option<Vec<String>>,
+    /// OIDC scopes asked for (`openid`, `profile`, `email`, `offline_access`).
+    pub oidc_scopes: Vec<String>,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub organization_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub domain_hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    pub id: String,
+    pub request: AuthorizationRequest,
+    pub session_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// What a code (and the refresh tokens that descend from it) grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub organization_id: String,
+    pub connection_id: String,
+    pub resource_id: String,
+    pub redirect_uri: String,
+    pub issuer: String,
+    /// Granted resource scopes: the ceiling for every refresh.
+    pub scopes: Vec<String>,
+    pub oidc_scopes: Vec<String>,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub code_hash: String,
+    pub grant: Grant,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub access_jti: Option<String>,
+    pub family_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub family_id: String,
+    pub grant: Grant,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub family_expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// The result of consuming a single-use item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken<T> {
+    /// First use: now marked used.
+    Fresh(T),
+    /// Already used before (a replay); the record is returned so its descendants can be revoked.
+    Replayed(T),
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Consent {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub resource_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
