@@ -17,10 +17,13 @@ use tower_http::trace::TraceLayer;
 use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::federation::{discovery, simulator};
 use crate::keys::{KeyError, KeyRing, jwks};
-use crate::oauth::{form, metadata, register, token};
+use crate::oauth::{
+    authorize, form, introspect, logout, metadata, register, revoke, token, userinfo,
+};
 use crate::store::{CachedStore, SqlStore, Store};
-use crate::{ops, seed};
+use crate::{admin, consent, ops, seed};
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -112,6 +115,13 @@ pub fn build_router(state: AppState) -> Router {
             post(token::post_resource_token),
         )
         .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES));
+    let revocation = Router::new()
+        .route("/oauth/revoke", post(revoke::post_revoke))
+        .route(
+            "/resources/{res}/oauth/revoke",
+            post(revoke::post_resource_revoke),
+        )
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES));
     let registration = Router::new()
         .route("/oauth/register", post(register::post_register))
         .route(
@@ -143,11 +153,45 @@ pub fn build_router(state: AppState) -> Router {
         .route("/keys", get(jwks::get_jwks))
         .route("/.well-known/jwks.json", get(jwks::get_jwks))
         .merge(token)
+        .merge(revocation)
         .merge(registration)
         .layer(cors());
+    let flow = Router::new()
+        .route("/oauth/authorize", get(authorize::get_authorize))
+        .route(
+            "/resources/{res}/oauth/authorize",
+            get(authorize::get_resource_authorize),
+        )
+        .route(
+            "/oauth/consent",
+            get(consent::get_consent).post(consent::post_consent),
+        )
+        .route(
+            "/sso/v1/login",
+            get(discovery::get_login).post(discovery::post_login),
+        )
+        .route(
+            "/sso/v1/simulator/{conn}",
+            get(simulator::get_simulator).post(simulator::post_simulator),
+        )
+        .route("/oauth/introspect", post(introspect::post_introspect))
+        .route(
+            "/resources/{res}/oauth/introspect",
+            post(introspect::post_resource_introspect),
+        )
+        .route(
+            "/oauth/userinfo",
+            get(userinfo::get_userinfo).post(userinfo::get_userinfo),
+        )
+        .route("/oidc/logout", get(logout::get_logout))
+        .route(
+            "/api/v1/admin/audit-events",
+            get(admin::audit::get_audit_events),
+        );
 
     Router::new()
         .merge(public)
+        .merge(flow)
         .route("/", get(ops::get_index))
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))

@@ -24,10 +24,66 @@ pub enum AuditEvent {
         grant: &'static str,
         client_id: String,
         subject: String,
+        organization_id: Option<String>,
         resource_id: String,
         scopes: Vec<String>,
         jti: String,
         issuer: String,
+    },
+    LoginSucceeded {
+        user_id: String,
+        organization_id: String,
+        connection_id: String,
+        connection_kind: String,
+        session_id: String,
+        is_simulated: bool,
+    },
+    LoginFailed {
+        connection_id: String,
+        connection_kind: String,
+        reason: String,
+        is_simulated: bool,
+    },
+    ConsentGranted {
+        consent_id: String,
+        user_id: String,
+        client_id: String,
+        resource_id: String,
+        scopes: Vec<String>,
+    },
+    ConsentDenied {
+        user_id: String,
+        client_id: String,
+        resource_id: String,
+    },
+    CodeIssued {
+        client_id: String,
+        user_id: String,
+        organization_id: String,
+        resource_id: String,
+        scopes: Vec<String>,
+    },
+    CodeReplayDetected {
+        client_id: String,
+        user_id: String,
+        revoked_jti: Option<String>,
+        revoked_family: Option<String>,
+    },
+    RefreshRotated {
+        client_id: String,
+        user_id: String,
+        family_id: String,
+        scopes: Vec<String>,
+    },
+    RefreshReuseDetected {
+        client_id: String,
+        user_id: String,
+        family_id: String,
+    },
+    TokenRevoked {
+        client_id: String,
+        token_kind: &'static str,
+        jti_or_family: String,
     },
     TokenRefused {
         grant: Option<String>,
@@ -74,15 +130,121 @@ impl AuditEvent {
                 grant,
                 client_id,
                 subject,
+                organization_id,
                 resource_id,
                 scopes,
                 jti,
                 issuer,
             } => {
                 r.kind = "token.issued".into();
+                r.user_id = subject.starts_with("usr_").then(|| subject.clone());
                 r.client_id = Some(client_id);
+                r.organization_id = organization_id;
                 r.resource_id = Some(resource_id);
                 r.detail = json!({ "grant_type": grant, "sub": subject, "scopes": scopes, "jti": jti, "iss": issuer });
+            }
+            Self::LoginSucceeded {
+                user_id,
+                organization_id,
+                connection_id,
+                connection_kind,
+                session_id,
+                is_simulated,
+            } => {
+                r.kind = "login.succeeded".into();
+                r.user_id = Some(user_id);
+                r.organization_id = Some(organization_id);
+                r.detail = json!({ "connection_id": connection_id, "connection_kind": connection_kind,
+                    "sid": session_id, "simulated": is_simulated });
+            }
+            Self::LoginFailed {
+                connection_id,
+                connection_kind,
+                reason,
+                is_simulated,
+            } => {
+                r.kind = "login.failed".into();
+                r.detail = json!({ "connection_id": connection_id, "connection_kind": connection_kind,
+                    "reason": reason, "simulated": is_simulated });
+            }
+            Self::ConsentGranted {
+                consent_id,
+                user_id,
+                client_id,
+                resource_id,
+                scopes,
+            } => {
+                r.kind = "consent.granted".into();
+                r.user_id = Some(user_id);
+                r.client_id = Some(client_id);
+                r.resource_id = Some(resource_id);
+                r.detail = json!({ "consent_id": consent_id, "scopes": scopes });
+            }
+            Self::ConsentDenied {
+                user_id,
+                client_id,
+                resource_id,
+            } => {
+                r.kind = "consent.denied".into();
+                r.user_id = Some(user_id);
+                r.client_id = Some(client_id);
+                r.resource_id = Some(resource_id);
+                r.detail = json!({});
+            }
+            Self::CodeIssued {
+                client_id,
+                user_id,
+                organization_id,
+                resource_id,
+                scopes,
+            } => {
+                r.kind = "code.issued".into();
+                r.user_id = Some(user_id);
+                r.client_id = Some(client_id);
+                r.organization_id = Some(organization_id);
+                r.resource_id = Some(resource_id);
+                r.detail = json!({ "scopes": scopes });
+            }
+            Self::CodeReplayDetected {
+                client_id,
+                user_id,
+                revoked_jti,
+                revoked_family,
+            } => {
+                r.kind = "code.replay_detected".into();
+                r.user_id = Some(user_id);
+                r.client_id = Some(client_id);
+                r.detail = json!({ "revoked_jti": revoked_jti, "revoked_family": revoked_family });
+            }
+            Self::RefreshRotated {
+                client_id,
+                user_id,
+                family_id,
+                scopes,
+            } => {
+                r.kind = "refresh.rotated".into();
+                r.user_id = Some(user_id);
+                r.client_id = Some(client_id);
+                r.detail = json!({ "family_id": family_id, "scopes": scopes });
+            }
+            Self::RefreshReuseDetected {
+                client_id,
+                user_id,
+                family_id,
+            } => {
+                r.kind = "refresh.reuse_detected".into();
+                r.user_id = Some(user_id);
+                r.client_id = Some(client_id);
+                r.detail = json!({ "family_id": family_id });
+            }
+            Self::TokenRevoked {
+                client_id,
+                token_kind,
+                jti_or_family,
+            } => {
+                r.kind = "token.revoked".into();
+                r.client_id = Some(client_id);
+                r.detail = json!({ "token_kind": token_kind, "id": jti_or_family });
             }
             Self::TokenRefused {
                 grant,

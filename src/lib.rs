@@ -1,18 +1,23 @@
 //! portcullis: a self-hostable OAuth 2.1 authorization server for MCP servers.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod crypto;
+pub mod federation;
 pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod ops;
+pub mod pages;
 pub mod password;
 pub mod policy;
 pub mod seed;
+pub mod session;
 pub mod store;
 pub mod telemetry;

@@ -1,7 +1,8 @@
 //! Key material: generation, the public JWK, and signers from sealed private keys.
 
+use josekit::jwk::Jwk;
 use josekit::jwk::KeyPair;
-use josekit::jws::{ES256, EdDSA, JwsSigner, RS256};
+use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
 
 use super::KeyError;
 use crate::config::SigningAlg;
@@ -28,6 +29,16 @@ pub fn signer(alg: &str, der: &[u8]) -> Result<Box<dyn JwsSigner>, KeyError> {
         Some(SigningAlg::Rs256) => Box::new(RS256.signer_from_der(der)?),
         Some(SigningAlg::Es256) => Box::new(ES256.signer_from_der(der)?),
         Some(SigningAlg::EdDsa) => Box::new(EdDSA.signer_from_der(der)?),
+        None => return Err(KeyError::Corrupt(format!("unknown key algorithm `{alg}`"))),
+    })
+}
+
+pub fn verifier(alg: &str, public_jwk: &str) -> Result<Box<dyn JwsVerifier>, KeyError> {
+    let jwk = Jwk::from_bytes(public_jwk.as_bytes())?;
+    Ok(match SigningAlg::parse(alg) {
+        Some(SigningAlg::Rs256) => Box::new(RS256.verifier_from_jwk(&jwk)?),
+        Some(SigningAlg::Es256) => Box::new(ES256.verifier_from_jwk(&jwk)?),
+        Some(SigningAlg::EdDsa) => Box::new(EdDSA.verifier_from_jwk(&jwk)?),
         None => return Err(KeyError::Corrupt(format!("unknown key algorithm `{alg}`"))),
     })
 }

@@ -9,7 +9,7 @@ pub mod rotation;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use josekit::jws::JwsSigner;
+use josekit::jws::{JwsSigner, JwsVerifier};
 use serde::Serialize;
 
 use crate::clock::Clock;
@@ -44,6 +44,7 @@ struct LoadedKey {
     times: KeyTimes,
     public_jwk: serde_json::Value,
     signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
     /// base64url of the `at+jwt` header, computed once.
     at_header: String,
 }
@@ -144,6 +145,7 @@ impl KeyRing {
         let der = self.secret.open(&r.private_key, &r.id)?;
         Ok(LoadedKey {
             signer: material::signer(&r.alg, &der)?,
+            verifier: material::verifier(&r.alg, &r.public_jwk)?,
             public_jwk: serde_json::from_str(&r.public_jwk)
                 .map_err(|e| KeyError::Corrupt(format!("{}: {e}", r.id)))?,
             at_header: header_b64(&r.alg, &r.id, "at+jwt"),
@@ -185,6 +187,37 @@ impl KeyRing {
                 .map(|i| &snap.keys[i].public_jwk)
                 .collect();
         serde_json::json!({ "keys": keys })
+    }
+
+    /// Verifies a JWT this server signed (any key it still holds) and returns its header
+    /// and claims. Expiry and audience are the caller's to check.
+    pub fn verify(&self, jwt: &str) -> Option<(serde_json::Value, serde_json::Value)> {
+        use base64::Engine;
+        let decode = |part: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        };
+        let mut parts = jwt.split('.');
+        let (Some(h), Some(p), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let header = decode(h)?;
+        let kid = header.get("kid")?.as_str()?;
+        let snap = self.snapshot();
+        let key = snap.keys.iter().find(|k| k.id == kid)?;
+        if header.get("alg")?.as_str()? != key.alg {
+            return None;
+        }
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .ok()?;
+        let signed = &jwt[..h.len() + 1 + p.len()];
+        key.verifier.verify(signed.as_bytes(), &signature).ok()?;
+        Some((header, decode(p)?))
     }
 
     /// The `kid` that signs now.

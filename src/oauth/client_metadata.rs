@@ -28,6 +28,7 @@ pub struct RegistrationRequest {
     pub software_id: Option<String>,
     pub software_version: Option<String>,
     pub application_type: Option<String>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 /// Registered metadata, normalised: what is stored and echoed back.
@@ -130,6 +131,13 @@ pub fn validate(req: RegistrationRequest) -> Result<ClientMetadata, OAuthError> 
             .map_err(|e| OAuthError::new(ErrorCode::InvalidRedirectUri, e))?;
     }
 
+    let post_logout = req.post_logout_redirect_uris.clone().unwrap_or_default();
+    if post_logout.len() > MAX_REDIRECT_URIS {
+        return Err(bad("too many post_logout_redirect_uris"));
+    }
+    for uri in &post_logout {
+        redirect_uri::validate(uri, application_type == "native").map_err(bad)?;
+    }
     check_text("client_name", &req.client_name)?;
     check_text("software_id", &req.software_id)?;
     check_text("software_version", &req.software_version)?;
@@ -175,6 +183,9 @@ pub fn validate(req: RegistrationRequest) -> Result<ClientMetadata, OAuthError> 
         if let Some(v) = v {
             doc.insert(k.into(), json!(v));
         }
+    }
+    if !post_logout.is_empty() {
+        doc.insert("post_logout_redirect_uris".into(), json!(post_logout));
     }
     if !contacts.is_empty() {
         doc.insert("contacts".into(), json!(contacts));

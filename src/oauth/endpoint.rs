@@ -69,3 +69,25 @@ pub async fn resolve_resource(
         },
     }
 }
+
+/// DESIGN.md "Clients and resources": may this client obtain tokens for this resource?
+pub fn client_may_use(client: &crate::store::Client, resource: &Resource) -> bool {
+    use crate::store::ClientKind;
+    match client.kind {
+        ClientKind::Static => client.resources.contains(&resource.id),
+        ClientKind::Dynamic => match &client.bound_resource_id {
+            Some(bound) => *bound == resource.id,
+            None => resource.is_dcr_enabled,
+        },
+        ClientKind::Metadata => resource.is_cimd_enabled,
+    }
+}
+
+/// The resource a request means when it names none: the client's only one, if any.
+pub fn default_resource_id(client: &crate::store::Client) -> Option<&str> {
+    match (&client.bound_resource_id, client.resources.as_slice()) {
+        (Some(bound), _) => Some(bound),
+        (None, [only]) => Some(only),
+        _ => None,
+    }
+}

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::store::{Resource, StoreError};
 
 /// Grant types the token endpoint serves today.
-pub const GRANT_TYPES: &[&str] = &["client_credentials"];
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 fn sorted_unique(mut scopes: Vec<String>) -> Vec<String> {
     scopes.sort();
@@ -28,8 +28,13 @@ fn common(issuer: &str, base: &str, jwks_uri: &str, scopes: Vec<String>) -> Map<
     scopes.push("offline_access".into());
     let doc = json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
         "registration_endpoint": format!("{base}/oauth/register"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": jwks_uri,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -62,6 +67,29 @@ pub fn openid_metadata(issuer: &str, resources: &[Resource], signing_alg: &str) 
         _ => Map::new(),
     };
     doc.insert("subject_types_supported".into(), json!(["public"]));
+    doc.insert(
+        "userinfo_endpoint".into(),
+        json!(format!("{issuer}/oauth/userinfo")),
+    );
+    doc.insert(
+        "end_session_endpoint".into(),
+        json!(format!("{issuer}/oidc/logout")),
+    );
+    doc.insert(
+        "claims_supported".into(),
+        json!([
+            "sub",
+            "email",
+            "email_verified",
+            "name",
+            "oid",
+            "sid",
+            "amr",
+            "nonce",
+            "at_hash",
+            "auth_time"
+        ]),
+    );
     doc.insert(
         "id_token_signing_alg_values_supported".into(),
         json!([signing_alg]),

@@ -222,6 +222,11 @@ fn email_domain_needs_a_verified_email_of_the_organizations_domain() {
         granted(&User::new("Dave@ACME.Com"), &rules, read),
         v(&["tickets.read"])
     );
+    // The domain is what follows the last `@` (RFC 5321 allows `@` in a quoted local part).
+    assert_eq!(
+        granted(&User::new("\"dave@home\"@acme.com"), &rules, read),
+        v(&["tickets.read"])
+    );
     assert!(granted(&User::new("dave@acme.com").unverified(), &rules, read).is_empty());
 
     // The domain matches the condition, but the user signed in through another

@@ -226,8 +226,15 @@ impl GrantStore for CachedStore {
     async fn take_code(&self, code_hash: &str, now: i64) -> StoreResult<Taken<CodeRecord>> {
         self.inner.take_code(code_hash, now).await
     }
-    async fn record_code_tokens(&self, code_hash: &str, access_jti: &str, family_id: Option<&str>) -> StoreResult<()> {
-        self.inner.record_code_tokens(code_hash, access_jti, family_id).await
+    async fn record_code_tokens(
+        &self,
+        code_hash: &str,
+        access_jti: &str,
+        family_id: Option<&str>,
+    ) -> StoreResult<()> {
+        self.inner
+            .record_code_tokens(code_hash, access_jti, family_id)
+            .await
     }
     async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()> {
         self.inner.insert_refresh(token).await
@@ -258,7 +265,9 @@ impl ConsentStore for CachedStore {
         redirect_uri: &str,
         resource_id: &str,
     ) -> StoreResult<Option<Consent>> {
-        self.inner.find_consent(user_id, client_id, redirect_uri, resource_id).await
+        self.inner
+            .find_consent(user_id, client_id, redirect_uri, resource_id)
+            .await
     }
     async fn upsert_consent(&self, consent: &Consent) -> StoreResult<Consent> {
         self.inner.upsert_consent(consent).await

@@ -94,7 +94,12 @@ pub trait GrantStore {
     /// Consumes a code atomically; a used code stays recorded so a replay is recognised.
     async fn take_code(&self, code_hash: &str, now: i64) -> StoreResult<Taken<CodeRecord>>;
     /// Remembers what a code issued, to revoke it on replay.
-    async fn record_code_tokens(&self, code_hash: &str, access_jti: &str, family_id: Option<&str>) -> StoreResult<()>;
+    async fn record_code_tokens(
+        &self,
+        code_hash: &str,
+        access_jti: &str,
+        family_id: Option<&str>,
+    ) -> StoreResult<()>;
     async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()>;
     /// Consumes a refresh token atomically (rotation); a second use is `Replayed`.
     async fn take_refresh(&self, token_hash: &str, now: i64) -> StoreResult<Taken<RefreshRecord>>;

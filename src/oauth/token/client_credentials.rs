@@ -89,6 +89,7 @@ pub async fn exchange(
             grant: "client_credentials",
             client_id: client.id.clone(),
             subject: client.id.clone(),
+            organization_id: None,
             resource_id: resource.id.clone(),
             scopes: granted.clone(),
             jti: token.jti.clone(),
@@ -101,5 +102,6 @@ pub async fn exchange(
         expires_in: token.expires_in,
         scope: granted.join(" "),
         refresh_token: None,
+        id_token: None,
     })
 }

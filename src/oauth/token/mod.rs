@@ -2,7 +2,9 @@
 //! this file dispatches and renders. Errors are RFC 6749 §5.2 JSON; successes carry
 //! `Cache-Control: no-store`.
 
+mod authorization_code;
 mod client_credentials;
+mod refresh_token;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,11 +12,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::access_token::{self, TokenSubject};
 use super::endpoint::Endpoint;
 use super::error::{ErrorCode, OAuthError};
 use super::form::{BasicAuth, FormParams, OAuthForm};
+use super::id_token;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::store::{Client, Grant, RefreshRecord, Resource, User};
 
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -24,6 +30,8 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
@@ -75,6 +83,10 @@ pub async fn exchange(
         Some("client_credentials") => {
             client_credentials::exchange(app, &endpoint, basic, &params).await
         }
+        Some("authorization_code") => {
+            authorization_code::exchange(app, &endpoint, basic, &params).await
+        }
+        Some("refresh_token") => refresh_token::exchange(app, &endpoint, basic, &params).await,
         Some(other) => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!("grant type `{}` is not supported", other.escape_default()),
@@ -93,4 +105,104 @@ pub async fn exchange(
             .await;
     }
     result
+}
+
+/// Tokens issued for a user grant, and what a code must remember to revoke them.
+pub struct Issued {
+    pub response: TokenResponse,
+    pub jti: String,
+    pub family_id: Option<String>,
+}
+
+/// Mints the access token (and a rotated or new refresh token, and an ID token for a
+/// code with `openid`) for a user grant; audits the issuance.
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_user_tokens(
+    app: &AppState,
+    client: &Client,
+    grant: &Grant,
+    user: &User,
+    resource: &Resource,
+    scopes: Vec<String>,
+    previous: Option<&RefreshRecord>,
+    grant_type: &'static str,
+) -> Result<Issued, OAuthError> {
+    let now = app.clock.now();
+    let token = access_token::mint(
+        &app.keys,
+        &TokenSubject {
+            issuer: &grant.issuer,
+            subject: &user.id,
+            client_id: &client.id,
+            organization_id: Some(&grant.organization_id),
+            session_id: Some(&grant.session_id),
+        },
+        resource,
+        &scopes,
+        now,
+    )?;
+    // Refresh tokens for clients allowed the grant; rotation stays in the family and
+    // never outlives its absolute lifetime.
+    let (refresh_token, family_id) = if client.has_grant("refresh_token") {
+        let (family, family_expires_at) = match previous {
+            Some(p) => (p.family_id.clone(), p.family_expires_at),
+            None => (
+                uuid::Uuid::new_v4().simple().to_string(),
+                now + resource.refresh_token_ttl,
+            ),
+        };
+        let refresh = crypto::random_token();
+        app.store
+            .insert_refresh(&RefreshRecord {
+                token_hash: crypto::hash_secret(&refresh),
+                family_id: family.clone(),
+                grant: grant.clone(),
+                created_at: now,
+                expires_at: family_expires_at,
+                family_expires_at,
+                used_at: None,
+                revoked_at: None,
+            })
+            .await?;
+        (Some(refresh), Some(family))
+    } else {
+        (None, None)
+    };
+    let id_token = if previous.is_none() && grant.oidc_scopes.iter().any(|s| s == "openid") {
+        Some(id_token::mint(&app.keys, grant, user, &token.jwt, now)?)
+    } else {
+        None
+    };
+    app.audit
+        .record(AuditEvent::TokenIssued {
+            grant: grant_type,
+            client_id: client.id.clone(),
+            subject: user.id.clone(),
+            organization_id: Some(grant.organization_id.clone()),
+            resource_id: resource.id.clone(),
+            scopes: scopes.clone(),
+            jti: token.jti.clone(),
+            issuer: grant.issuer.clone(),
+        })
+        .await;
+    let mut response_scopes = scopes;
+    response_scopes.extend(
+        grant
+            .oidc_scopes
+            .iter()
+            .filter(|s| *s != "offline_access" || refresh_token.is_some())
+            .cloned(),
+    );
+    Ok(Issued {
+        response: TokenResponse {
+            access_token: token.jwt,
+            token_type: "Bearer",
+            expires_in: token.expires_in,
+            scope: response_scopes.join(" "),
+            refresh_token,
+            id_token,
+        },
+        jti: token.jti,
+        family_id,
+    })
 }

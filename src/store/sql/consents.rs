@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use super::{SqlStore, from_json, to_json};
 use crate::store::{Consent, ConsentStore, StoreResult};
 
-const COLUMNS: &str = "id, user_id, client_id, redirect_uri, resource_id, scopes, created_at, revoked_at";
+const COLUMNS: &str =
+    "id, user_id, client_id, redirect_uri, resource_id, scopes, created_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
 struct ConsentRow {
@@ -78,24 +79,30 @@ impl ConsentStore for SqlStore {
 
     async fn find_consent_by_id(&self, id: &str) -> StoreResult<Option<Consent>> {
         let sql = format!("SELECT {COLUMNS} FROM consents WHERE id = $1");
-        let row: Option<ConsentRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        let row: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(ConsentRow::into_consent).transpose()
     }
 
     async fn revoke_consent(&self, id: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE consents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+        let done =
+            sqlx::query("UPDATE consents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
-        let sql = format!("SELECT {COLUMNS} FROM consents WHERE user_id = $1 ORDER BY created_at, id");
-        let rows: Vec<ConsentRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(self.pool()).await?;
+        let sql =
+            format!("SELECT {COLUMNS} FROM consents WHERE user_id = $1 ORDER BY created_at, id");
+        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?;
         rows.into_iter().map(ConsentRow::into_consent).collect()
     }
 }

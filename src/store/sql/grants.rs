@@ -71,9 +71,9 @@ impl RefreshRow {
     }
 }
 
-const CODE_COLUMNS: &str = "code_hash, grant_json, created_at, expires_at, used_at, access_jti, family_id";
-const REFRESH_COLUMNS: &str =
-    "token_hash, family_id, grant_json, created_at, expires_at, family_expires_at, used_at, revoked_at";
+const CODE_COLUMNS: &str =
+    "code_hash, grant_json, created_at, expires_at, used_at, access_jti, family_id";
+const REFRESH_COLUMNS: &str = "token_hash, family_id, grant_json, created_at, expires_at, family_expires_at, used_at, revoked_at";
 
 #[async_trait]
 impl GrantStore for SqlStore {
@@ -161,21 +161,30 @@ impl GrantStore for SqlStore {
             return Ok(Taken::Fresh(row.into_record()?));
         }
         let sql = format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1");
-        let used: Option<CodeRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(code_hash).fetch_optional(self.pool()).await?;
+        let used: Option<CodeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(code_hash)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(match used {
             Some(row) => Taken::Replayed(row.into_record()?),
             None => Taken::Missing,
         })
     }
 
-    async fn record_code_tokens(&self, code_hash: &str, access_jti: &str, family_id: Option<&str>) -> StoreResult<()> {
-        sqlx::query("UPDATE authorization_codes SET access_jti = $2, family_id = $3 WHERE code_hash = $1")
-            .bind(code_hash)
-            .bind(access_jti)
-            .bind(family_id)
-            .execute(self.pool())
-            .await?;
+    async fn record_code_tokens(
+        &self,
+        code_hash: &str,
+        access_jti: &str,
+        family_id: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE authorization_codes SET access_jti = $2, family_id = $3 WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .bind(access_jti)
+        .bind(family_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -217,17 +226,21 @@ impl GrantStore for SqlStore {
 
     async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
         let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        let row: Option<RefreshRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(self.pool()).await?;
+        let row: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(RefreshRow::into_record).transpose()
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
-            .bind(family_id)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(family_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -241,10 +254,11 @@ impl GrantStore for SqlStore {
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.is_some())
     }
 }

@@ -2,9 +2,9 @@
 //! `RETURNING`) for SQLite and PostgreSQL through sqlx's `Any` driver.
 
 mod audit;
+mod clients;
 mod consents;
 mod grants;
-mod clients;
 mod keys;
 mod organizations;
 mod resources;

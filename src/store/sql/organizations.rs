@@ -52,11 +52,12 @@ fn connection(r: ConnectionRow) -> StoreResult<Connection> {
 #[async_trait]
 impl OrganizationStore for SqlStore {
     async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
-        let row: Option<OrgRow> =
-            sqlx::query_as("SELECT id, display_name, external_id, enabled FROM organizations WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<OrgRow> = sqlx::query_as(
+            "SELECT id, display_name, external_id, enabled FROM organizations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(o) = row else { return Ok(None) };
         let domains: Vec<DomainRow> = sqlx::query_as(
             "SELECT domain, organization_id FROM organization_domains WHERE organization_id = $1 ORDER BY domain",
@@ -74,11 +75,12 @@ impl OrganizationStore for SqlStore {
     }
 
     async fn find_organization_by_domain(&self, domain: &str) -> StoreResult<Option<Organization>> {
-        let row: Option<DomainRow> =
-            sqlx::query_as("SELECT domain, organization_id FROM organization_domains WHERE domain = $1")
-                .bind(domain)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<DomainRow> = sqlx::query_as(
+            "SELECT domain, organization_id FROM organization_domains WHERE domain = $1",
+        )
+        .bind(domain)
+        .fetch_optional(self.pool())
+        .await?;
         match row {
             Some(d) => self.find_organization(&d.organization_id).await,
             None => Ok(None),
@@ -96,10 +98,11 @@ impl OrganizationStore for SqlStore {
     }
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
-        let orgs: Vec<OrgRow> =
-            sqlx::query_as("SELECT id, display_name, external_id, enabled FROM organizations ORDER BY id")
-                .fetch_all(self.pool())
-                .await?;
+        let orgs: Vec<OrgRow> = sqlx::query_as(
+            "SELECT id, display_name, external_id, enabled FROM organizations ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
         let domains: Vec<DomainRow> = sqlx::query_as(
             "SELECT domain, organization_id FROM organization_domains ORDER BY domain",
         )

@@ -55,7 +55,11 @@ impl UserStore for SqlStore {
              last_login_at = excluded.last_login_at \
              RETURNING {USER_COLUMNS}"
         );
-        let id = if u.id.is_empty() { ids::generate("usr") } else { u.id.clone() };
+        let id = if u.id.is_empty() {
+            ids::generate("usr")
+        } else {
+            u.id.clone()
+        };
         let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(&u.connection_id)
@@ -74,8 +78,10 @@ impl UserStore for SqlStore {
 
     async fn find_user(&self, id: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(UserRow::into_user).transpose()
     }
 

@@ -1,0 +1,202 @@
+//! After login: the rules decide what may be granted, then consent (remembered per user,
+//! client, redirect URI and resource; never skipped for a new one), then the code.
+
+mod page;
+
+pub use page::{get_consent, post_consent};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::oauth::authorize::success_redirect;
+use crate::oauth::authorize_error::AuthorizeError;
+use crate::pages;
+use crate::policy::{self, Identity, OrgContext};
+use crate::store::{CodeRecord, Grant, PendingAuthorization, Resource, Session, User};
+
+/// A code lives 60 seconds.
+pub const CODE_TTL: i64 = 60;
+
+/// What the rules allow this person for this pending request.
+pub struct Granted {
+    pub user: User,
+    pub resource: Resource,
+    pub scopes: Vec<String>,
+}
+
+fn redirect_error(
+    pending: &PendingAuthorization,
+    error: &'static str,
+    description: &str,
+) -> AuthorizeError {
+    AuthorizeError::Redirect {
+        redirect_uri: pending.request.redirect_uri.clone(),
+        state: pending.request.state.clone(),
+        issuer: pending.request.issuer.clone(),
+        error,
+        description: description.to_string(),
+    }
+}
+
+/// Evaluates the rules for the session's user. The person has authenticated, so refusals
+/// may now redirect to the client.
+pub async fn evaluate(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    session: &Session,
+) -> Result<Granted, AuthorizeError> {
+    let user = app
+        .store
+        .find_user(&session.user_id)
+        .await?
+        .filter(|u| u.is_enabled)
+        .ok_or_else(|| redirect_error(pending, "access_denied", "the user is disabled"))?;
+    let org = app
+        .store
+        .find_organization(&session.organization_id)
+        .await?
+        .filter(|o| o.is_enabled)
+        .ok_or_else(|| redirect_error(pending, "access_denied", "the organization is disabled"))?;
+    let connection_ok = app
+        .store
+        .find_connection(&session.connection_id)
+        .await?
+        .is_some_and(|c| c.is_enabled);
+    if !connection_ok {
+        return Err(redirect_error(
+            pending,
+            "access_denied",
+            "the sign-in connection is disabled",
+        ));
+    }
+    let resource = app
+        .store
+        .find_resource(&pending.request.resource_id)
+        .await?
+        .ok_or_else(|| {
+            redirect_error(pending, "invalid_target", "the resource no longer exists")
+        })?;
+    let rules = app.store.list_rules(&resource.id).await?;
+    let resource_scopes: Vec<String> = resource.scope_names().map(str::to_string).collect();
+    let decision = policy::evaluate(
+        &Identity {
+            email: user.email.as_deref(),
+            is_email_verified: user.is_email_verified,
+            groups: &user.groups,
+            attributes: &user.attributes,
+        },
+        &OrgContext {
+            organization_id: &org.id,
+            domains: &org.domains,
+        },
+        &rules,
+        &resource_scopes,
+        pending.request.scopes.as_deref(),
+    );
+    if decision.granted.is_empty() {
+        return Err(redirect_error(
+            pending,
+            "access_denied",
+            "none of the requested scopes is allowed for this user",
+        ));
+    }
+    Ok(Granted {
+        user,
+        resource,
+        scopes: decision.granted,
+    })
+}
+
+/// Continues a pending request for a signed-in session: code if consent is remembered,
+/// else the consent page (or `consent_required` under `prompt=none`).
+pub async fn decide(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    session: &Session,
+) -> Result<Response, AuthorizeError> {
+    let granted = evaluate(app, pending, session).await?;
+    let r = &pending.request;
+    let is_forced = r.prompt.iter().any(|p| p == "consent");
+    let remembered = app
+        .store
+        .find_consent(
+            &granted.user.id,
+            &r.client_id,
+            &r.redirect_uri,
+            &r.resource_id,
+        )
+        .await?
+        .filter(|c| c.revoked_at.is_none() && granted.scopes.iter().all(|s| c.scopes.contains(s)));
+    if remembered.is_some() && !is_forced {
+        return issue_code(app, pending, session, &granted).await;
+    }
+    if r.prompt.iter().any(|p| p == "none") {
+        return Err(redirect_error(
+            pending,
+            "consent_required",
+            "the user has not approved this client",
+        ));
+    }
+    let request = form_urlencoded::byte_serialize(pending.id.as_bytes()).collect::<String>();
+    Ok(pages::redirect(
+        &format!("/oauth/consent?request={request}"),
+        StatusCode::SEE_OTHER,
+    ))
+}
+
+/// Issues a single-use code bound to client, redirect URI, resource, PKCE and session.
+pub async fn issue_code(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    session: &Session,
+    granted: &Granted,
+) -> Result<Response, AuthorizeError> {
+    let now = app.clock.now();
+    if !app.store.finish_pending(&pending.id, now).await? {
+        return Err(AuthorizeError::page(
+            "request_expired",
+            "This sign-in request was already completed.",
+        ));
+    }
+    let r = &pending.request;
+    let code = crypto::random_token();
+    let grant = Grant {
+        client_id: r.client_id.clone(),
+        user_id: granted.user.id.clone(),
+        session_id: session.id.clone(),
+        organization_id: session.organization_id.clone(),
+        connection_id: session.connection_id.clone(),
+        resource_id: granted.resource.id.clone(),
+        redirect_uri: r.redirect_uri.clone(),
+        issuer: r.issuer.clone(),
+        scopes: granted.scopes.clone(),
+        oidc_scopes: r.oidc_scopes.clone(),
+        code_challenge: r.code_challenge.clone(),
+        nonce: r.nonce.clone(),
+        auth_time: session.auth_time,
+    };
+    app.store
+        .insert_code(&CodeRecord {
+            code_hash: crypto::hash_secret(&code),
+            grant,
+            created_at: now,
+            expires_at: now + CODE_TTL,
+            used_at: None,
+            access_jti: None,
+            family_id: None,
+        })
+        .await?;
+    app.audit
+        .record(AuditEvent::CodeIssued {
+            client_id: r.client_id.clone(),
+            user_id: granted.user.id.clone(),
+            organization_id: session.organization_id.clone(),
+            resource_id: granted.resource.id.clone(),
+            scopes: granted.scopes.clone(),
+        })
+        .await;
+    Ok(success_redirect(r, &code))
+}

@@ -1,0 +1,211 @@
+//! The consent page: who asks (client name, redirect host, a warning for localhost),
+//! for what (resource, scopes with descriptions). The POST names the pending request and
+//! carries a CSRF token bound to the session and that request; scopes and redirect URI
+//! are never read back from the form.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Granted, evaluate, issue_code, redirect_error};
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::federation::open_pending;
+use crate::oauth::authorize_error::AuthorizeError;
+use crate::oauth::scope;
+use crate::pages::{self, PageError};
+use crate::session::{self, SessionCookie};
+use crate::store::{ClientKind, Consent, PendingAuthorization, Session};
+
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "consent/consent.html")]
+struct ConsentPage<'a> {
+    client_name: &'a str,
+    is_unverified_client: bool,
+    redirect_host: &'a str,
+    is_localhost: bool,
+    resource_name: &'a str,
+    user_email: &'a str,
+    scopes: Vec<ScopeLine>,
+    request: &'a str,
+    csrf: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct RequestQuery {
+    request: String,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request: String,
+    csrf: String,
+    decision: String,
+}
+
+fn csrf_message(session: &Session, pending: &PendingAuthorization) -> String {
+    format!("{}|{}", session.id, pending.id)
+}
+
+/// The pending request and the session it belongs to; refuses any other browser.
+async fn load(
+    app: &AppState,
+    cookie: &SessionCookie,
+    request: &str,
+) -> Result<(PendingAuthorization, Session), PageError> {
+    let pending = open_pending(app, request).await?;
+    let session = session::current(app, cookie)
+        .await?
+        .filter(|s| pending.session_id.as_deref() == Some(s.id.as_str()))
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::FORBIDDEN,
+                "session_mismatch",
+                "Sign in again",
+                "This consent request belongs to another sign-in. Start again from your application.",
+            )
+        })?;
+    Ok((pending, session))
+}
+
+fn scope_lines(granted: &Granted) -> Vec<ScopeLine> {
+    granted
+        .scopes
+        .iter()
+        .map(|s| {
+            let base = scope::base(s);
+            let description = granted
+                .resource
+                .scopes
+                .iter()
+                .find(|d| d.name == base)
+                .map(|d| d.description.clone())
+                .unwrap_or_default();
+            ScopeLine {
+                name: s.clone(),
+                description,
+            }
+        })
+        .collect()
+}
+
+/// `GET /oauth/consent?request=…`
+pub async fn get_consent(
+    State(app): State<AppState>,
+    cookie: SessionCookie,
+    Query(q): Query<RequestQuery>,
+) -> Response {
+    let result = async {
+        let (pending, session) = load(&app, &cookie, &q.request).await?;
+        let granted = evaluate(&app, &pending, &session).await?;
+        let client = app
+            .store
+            .find_client(&pending.request.client_id)
+            .await?
+            .ok_or_else(|| {
+                AuthorizeError::page("invalid_client", "The application is no longer registered.")
+            })?;
+        let url = url::Url::parse(&pending.request.redirect_uri).ok();
+        let host = url
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .unwrap_or(pending.request.redirect_uri.as_str())
+            .to_string();
+        let is_localhost = matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost");
+        let csrf = app
+            .config
+            .secret
+            .mac("consent", &csrf_message(&session, &pending));
+        let page = ConsentPage {
+            client_name: &client.name,
+            is_unverified_client: client.kind != ClientKind::Static,
+            redirect_host: &host,
+            is_localhost,
+            resource_name: &granted.resource.name,
+            user_email: granted
+                .user
+                .email
+                .as_deref()
+                .unwrap_or(&granted.user.subject),
+            scopes: scope_lines(&granted),
+            request: &pending.id,
+            csrf: &csrf,
+        };
+        Ok::<_, AuthorizeError>(pages::render(StatusCode::OK, &page))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /oauth/consent`: approve or deny the named pending request.
+pub async fn post_consent(
+    State(app): State<AppState>,
+    cookie: SessionCookie,
+    Form(f): Form<ConsentForm>,
+) -> Response {
+    let result = async {
+        let (pending, session) = load(&app, &cookie, &f.request).await?;
+        if !app.config.secret.verify_mac("consent", &csrf_message(&session, &pending), &f.csrf) {
+            return Err(AuthorizeError::Page(PageError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_csrf",
+                "Request refused",
+                "The consent form is not valid for this sign-in. Start again from your application.",
+            )));
+        }
+        // Scopes come from the rules again, never from the form.
+        let granted = evaluate(&app, &pending, &session).await?;
+        let r = &pending.request;
+        match f.decision.as_str() {
+            "approve" => {
+                let consent = app
+                    .store
+                    .upsert_consent(&Consent {
+                        id: crate::ids::generate("usrcnst"),
+                        user_id: granted.user.id.clone(),
+                        client_id: r.client_id.clone(),
+                        redirect_uri: r.redirect_uri.clone(),
+                        resource_id: r.resource_id.clone(),
+                        scopes: granted.scopes.clone(),
+                        created_at: app.clock.now(),
+                        revoked_at: None,
+                    })
+                    .await?;
+                app.audit
+                    .record(AuditEvent::ConsentGranted {
+                        consent_id: consent.id,
+                        user_id: granted.user.id.clone(),
+                        client_id: r.client_id.clone(),
+                        resource_id: r.resource_id.clone(),
+                        scopes: granted.scopes.clone(),
+                    })
+                    .await;
+                issue_code(&app, &pending, &session, &granted).await
+            }
+            "deny" => {
+                if !app.store.finish_pending(&pending.id, app.clock.now()).await? {
+                    return Err(AuthorizeError::page("request_expired", "This sign-in request was already completed."));
+                }
+                app.audit
+                    .record(AuditEvent::ConsentDenied {
+                        user_id: granted.user.id.clone(),
+                        client_id: r.client_id.clone(),
+                        resource_id: r.resource_id.clone(),
+                    })
+                    .await;
+                Err(redirect_error(&pending, "access_denied", "the user denied the request"))
+            }
+            _ => Err(AuthorizeError::page("invalid_request", "The form's decision is not approve or deny.")),
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,174 @@
+//! Upstream login. Every upstream (the IdP simulator now; OIDC and SAML next) ends in
+//! [`complete_login`] with a [`VerifiedIdentity`]; the organization of the identity is
+//! the organization of the connection used, never a request parameter.
+
+pub mod discovery;
+pub mod simulator;
+
+use axum::http::header;
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::consent;
+use crate::crypto;
+use crate::ids;
+use crate::pages::PageError;
+use crate::session::{self, SessionCookie};
+use crate::store::{Connection, PendingAuthorization, Session, User};
+
+/// What an upstream asserted about a person, after its checks.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdentity {
+    pub subject: String,
+    pub email: Option<String>,
+    pub is_email_verified: bool,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub attributes: Map<String, Value>,
+}
+
+/// Where the browser goes to sign in at a connection.
+pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<String> {
+    let request = form_urlencoded::byte_serialize(pending_id.as_bytes()).collect::<String>();
+    match connection.kind.as_str() {
+        "idp_simulator" => Some(format!(
+            "/sso/v1/simulator/{}?request={request}",
+            connection.id
+        )),
+        _ => None,
+    }
+}
+
+/// A pending request that is still open.
+pub async fn open_pending(app: &AppState, id: &str) -> Result<PendingAuthorization, PageError> {
+    let pending = app.store.find_pending(id).await?.ok_or_else(|| {
+        PageError::bad_request(
+            "unknown_request",
+            "This sign-in request is unknown. Start again from your application.",
+        )
+    })?;
+    if pending.finished_at.is_some() || pending.expires_at <= app.clock.now() {
+        return Err(PageError::bad_request(
+            "request_expired",
+            "This sign-in request has expired or was already completed. Start again from your application.",
+        ));
+    }
+    Ok(pending)
+}
+
+/// Checks that a login through `connection` may answer this pending request.
+pub fn check_connection_fits(
+    pending: &PendingAuthorization,
+    connection: &Connection,
+) -> Result<(), PageError> {
+    if !connection.is_enabled {
+        return Err(PageError::bad_request(
+            "connection_disabled",
+            "This sign-in connection is disabled.",
+        ));
+    }
+    let r = &pending.request;
+    if r.connection_id
+        .as_ref()
+        .is_some_and(|c| *c != connection.id)
+        || r.organization_id
+            .as_ref()
+            .is_some_and(|o| *o != connection.organization_id)
+    {
+        return Err(PageError::bad_request(
+            "connection_mismatch",
+            "This sign-in request is for another organization or connection.",
+        ));
+    }
+    Ok(())
+}
+
+/// Ends an upstream login: user upserted, a new session (new id and token: no fixation),
+/// attached to the pending request, then on to rules and consent.
+pub async fn complete_login(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    connection: &Connection,
+    identity: VerifiedIdentity,
+    old_cookie: &SessionCookie,
+) -> Result<Response, PageError> {
+    let now = app.clock.now();
+    let org = app
+        .store
+        .find_organization(&connection.organization_id)
+        .await?
+        .filter(|o| o.is_enabled)
+        .ok_or_else(|| {
+            PageError::bad_request("organization_disabled", "This organization is disabled.")
+        })?;
+    let user = app
+        .store
+        .upsert_user(&User {
+            id: String::new(),
+            connection_id: connection.id.clone(),
+            organization_id: org.id.clone(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            is_email_verified: identity.is_email_verified,
+            name: identity.name.clone(),
+            groups: identity.groups.clone(),
+            attributes: identity.attributes.clone(),
+            is_enabled: true,
+            last_login_at: now,
+        })
+        .await?;
+    let is_simulated = connection.kind == "idp_simulator";
+    if !user.is_enabled {
+        app.audit
+            .record(AuditEvent::LoginFailed {
+                connection_id: connection.id.clone(),
+                connection_kind: connection.kind.clone(),
+                reason: "user disabled".into(),
+                is_simulated,
+            })
+            .await;
+        return Err(PageError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "user_disabled",
+            "Access denied",
+            "Your account is disabled here.",
+        ));
+    }
+    if let Some(old) = session::current(app, old_cookie).await? {
+        app.store.end_session(&old.id, now).await?;
+    }
+    let token = crypto::random_token();
+    let session = Session {
+        id: ids::generate("ses"),
+        token_hash: crypto::hash_secret(&token),
+        user_id: user.id.clone(),
+        connection_id: connection.id.clone(),
+        organization_id: org.id.clone(),
+        auth_time: now,
+        expires_at: now + session::SESSION_TTL,
+        ended_at: None,
+    };
+    app.store.insert_session(&session).await?;
+    app.store.attach_session(&pending.id, &session.id).await?;
+    app.audit
+        .record(AuditEvent::LoginSucceeded {
+            user_id: user.id.clone(),
+            organization_id: org.id.clone(),
+            connection_id: connection.id.clone(),
+            connection_kind: connection.kind.clone(),
+            session_id: session.id.clone(),
+            is_simulated,
+        })
+        .await;
+    let mut response = match consent::decide(app, pending, &session).await {
+        Ok(r) => r,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    };
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(app.issuer(), &token),
+    );
+    Ok(response)
+}

@@ -1,0 +1,144 @@
+//! The IdP simulator: a form where a tester types who they are (email, name, groups).
+//! It lets anyone claim any identity, so it answers only under `--dev` or with
+//! `PORTCULLIS_ENABLE_IDP_SIMULATOR`, and audit events mark its logins. Stable field
+//! names (`email`, `name`, `groups`, comma separated) so scripts can post it.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Map;
+
+use super::{VerifiedIdentity, check_connection_fits, complete_login, open_pending};
+use crate::app::AppState;
+use crate::pages::{self, PageError};
+use crate::session::SessionCookie;
+use crate::store::Connection;
+
+pub fn is_enabled(app: &AppState) -> bool {
+    app.config.is_dev || app.config.enable_idp_simulator
+}
+
+#[derive(Template)]
+#[template(path = "login/simulator.html")]
+struct SimulatorPage<'a> {
+    connection_id: &'a str,
+    request: &'a str,
+    csrf: &'a str,
+    login_hint: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct RequestQuery {
+    request: String,
+}
+
+#[derive(Deserialize)]
+pub struct SimulatorForm {
+    request: String,
+    csrf: String,
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    groups: String,
+}
+
+async fn simulator_connection(app: &AppState, id: &str) -> Result<Connection, PageError> {
+    if !is_enabled(app) {
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "simulator_disabled",
+            "Not available",
+            "The IdP simulator is turned off on this server.",
+        ));
+    }
+    app.store
+        .find_connection(id)
+        .await?
+        .filter(|c| c.kind == "idp_simulator")
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "unknown_connection",
+                "This sign-in connection is not known here.",
+            )
+        })
+}
+
+/// `GET /sso/v1/simulator/{conn}?request=…`
+pub async fn get_simulator(
+    State(app): State<AppState>,
+    Path(conn): Path<String>,
+    Query(q): Query<RequestQuery>,
+) -> Response {
+    let result = async {
+        let connection = simulator_connection(&app, &conn).await?;
+        let pending = open_pending(&app, &q.request).await?;
+        check_connection_fits(&pending, &connection)?;
+        let csrf = app.config.secret.mac("simulator", &pending.id);
+        let hint = pending.request.login_hint.clone().unwrap_or_default();
+        Ok::<_, PageError>(pages::render(
+            StatusCode::OK,
+            &SimulatorPage {
+                connection_id: &connection.id,
+                request: &pending.id,
+                csrf: &csrf,
+                login_hint: &hint,
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /sso/v1/simulator/{conn}`: the tester's identity, taken as verified.
+pub async fn post_simulator(
+    State(app): State<AppState>,
+    Path(conn): Path<String>,
+    cookie: SessionCookie,
+    Form(f): Form<SimulatorForm>,
+) -> Response {
+    let result = async {
+        let connection = simulator_connection(&app, &conn).await?;
+        let pending = open_pending(&app, &f.request).await?;
+        if !app
+            .config
+            .secret
+            .verify_mac("simulator", &pending.id, &f.csrf)
+        {
+            return Err(PageError::bad_request(
+                "invalid_csrf",
+                "The form expired. Start again from your application.",
+            ));
+        }
+        check_connection_fits(&pending, &connection)?;
+        let email = f.email.trim().to_ascii_lowercase();
+        if !email.contains('@') || email.len() > 254 {
+            return Err(PageError::bad_request(
+                "invalid_email",
+                "Enter an email address.",
+            ));
+        }
+        let groups: Vec<String> = f
+            .groups
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(String::from)
+            .collect();
+        let name = f.name.trim();
+        let identity = VerifiedIdentity {
+            subject: email.clone(),
+            email: Some(email),
+            is_email_verified: true,
+            name: (!name.is_empty()).then(|| name.to_string()),
+            groups,
+            attributes: Map::new(),
+        };
+        complete_login(&app, &pending, &connection, identity, &cookie).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,311 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1, RFC 8707, RFC 9207), at
+//! `/oauth/authorize` and `/resources/{res}/oauth/authorize`. Validates the request,
+//! keeps it server-side as a pending authorization, then continues with the browser's
+//! session or sends the person to home-realm discovery and upstream login.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::authorize_error::AuthorizeError;
+use super::endpoint::{Endpoint, client_may_use, default_resource_id, resolve_resource};
+use super::form::FormParams;
+use super::{pkce, redirect_uri, scope};
+use crate::app::AppState;
+use crate::consent;
+use crate::federation;
+use crate::pages::PageError;
+use crate::session::{self, SessionCookie};
+use crate::store::{AuthorizationRequest, ClientKind, PendingAuthorization};
+
+/// How long a pending authorization waits for login and consent.
+pub const PENDING_TTL: i64 = 600;
+
+pub async fn get_authorize(
+    State(app): State<AppState>,
+    cookie: SessionCookie,
+    RawQuery(q): RawQuery,
+) -> Response {
+    start(&app, Endpoint::Environment, q.unwrap_or_default(), cookie)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn get_resource_authorize(
+    State(app): State<AppState>,
+    Path(resource): Path<String>,
+    cookie: SessionCookie,
+    RawQuery(q): RawQuery,
+) -> Response {
+    start(
+        &app,
+        Endpoint::Resource(resource),
+        q.unwrap_or_default(),
+        cookie,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Validates an authorization request and moves it on.
+pub async fn start(
+    app: &AppState,
+    endpoint: Endpoint,
+    query: String,
+    cookie: SessionCookie,
+) -> Result<Response, AuthorizeError> {
+    let params = FormParams::parse(query.as_bytes());
+    let repeated = params.repeated();
+    if repeated
+        .iter()
+        .any(|n| n == "client_id" || n == "redirect_uri")
+    {
+        return Err(AuthorizeError::page(
+            "invalid_request",
+            "client_id or redirect_uri is repeated.",
+        ));
+    }
+    let client_id = params.get("client_id").ok_or_else(|| {
+        AuthorizeError::page(
+            "invalid_request",
+            "The request names no client (client_id).",
+        )
+    })?;
+    let client = app.store.find_client(client_id).await?.ok_or_else(|| {
+        AuthorizeError::page("invalid_client", "The application is not registered here.")
+    })?;
+    let registered = |u: &str| {
+        client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_uri::matches(r, u))
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(u) if registered(u) => u.to_string(),
+        Some(_) => {
+            return Err(AuthorizeError::page(
+                "invalid_redirect_uri",
+                "The redirect URI is not registered for this application.",
+            ));
+        }
+        None => match client.redirect_uris.as_slice() {
+            [only] => only.clone(),
+            _ => {
+                return Err(AuthorizeError::page(
+                    "invalid_redirect_uri",
+                    "The request names no redirect URI.",
+                ));
+            }
+        },
+    };
+    let issuer = endpoint.issuer(app.issuer());
+    let state = params.get("state").map(str::to_string);
+    // Anyone can register a dynamic client with any redirect URI: until the person has
+    // authenticated, such a client gets a page, never an error redirect.
+    let can_redirect = client.kind == ClientKind::Static;
+    let fail = |error: &'static str, description: String| {
+        if can_redirect {
+            AuthorizeError::Redirect {
+                redirect_uri: redirect_uri.clone(),
+                state: state.clone(),
+                issuer: issuer.clone(),
+                error,
+                description,
+            }
+        } else {
+            AuthorizeError::Page(PageError::bad_request(error, description))
+        }
+    };
+
+    if let Some(name) = repeated.first() {
+        return Err(fail(
+            "invalid_request",
+            format!("parameter `{name}` is repeated"),
+        ));
+    }
+    if !client.has_grant("authorization_code") {
+        return Err(fail(
+            "unauthorized_client",
+            "this client may not use the authorization code flow".into(),
+        ));
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return Err(fail("invalid_request", "response_type is required".into())),
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported".into(),
+            ));
+        }
+    }
+    // RFC 7636 / OAuth 2.1: PKCE with S256 on every request.
+    let challenge = params.get("code_challenge").ok_or_else(|| {
+        fail(
+            "invalid_request",
+            "PKCE is required: send code_challenge".into(),
+        )
+    })?;
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err(fail(
+            "invalid_request",
+            "code_challenge_method must be S256".into(),
+        ));
+    }
+    if !pkce::is_valid_challenge(challenge) {
+        return Err(fail(
+            "invalid_request",
+            "code_challenge is not a base64url SHA-256".into(),
+        ));
+    }
+
+    let resource = match resolve_resource(app, &endpoint, params.get("resource")).await {
+        Ok(Some(r)) => r,
+        Ok(None) => match default_resource_id(&client) {
+            Some(id) => app.store.find_resource(id).await?.ok_or_else(|| {
+                fail(
+                    "invalid_target",
+                    "the client's resource no longer exists".into(),
+                )
+            })?,
+            None => {
+                return Err(fail(
+                    "invalid_target",
+                    "resource is required: name the MCP server".into(),
+                ));
+            }
+        },
+        Err(e) => return Err(fail("invalid_target", e.description)),
+    };
+    if !client_may_use(&client, &resource) {
+        return Err(fail(
+            "invalid_target",
+            "this client may not get tokens for that resource".into(),
+        ));
+    }
+
+    let (scopes, oidc_scopes) = match params.get("scope") {
+        None => (None, Vec::new()),
+        Some(text) => {
+            let all = scope::parse(text).map_err(|e| fail("invalid_scope", e))?;
+            if all.iter().any(|s| s == scope::ADMIN_SCOPE) {
+                return Err(fail(
+                    "invalid_scope",
+                    "the admin scope cannot be requested here".into(),
+                ));
+            }
+            let (oidc, rest): (Vec<String>, Vec<String>) = all
+                .into_iter()
+                .partition(|s| scope::OIDC_SCOPES.contains(&s.as_str()));
+            (
+                if rest.is_empty() && !oidc.is_empty() {
+                    None
+                } else {
+                    Some(rest)
+                },
+                oidc,
+            )
+        }
+    };
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect();
+    if prompt
+        .iter()
+        .any(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
+        || (prompt.iter().any(|p| p == "none") && prompt.len() > 1)
+    {
+        return Err(fail(
+            "invalid_request",
+            "prompt must be none, or any of login, consent, select_account".into(),
+        ));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
+            fail(
+                "invalid_request",
+                "max_age must be a number of seconds".into(),
+            )
+        })?),
+    };
+
+    let now = app.clock.now();
+    let pending = PendingAuthorization {
+        id: crate::crypto::random_token(),
+        request: AuthorizationRequest {
+            client_id: client.id.clone(),
+            redirect_uri: redirect_uri.clone(),
+            resource_id: resource.id.clone(),
+            issuer: issuer.clone(),
+            scopes,
+            oidc_scopes,
+            state: state.clone(),
+            code_challenge: challenge.to_string(),
+            nonce: params.get("nonce").map(str::to_string),
+            prompt,
+            max_age,
+            login_hint: params.get("login_hint").map(str::to_string),
+            organization_id: params.get("organization_id").map(str::to_string),
+            connection_id: params.get("connection_id").map(str::to_string),
+            domain_hint: params
+                .get("domain_hint")
+                .or_else(|| params.get("domain"))
+                .map(str::to_string),
+        },
+        session_id: None,
+        created_at: now,
+        expires_at: now + PENDING_TTL,
+        finished_at: None,
+    };
+    app.store.insert_pending(&pending).await?;
+
+    let wants_login = pending
+        .request
+        .prompt
+        .iter()
+        .any(|p| p == "login" || p == "select_account");
+    if let Some(s) = session::current(app, &cookie).await? {
+        let fresh_enough = pending
+            .request
+            .max_age
+            .is_none_or(|m| now - s.auth_time <= m);
+        let fits_hints = pending
+            .request
+            .connection_id
+            .as_ref()
+            .is_none_or(|c| *c == s.connection_id)
+            && pending
+                .request
+                .organization_id
+                .as_ref()
+                .is_none_or(|o| *o == s.organization_id);
+        if !wants_login && fresh_enough && fits_hints {
+            app.store.attach_session(&pending.id, &s.id).await?;
+            return consent::decide(app, &pending, &s).await;
+        }
+    }
+    if pending.request.prompt.iter().any(|p| p == "none") {
+        return Err(fail("login_required", "the user is not signed in".into()));
+    }
+    Ok(federation::discovery::route(app, &pending)
+        .await
+        .map_err(AuthorizeError::Page)?)
+}
+
+/// The redirect that completes an authorization: `code`, `state`, `iss`.
+pub fn success_redirect(request: &AuthorizationRequest, code: &str) -> Response {
+    let mut params = vec![("code", code)];
+    if let Some(s) = &request.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &request.issuer));
+    crate::pages::redirect(
+        &super::authorize_error::with_params(&request.redirect_uri, &params),
+        StatusCode::SEE_OTHER,
+    )
+}

@@ -1,0 +1,110 @@
+//! `/oauth/userinfo` (OIDC Core §5.3) for access tokens issued to users. Errors are
+//! RFC 6750 §3 challenges.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+
+/// RFC 6750 §3: `WWW-Authenticate: Bearer error=…`.
+#[derive(Debug)]
+pub struct BearerError {
+    pub status: StatusCode,
+    pub error: Option<&'static str>,
+    pub description: &'static str,
+}
+
+impl BearerError {
+    fn invalid_token(description: &'static str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: Some("invalid_token"),
+            description,
+        }
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let challenge = match self.error {
+            Some(e) => format!(
+                "Bearer realm=\"portcullis\", error=\"{e}\", error_description=\"{}\"",
+                self.description
+            ),
+            None => "Bearer realm=\"portcullis\"".to_string(),
+        };
+        let mut r = (self.status, Json(json!({ "error": self.error.unwrap_or("invalid_request"), "error_description": self.description })))
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+/// The bearer token of the Authorization header.
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = BearerError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match value.and_then(|v| v.split_once(' ')) {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                Ok(BearerToken(token.trim().to_string()))
+            }
+            _ => Err(BearerError {
+                status: StatusCode::UNAUTHORIZED,
+                error: None,
+                description: "a bearer token is required",
+            }),
+        }
+    }
+}
+
+pub async fn get_userinfo(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+) -> Result<Json<Value>, BearerError> {
+    let (_, claims) = app
+        .keys
+        .verify(&token)
+        .ok_or(BearerError::invalid_token("the token is not valid"))?;
+    let now = app.clock.now();
+    if claims["exp"].as_i64().unwrap_or(0) <= now {
+        return Err(BearerError::invalid_token("the token has expired"));
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    if app.store.is_access_token_revoked(jti).await.unwrap_or(true) {
+        return Err(BearerError::invalid_token("the token is revoked"));
+    }
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    let user = match app.store.find_user(sub).await {
+        Ok(Some(u)) if u.is_enabled => u,
+        _ => {
+            return Err(BearerError::invalid_token(
+                "the token does not belong to a user",
+            ));
+        }
+    };
+    Ok(Json(json!({
+        "sub": user.id,
+        "email": user.email,
+        "email_verified": user.is_email_verified,
+        "name": user.name,
+        "oid": user.organization_id,
+        "groups": user.groups,
+    })))
+}
