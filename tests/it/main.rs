@@ -4,8 +4,10 @@
 // Helpers in an integration-test crate are test code too.
 #![allow(clippy::unwrap_used)]
 
+mod browser;
 mod cli;
 mod compose;
+mod flow;
 mod keys;
 mod metadata;
 mod peers;

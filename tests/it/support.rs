@@ -69,7 +69,43 @@ redirect_uris = ["http://127.0.0.1/cb"]
 grant_types = ["authorization_code", "refresh_token"]
 resources = ["res_tickets"]
 scopes = ["tickets.read"]
+
+[[clients]]
+id = "m2m_introspector"
+name = "Tickets gateway"
+secret = "introspector-secret-0123456789ab"
+grant_types = ["client_credentials"]
+resources = ["res_tickets"]
+scopes = ["tickets.read"]
+introspection = true
+
+[[clients]]
+id = "m2m_admin"
+name = "Admin automation"
+secret = "admin-client-secret-0123456789"
+resources = ["res_tickets"]
+scopes = ["portcullis:admin"]
+
+[[rules]]
+id = "rule_admins"
+resource = "res_tickets"
+organization = "org_acme"
+when = { group = "jira-admins" }
+grant = ["tickets.read", "tickets.manage:{org}"]
+
+[[rules]]
+id = "rule_readers"
+resource = "res_tickets"
+when = { any = true }
+grant = ["tickets.read"]
+
+[[admins]]
+username = "admin"
+password = "admin-password-123"
 "#;
+pub const INTROSPECTOR_SECRET: &str = "introspector-secret-0123456789ab";
+pub const ADMIN_CLIENT_SECRET: &str = "admin-client-secret-0123456789";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
 
 /// A database for one test (or shared by the "replicas" of one test).
 #[derive(Clone)]
