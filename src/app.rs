@@ -69,6 +69,7 @@ pub async fn build_state(
     );
     let (audit, audit_writer) = AuditLog::start(store.clone(), clock.clone());
     let key_refresher = keys.spawn_refresher();
+    spawn_purger(store.clone(), clock.clone());
     let http = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -91,6 +92,24 @@ pub async fn build_state(
             key_refresher,
         },
     ))
+}
+
+/// Deletes expired flow records every ten minutes.
+fn spawn_purger(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+    let weak = Arc::downgrade(&store);
+    drop(store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let Some(store) = weak.upgrade() else { break };
+            match store.purge_expired(clock.now()).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired flow records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging expired flow records failed"),
+            }
+        }
+    });
 }
 
 /// CORS for browser-based MCP clients (MCP Inspector): any origin, never credentials.

@@ -121,3 +121,23 @@ impl From<StoreError> for PageError {
         Self::server_error()
     }
 }
+
+/// A form body for the pages; malformed input is a page, not axum's plain-text 4xx.
+pub struct PageForm<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for PageForm<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|f| PageForm(f.0))
+            .map_err(|_| {
+                PageError::bad_request("invalid_request", "The form is incomplete or malformed.")
+            })
+    }
+}

@@ -4,7 +4,7 @@
 //! are never read back from the form.
 
 use askama::Template;
-use axum::Form;
+
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use crate::audit::AuditEvent;
 use crate::federation::open_pending;
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::scope;
-use crate::pages::{self, PageError};
+use crate::pages::{self, PageError, PageForm};
 use crate::session::{self, SessionCookie};
 use crate::store::{ClientKind, Consent, PendingAuthorization, Session};
 
@@ -149,7 +149,7 @@ pub async fn get_consent(
 pub async fn post_consent(
     State(app): State<AppState>,
     cookie: SessionCookie,
-    Form(f): Form<ConsentForm>,
+    PageForm(f): PageForm<ConsentForm>,
 ) -> Response {
     let result = async {
         let (pending, session) = load(&app, &cookie, &f.request).await?;

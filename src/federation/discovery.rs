@@ -3,7 +3,7 @@
 //! page asks for a work email. Unknown domains and disabled connections get a page.
 
 use askama::Template;
-use axum::Form;
+
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{check_connection_fits, open_pending, upstream_start_url};
 use crate::app::AppState;
-use crate::pages::{self, PageError};
+use crate::pages::{self, PageError, PageForm};
 use crate::store::{Connection, PendingAuthorization};
 
 fn domain_of(email: &str) -> Option<String> {
@@ -158,7 +158,7 @@ pub async fn get_login(State(app): State<AppState>, Query(q): Query<RequestQuery
 }
 
 /// `POST /sso/v1/login`: route by the email's domain.
-pub async fn post_login(State(app): State<AppState>, Form(f): Form<EmailForm>) -> Response {
+pub async fn post_login(State(app): State<AppState>, PageForm(f): PageForm<EmailForm>) -> Response {
     let result = async {
         let pending = open_pending(&app, &f.request).await?;
         if !app.config.secret.verify_mac("login", &pending.id, &f.csrf) {

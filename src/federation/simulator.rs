@@ -4,7 +4,7 @@
 //! names (`email`, `name`, `groups`, comma separated) so scripts can post it.
 
 use askama::Template;
-use axum::Form;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use serde_json::Map;
 
 use super::{VerifiedIdentity, check_connection_fits, complete_login, open_pending};
 use crate::app::AppState;
-use crate::pages::{self, PageError};
+use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
 use crate::store::Connection;
 
@@ -98,7 +98,7 @@ pub async fn post_simulator(
     State(app): State<AppState>,
     Path(conn): Path<String>,
     cookie: SessionCookie,
-    Form(f): Form<SimulatorForm>,
+    PageForm(f): PageForm<SimulatorForm>,
 ) -> Response {
     let result = async {
         let connection = simulator_connection(&app, &conn).await?;

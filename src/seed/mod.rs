@@ -8,6 +8,7 @@
 //! objects the file does not name are left alone, nothing is deleted (except that an
 //! organization's `domains` list is replaced by the file's list).
 
+mod connection;
 pub mod dev;
 pub mod file;
 pub mod plan;

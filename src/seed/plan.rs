@@ -11,9 +11,7 @@ use super::file::*;
 use crate::crypto::{self, SecretBox};
 use crate::ids;
 use crate::oauth::{redirect_uri, scope};
-use crate::store::{
-    Admin, Client, ClientKind, Connection, Organization, Resource, Rule, ScopeDef, SeedPlan,
-};
+use crate::store::{Admin, Client, ClientKind, Organization, Resource, Rule, ScopeDef, SeedPlan};
 
 /// What planning needs to know about the world outside the file.
 pub struct PlanContext<'a> {
@@ -31,7 +29,7 @@ pub struct PendingAdmin {
     pub password_hash: Option<String>,
 }
 
-fn id_or_derived(
+pub(super) fn id_or_derived(
     entry: &str,
     prefix: &str,
     id: &Option<String>,
@@ -45,7 +43,7 @@ fn id_or_derived(
     }
 }
 
-fn secret_from(
+pub(super) fn secret_from(
     entry: &str,
     ctx: &PlanContext<'_>,
     keys: (&str, &str, &str),
@@ -75,7 +73,7 @@ fn secret_from(
     }
 }
 
-fn check_url(entry: &str, key: &str, text: &str) -> Result<(), SeedError> {
+pub(super) fn check_url(entry: &str, key: &str, text: &str) -> Result<(), SeedError> {
     match url::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
         _ => Err(SeedError::new(
@@ -127,7 +125,8 @@ pub fn plan(
         }
         for (j, c) in o.connections.into_iter().enumerate() {
             let centry = format!("{entry}.connections[{j}]");
-            out.connections.push(plan_connection(&centry, &id, c, ctx)?);
+            out.connections
+                .push(super::connection::plan_connection(&centry, &id, c, ctx)?);
         }
         org_ids.insert(id.clone());
         out.organizations.push(Organization {
@@ -423,7 +422,7 @@ pub fn plan(
     Ok((out, admins))
 }
 
-fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedError> {
+pub(super) fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedError> {
     let mut m = Map::new();
     if let Some(g) = &c.group {
         m.insert("group".into(), json!(g));
@@ -466,168 +465,6 @@ fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedError> {
         ));
     }
     Ok(Value::Object(m))
-}
-
-fn plan_connection(
-    entry: &str,
-    org: &str,
-    c: ConnectionEntry,
-    ctx: &PlanContext<'_>,
-) -> Result<Connection, SeedError> {
-    let oidc_keys = [
-        ("issuer", c.issuer.is_some()),
-        ("client_id", c.client_id.is_some()),
-        (
-            "client_secret",
-            c.client_secret.is_some()
-                || c.client_secret_env.is_some()
-                || c.client_secret_file.is_some(),
-        ),
-        ("scopes", c.scopes.is_some()),
-        ("groups_claim", c.groups_claim.is_some()),
-    ];
-    let saml_keys = [
-        ("idp_metadata_url", c.idp_metadata_url.is_some()),
-        ("idp_metadata_xml", c.idp_metadata_xml.is_some()),
-        ("sp_entity_id", c.sp_entity_id.is_some()),
-        ("groups_attribute", c.groups_attribute.is_some()),
-        ("email_attribute", c.email_attribute.is_some()),
-        ("allow_idp_initiated", c.allow_idp_initiated.is_some()),
-    ];
-    let foreign = |keys: &[(&str, bool)]| {
-        keys.iter()
-            .find(|(_, set)| *set)
-            .map(|(k, _)| k.to_string())
-    };
-    let mut settings = Map::new();
-    let natural = match c.kind.as_str() {
-        "idp_simulator" => {
-            if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&saml_keys)) {
-                return Err(SeedError::new(
-                    entry,
-                    &k,
-                    "does not apply to an idp_simulator connection",
-                ));
-            }
-            format!("{org}|idp_simulator")
-        }
-        "oidc" => {
-            if let Some(k) = foreign(&saml_keys) {
-                return Err(SeedError::new(
-                    entry,
-                    &k,
-                    "does not apply to an oidc connection",
-                ));
-            }
-            let issuer = c
-                .issuer
-                .clone()
-                .ok_or_else(|| SeedError::new(entry, "issuer", "is required for oidc"))?;
-            check_url(entry, "issuer", &issuer)?;
-            let client_id = c
-                .client_id
-                .clone()
-                .ok_or_else(|| SeedError::new(entry, "client_id", "is required for oidc"))?;
-            let secret = secret_from(
-                entry,
-                ctx,
-                ("client_secret", "client_secret_env", "client_secret_file"),
-                (
-                    &c.client_secret,
-                    &c.client_secret_env,
-                    &c.client_secret_file,
-                ),
-            )?;
-            settings.insert("issuer".into(), json!(issuer));
-            settings.insert("client_id".into(), json!(client_id));
-            settings.insert(
-                "scopes".into(),
-                json!(c.scopes.clone().unwrap_or_else(|| vec![
-                    "openid".into(),
-                    "email".into(),
-                    "profile".into()
-                ])),
-            );
-            settings.insert(
-                "groups_claim".into(),
-                json!(c.groups_claim.clone().unwrap_or_else(|| "groups".into())),
-            );
-            if let Some(s) = secret {
-                settings.insert("client_secret_sealed".into(), json!(s));
-            }
-            format!("{org}|oidc|{issuer}|{client_id}")
-        }
-        "saml" => {
-            if let Some(k) = foreign(&oidc_keys) {
-                return Err(SeedError::new(
-                    entry,
-                    &k,
-                    "does not apply to a saml connection",
-                ));
-            }
-            match (&c.idp_metadata_url, &c.idp_metadata_xml) {
-                (Some(u), None) => {
-                    check_url(entry, "idp_metadata_url", u)?;
-                    settings.insert("idp_metadata_url".into(), json!(u));
-                }
-                (None, Some(x)) => {
-                    settings.insert("idp_metadata_xml".into(), json!(x));
-                }
-                _ => {
-                    return Err(SeedError::new(
-                        entry,
-                        "idp_metadata_url",
-                        "set exactly one of idp_metadata_url, idp_metadata_xml",
-                    ));
-                }
-            }
-            if let Some(v) = &c.sp_entity_id {
-                settings.insert("sp_entity_id".into(), json!(v));
-            }
-            settings.insert(
-                "groups_attribute".into(),
-                json!(
-                    c.groups_attribute
-                        .clone()
-                        .unwrap_or_else(|| "groups".into())
-                ),
-            );
-            settings.insert(
-                "email_attribute".into(),
-                json!(c.email_attribute.clone().unwrap_or_else(|| "email".into())),
-            );
-            settings.insert(
-                "allow_idp_initiated".into(),
-                json!(c.allow_idp_initiated.unwrap_or(false)),
-            );
-            format!(
-                "{org}|saml|{}",
-                c.idp_metadata_url.clone().unwrap_or_default()
-            )
-        }
-        other => {
-            return Err(SeedError::new(
-                entry,
-                "kind",
-                format!("`{other}` is not idp_simulator, oidc or saml"),
-            ));
-        }
-    };
-    let id = id_or_derived(entry, "conn", &c.id, &natural)?;
-    // Upstream secrets are sealed at rest, bound to their connection id.
-    if let Some(Value::String(plain)) = settings.remove("client_secret_sealed") {
-        settings.insert(
-            "client_secret_sealed".into(),
-            json!(ctx.secret.seal(plain.as_bytes(), &id)),
-        );
-    }
-    Ok(Connection {
-        id,
-        organization_id: org.to_string(),
-        kind: c.kind,
-        is_enabled: c.enabled.unwrap_or(true),
-        settings: Value::Object(settings),
-    })
 }
 
 /// Admins from pending entries: hash plain passwords with argon2id.

@@ -254,6 +254,9 @@ impl GrantStore for CachedStore {
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
         self.inner.is_access_token_revoked(jti).await
     }
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        self.inner.purge_expired(now).await
+    }
 }
 
 #[async_trait]

@@ -107,6 +107,9 @@ pub trait GrantStore {
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()>;
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Deletes what can no longer matter: expired pending requests, codes, refresh
+    /// families, revocation records and sessions. Returns how many rows went.
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 }
 
 #[async_trait]

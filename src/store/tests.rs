@@ -304,3 +304,186 @@ async fn audit_events_filter_and_order() {
         assert_eq!(b[0].detail, json!({ "n": 3 }), "{name}");
     }
 }
+
+fn grant() -> Grant {
+    Grant {
+        client_id: "m2m_1".into(),
+        user_id: "usr_1".into(),
+        session_id: "ses_1".into(),
+        organization_id: "org_a".into(),
+        connection_id: "conn_1".into(),
+        resource_id: "res_1".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        issuer: "http://127.0.0.1:8080".into(),
+        scopes: vec!["r.read".into()],
+        oidc_scopes: vec![],
+        code_challenge: "x".repeat(43),
+        nonce: None,
+        auth_time: 1,
+    }
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_replays_are_recognised() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let code = CodeRecord {
+            code_hash: "h1".into(),
+            grant: grant(),
+            created_at: 10,
+            expires_at: 70,
+            used_at: None,
+            access_jti: None,
+            family_id: None,
+        };
+        s.insert_code(&code).await.unwrap();
+        assert!(
+            matches!(s.take_code("h1", 20).await.unwrap(), Taken::Fresh(c) if c.grant == grant()),
+            "{name}"
+        );
+        s.record_code_tokens("h1", "tkn_1", Some("fam"))
+            .await
+            .unwrap();
+        match s.take_code("h1", 21).await.unwrap() {
+            Taken::Replayed(c) => {
+                assert_eq!(c.used_at, Some(20), "{name}");
+                assert_eq!(c.access_jti.as_deref(), Some("tkn_1"), "{name}");
+                assert_eq!(c.family_id.as_deref(), Some("fam"), "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert_eq!(
+            s.take_code("nope", 22).await.unwrap(),
+            Taken::Missing,
+            "{name}"
+        );
+        // Kept until it expires (and an hour more), then purged.
+        s.purge_expired(70 + 3600).await.unwrap();
+        assert!(
+            matches!(s.take_code("h1", 23).await.unwrap(), Taken::Replayed(_)),
+            "{name}"
+        );
+        s.purge_expired(70 + 3601).await.unwrap();
+        assert_eq!(
+            s.take_code("h1", 24).await.unwrap(),
+            Taken::Missing,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once_and_families_revoke_together() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let token = |hash: &str| RefreshRecord {
+            token_hash: hash.into(),
+            family_id: "fam_1".into(),
+            grant: grant(),
+            created_at: 1,
+            expires_at: 100,
+            family_expires_at: 100,
+            used_at: None,
+            revoked_at: None,
+        };
+        s.insert_refresh(&token("r1")).await.unwrap();
+        s.insert_refresh(&token("r2")).await.unwrap();
+        assert!(
+            matches!(s.take_refresh("r1", 5).await.unwrap(), Taken::Fresh(_)),
+            "{name}"
+        );
+        assert!(
+            matches!(s.take_refresh("r1", 6).await.unwrap(), Taken::Replayed(r) if r.revoked_at.is_none()),
+            "{name}"
+        );
+        s.revoke_family("fam_1", 7).await.unwrap();
+        assert!(
+            matches!(s.take_refresh("r2", 8).await.unwrap(), Taken::Replayed(r) if r.revoked_at == Some(7)),
+            "{name}"
+        );
+        assert!(!s.is_access_token_revoked("tkn_9").await.unwrap(), "{name}");
+        s.revoke_access_token("tkn_9", 50).await.unwrap();
+        s.revoke_access_token("tkn_9", 50).await.unwrap();
+        assert!(s.is_access_token_revoked("tkn_9").await.unwrap(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn users_upsert_by_connection_and_subject_and_consents_by_client_redirect_resource() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        s.apply_seed(
+            &SeedPlan {
+                organizations: vec![org("org_a", &[])],
+                connections: vec![Connection {
+                    id: "conn_1".into(),
+                    organization_id: "org_a".into(),
+                    kind: "idp_simulator".into(),
+                    is_enabled: true,
+                    settings: json!({}),
+                }],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        let mut u = User {
+            id: String::new(),
+            connection_id: "conn_1".into(),
+            organization_id: "org_a".into(),
+            subject: "alice".into(),
+            email: Some("alice@a.example".into()),
+            is_email_verified: true,
+            name: None,
+            groups: vec!["g1".into()],
+            attributes: serde_json::Map::new(),
+            is_enabled: true,
+            last_login_at: 1,
+        };
+        let first = s.upsert_user(&u).await.unwrap();
+        assert!(first.id.starts_with("usr_"), "{name}");
+        s.set_user_enabled(&first.id, false).await.unwrap();
+        u.groups = vec![];
+        let second = s.upsert_user(&u).await.unwrap();
+        assert_eq!(second.id, first.id, "{name}: same person");
+        assert!(second.groups.is_empty(), "{name}: groups updated at login");
+        assert!(
+            !second.is_enabled,
+            "{name}: a login does not re-enable a disabled user"
+        );
+
+        let c = Consent {
+            id: "usrcnst_1".into(),
+            user_id: first.id.clone(),
+            client_id: "m2m_1".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            resource_id: "res_1".into(),
+            scopes: vec!["r.read".into()],
+            created_at: 1,
+            revoked_at: None,
+        };
+        s.upsert_consent(&c).await.unwrap();
+        assert!(s.revoke_consent("usrcnst_1", 2).await.unwrap(), "{name}");
+        assert!(!s.revoke_consent("usrcnst_1", 3).await.unwrap(), "{name}");
+        let renewed = s
+            .upsert_consent(&Consent {
+                id: "usrcnst_2".into(),
+                ..c.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            renewed.id, "usrcnst_1",
+            "{name}: one consent per user, client, redirect URI, resource"
+        );
+        assert_eq!(renewed.revoked_at, None, "{name}");
+        assert!(
+            s.find_consent(&first.id, "m2m_1", "http://127.0.0.1/other", "res_1")
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+    }
+}

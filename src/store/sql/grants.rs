@@ -253,6 +253,26 @@ impl GrantStore for SqlStore {
         Ok(())
     }
 
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        // Used codes stay until they expire (replays are recognised), then an hour more.
+        let statements = [
+            "DELETE FROM pending_authorizations WHERE expires_at < $1 - 3600",
+            "DELETE FROM authorization_codes WHERE expires_at < $1 - 3600",
+            "DELETE FROM refresh_tokens WHERE family_expires_at < $1",
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM sessions WHERE expires_at < $1 - 86400",
+        ];
+        let mut total = 0;
+        for sql in statements {
+            total += sqlx::query(sql)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(total)
+    }
+
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")

@@ -1,0 +1,171 @@
+//! Planning of `[[organizations.connections]]` entries: per-kind keys checked, upstream
+//! secrets sealed with the connection id as associated data.
+
+use serde_json::{Map, Value, json};
+
+use super::SeedError;
+use super::file::ConnectionEntry;
+use super::plan::{PlanContext, check_url, id_or_derived, secret_from};
+use crate::store::Connection;
+
+pub(super) fn plan_connection(
+    entry: &str,
+    org: &str,
+    c: ConnectionEntry,
+    ctx: &PlanContext<'_>,
+) -> Result<Connection, SeedError> {
+    let oidc_keys = [
+        ("issuer", c.issuer.is_some()),
+        ("client_id", c.client_id.is_some()),
+        (
+            "client_secret",
+            c.client_secret.is_some()
+                || c.client_secret_env.is_some()
+                || c.client_secret_file.is_some(),
+        ),
+        ("scopes", c.scopes.is_some()),
+        ("groups_claim", c.groups_claim.is_some()),
+    ];
+    let saml_keys = [
+        ("idp_metadata_url", c.idp_metadata_url.is_some()),
+        ("idp_metadata_xml", c.idp_metadata_xml.is_some()),
+        ("sp_entity_id", c.sp_entity_id.is_some()),
+        ("groups_attribute", c.groups_attribute.is_some()),
+        ("email_attribute", c.email_attribute.is_some()),
+        ("allow_idp_initiated", c.allow_idp_initiated.is_some()),
+    ];
+    let foreign = |keys: &[(&str, bool)]| {
+        keys.iter()
+            .find(|(_, set)| *set)
+            .map(|(k, _)| k.to_string())
+    };
+    let mut settings = Map::new();
+    let natural = match c.kind.as_str() {
+        "idp_simulator" => {
+            if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&saml_keys)) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to an idp_simulator connection",
+                ));
+            }
+            format!("{org}|idp_simulator")
+        }
+        "oidc" => {
+            if let Some(k) = foreign(&saml_keys) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to an oidc connection",
+                ));
+            }
+            let issuer = c
+                .issuer
+                .clone()
+                .ok_or_else(|| SeedError::new(entry, "issuer", "is required for oidc"))?;
+            check_url(entry, "issuer", &issuer)?;
+            let client_id = c
+                .client_id
+                .clone()
+                .ok_or_else(|| SeedError::new(entry, "client_id", "is required for oidc"))?;
+            let secret = secret_from(
+                entry,
+                ctx,
+                ("client_secret", "client_secret_env", "client_secret_file"),
+                (
+                    &c.client_secret,
+                    &c.client_secret_env,
+                    &c.client_secret_file,
+                ),
+            )?;
+            settings.insert("issuer".into(), json!(issuer));
+            settings.insert("client_id".into(), json!(client_id));
+            settings.insert(
+                "scopes".into(),
+                json!(c.scopes.clone().unwrap_or_else(|| vec![
+                    "openid".into(),
+                    "email".into(),
+                    "profile".into()
+                ])),
+            );
+            settings.insert(
+                "groups_claim".into(),
+                json!(c.groups_claim.clone().unwrap_or_else(|| "groups".into())),
+            );
+            if let Some(s) = secret {
+                settings.insert("client_secret_sealed".into(), json!(s));
+            }
+            format!("{org}|oidc|{issuer}|{client_id}")
+        }
+        "saml" => {
+            if let Some(k) = foreign(&oidc_keys) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to a saml connection",
+                ));
+            }
+            match (&c.idp_metadata_url, &c.idp_metadata_xml) {
+                (Some(u), None) => {
+                    check_url(entry, "idp_metadata_url", u)?;
+                    settings.insert("idp_metadata_url".into(), json!(u));
+                }
+                (None, Some(x)) => {
+                    settings.insert("idp_metadata_xml".into(), json!(x));
+                }
+                _ => {
+                    return Err(SeedError::new(
+                        entry,
+                        "idp_metadata_url",
+                        "set exactly one of idp_metadata_url, idp_metadata_xml",
+                    ));
+                }
+            }
+            if let Some(v) = &c.sp_entity_id {
+                settings.insert("sp_entity_id".into(), json!(v));
+            }
+            settings.insert(
+                "groups_attribute".into(),
+                json!(
+                    c.groups_attribute
+                        .clone()
+                        .unwrap_or_else(|| "groups".into())
+                ),
+            );
+            settings.insert(
+                "email_attribute".into(),
+                json!(c.email_attribute.clone().unwrap_or_else(|| "email".into())),
+            );
+            settings.insert(
+                "allow_idp_initiated".into(),
+                json!(c.allow_idp_initiated.unwrap_or(false)),
+            );
+            format!(
+                "{org}|saml|{}",
+                c.idp_metadata_url.clone().unwrap_or_default()
+            )
+        }
+        other => {
+            return Err(SeedError::new(
+                entry,
+                "kind",
+                format!("`{other}` is not idp_simulator, oidc or saml"),
+            ));
+        }
+    };
+    let id = id_or_derived(entry, "conn", &c.id, &natural)?;
+    // Upstream secrets are sealed at rest, bound to their connection id.
+    if let Some(Value::String(plain)) = settings.remove("client_secret_sealed") {
+        settings.insert(
+            "client_secret_sealed".into(),
+            json!(ctx.secret.seal(plain.as_bytes(), &id)),
+        );
+    }
+    Ok(Connection {
+        id,
+        organization_id: org.to_string(),
+        kind: c.kind,
+        is_enabled: c.enabled.unwrap_or(true),
+        settings: Value::Object(settings),
+    })
+}
