@@ -9,6 +9,7 @@ mod cli;
 mod compose;
 mod flow;
 mod keys;
+mod logout;
 mod metadata;
 mod peers;
 mod register;

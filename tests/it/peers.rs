@@ -108,18 +108,37 @@ async fn pyjwt_sees_the_per_resource_issuer_at_per_resource_endpoints() {
 #[tokio::test]
 async fn authlib_completes_the_code_flow_with_pkce_refresh_and_iss() {
     let s = spawn(SigningAlg::Rs256).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/authlib_flow.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/authlib_flow.py");
     let out = tokio::process::Command::new(crate::support::peer_python())
         .arg(script)
-        .args([s.base.as_str(), "res_tickets", "alice@example.com", "jira-admins"])
+        .args([
+            s.base.as_str(),
+            "res_tickets",
+            "alice@example.com",
+            "jira-admins",
+        ])
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(summary["issuer"], format!("{}/resources/res_tickets", s.base));
-    assert_eq!(summary["claims"]["scope"], "tickets.read tickets.manage:org_acme");
+    assert_eq!(
+        summary["issuer"],
+        format!("{}/resources/res_tickets", s.base)
+    );
+    assert_eq!(
+        summary["claims"]["scope"],
+        "tickets.read tickets.manage:org_acme"
+    );
     assert_eq!(summary["claims"]["oid"], "org_acme");
-    assert_eq!(summary["refreshed_scope"], "tickets.read tickets.manage:org_acme");
+    assert_eq!(
+        summary["refreshed_scope"],
+        "tickets.read tickets.manage:org_acme"
+    );
     assert_eq!(summary["rotated"], true);
 }

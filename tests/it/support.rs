@@ -159,6 +159,7 @@ pub struct Builder {
     alg: SigningAlg,
     clock: Option<Arc<FixedClock>>,
     refresh_interval: u64,
+    simulator: bool,
 }
 
 #[allow(dead_code)]
@@ -183,6 +184,7 @@ impl TestApp {
             alg: SigningAlg::Rs256,
             clock: None,
             refresh_interval: 30,
+            simulator: true,
         }
     }
 }
@@ -209,6 +211,12 @@ impl Builder {
         self
     }
 
+    /// `false`: a server outside `--dev` without `PORTCULLIS_ENABLE_IDP_SIMULATOR`.
+    pub fn simulator(mut self, enabled: bool) -> Self {
+        self.simulator = enabled;
+        self
+    }
+
     pub async fn build(self) -> TestApp {
         self.build_with_issuer("http://127.0.0.1:8080".into()).await
     }
@@ -223,6 +231,10 @@ impl Builder {
         config.signing_alg = self.alg;
         config.key_refresh_interval = self.refresh_interval;
         config.issuer = Some(issuer.clone());
+        if !self.simulator {
+            config.is_dev = false;
+            config.enable_idp_simulator = false;
+        }
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&db.url).await.expect("open store"));
         if let Some(seed) = &self.seed {
             portcullis::seed::apply(&store, &config.secret, &|_| None, seed, T0)
