@@ -292,9 +292,9 @@ pub async fn start(
     if pending.request.prompt.iter().any(|p| p == "none") {
         return Err(fail("login_required", "the user is not signed in".into()));
     }
-    Ok(federation::discovery::route(app, &pending)
+    federation::discovery::route(app, &pending)
         .await
-        .map_err(AuthorizeError::Page)?)
+        .map_err(AuthorizeError::Page)
 }
 
 /// The redirect that completes an authorization: `code`, `state`, `iss`.

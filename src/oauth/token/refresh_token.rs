@@ -13,10 +13,29 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
 use crate::policy::{self, Identity, OrgContext};
-use crate::store::Taken;
+use crate::store::{RefreshRecord, Taken};
 
 fn invalid_grant(d: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, d.to_string())
+}
+
+/// A rotated token presented again: someone holds a copy. Kill the family.
+async fn reuse_detected(
+    app: &AppState,
+    record: &RefreshRecord,
+    now: i64,
+) -> Result<OAuthError, OAuthError> {
+    app.store.revoke_family(&record.family_id, now).await?;
+    app.audit
+        .record(AuditEvent::RefreshReuseDetected {
+            client_id: record.grant.client_id.clone(),
+            user_id: record.grant.user_id.clone(),
+            family_id: record.family_id.clone(),
+        })
+        .await;
+    Ok(invalid_grant(
+        "the refresh token was already used; its family is revoked",
+    ))
 }
 
 pub async fn exchange(
@@ -36,31 +55,19 @@ pub async fn exchange(
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = app.clock.now();
-    let record = match app
+    let hash = crypto::hash_secret(token);
+    // Checks first, consumption last: a refused request leaves the token usable.
+    let record = app
         .store
-        .take_refresh(&crypto::hash_secret(token), now)
+        .find_refresh(&hash)
         .await?
-    {
-        Taken::Fresh(r) => r,
-        Taken::Missing => return Err(invalid_grant("the refresh token is unknown")),
-        Taken::Replayed(r) => {
-            if r.revoked_at.is_none() {
-                // A rotated token used again: someone holds a copy. Kill the family.
-                app.store.revoke_family(&r.family_id, now).await?;
-                app.audit
-                    .record(AuditEvent::RefreshReuseDetected {
-                        client_id: r.grant.client_id.clone(),
-                        user_id: r.grant.user_id.clone(),
-                        family_id: r.family_id.clone(),
-                    })
-                    .await;
-                return Err(invalid_grant(
-                    "the refresh token was already used; its family is revoked",
-                ));
-            }
-            return Err(invalid_grant("the refresh token is revoked"));
-        }
-    };
+        .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+    if record.revoked_at.is_some() {
+        return Err(invalid_grant("the refresh token is revoked"));
+    }
+    if record.used_at.is_some() {
+        return Err(reuse_detected(app, &record, now).await?);
+    }
     let grant = &record.grant;
     if grant.client_id != client.id {
         app.store.revoke_family(&record.family_id, now).await?;
@@ -170,6 +177,11 @@ pub async fn exchange(
         return Err(invalid_grant(
             "the rules no longer allow any of these scopes",
         ));
+    }
+    match app.store.take_refresh(&hash, now).await? {
+        Taken::Fresh(_) => {}
+        Taken::Replayed(r) => return Err(reuse_detected(app, &r, now).await?),
+        Taken::Missing => return Err(invalid_grant("the refresh token is unknown")),
     }
     let issued = issue_user_tokens(
         app,
