@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::federation::{discovery, simulator};
+use crate::federation::{self, discovery, simulator};
 use crate::keys::{KeyError, KeyRing, jwks};
 use crate::oauth::{
     authorize, form, introspect, logout, metadata, register, revoke, token, userinfo,
@@ -35,6 +35,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub audit: AuditLog,
     pub http: reqwest::Client,
+    pub upstreams: Arc<federation::oidc::Upstreams>,
 }
 
 impl AppState {
@@ -70,12 +71,7 @@ pub async fn build_state(
     let (audit, audit_writer) = AuditLog::start(store.clone(), clock.clone());
     let key_refresher = keys.spawn_refresher();
     spawn_purger(store.clone(), clock.clone());
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
+    let http = outbound_client(&config);
     let state = AppState {
         config: Arc::new(config),
         issuer: issuer.into(),
@@ -84,6 +80,7 @@ pub async fn build_state(
         clock,
         audit,
         http,
+        upstreams: Arc::default(),
     };
     Ok((
         state,
@@ -92,6 +89,28 @@ pub async fn build_state(
             key_refresher,
         },
     ))
+}
+
+/// The client for outbound calls to admin-configured hosts (IdP discovery, JWKS, tokens):
+/// no redirects, no proxy variables, a timeout, and `PORTCULLIS_EXTRA_CA_FILE` trusted.
+fn outbound_client(config: &Config) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10));
+    if let Some(path) = &config.extra_ca_file {
+        match std::fs::read(path).map(|pem| reqwest::Certificate::from_pem_bundle(&pem)) {
+            Ok(Ok(certs)) => {
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+            _ => {
+                tracing::error!(file = %path.display(), "PORTCULLIS_EXTRA_CA_FILE is not a readable PEM bundle")
+            }
+        }
+    }
+    builder.build().unwrap_or_default()
 }
 
 /// Deletes expired flow records every ten minutes.
@@ -192,6 +211,11 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/sso/v1/simulator/{conn}",
             get(simulator::get_simulator).post(simulator::post_simulator),
+        )
+        .route("/sso/v1/oidc/{conn}/start", get(federation::get_oidc_start))
+        .route(
+            "/sso/v1/oidc/{conn}/callback",
+            get(federation::oidc::get_callback),
         )
         .route("/oauth/introspect", post(introspect::post_introspect))
         .route(

@@ -37,6 +37,9 @@ pub enum AuditEvent {
         connection_kind: String,
         session_id: String,
         is_simulated: bool,
+        /// Names (never values) of the claims the upstream sent.
+        claim_names: Vec<String>,
+        has_groups: bool,
     },
     LoginFailed {
         connection_id: String,
@@ -150,12 +153,14 @@ impl AuditEvent {
                 connection_kind,
                 session_id,
                 is_simulated,
+                claim_names,
+                has_groups,
             } => {
                 r.kind = "login.succeeded".into();
                 r.user_id = Some(user_id);
                 r.organization_id = Some(organization_id);
                 r.detail = json!({ "connection_id": connection_id, "connection_kind": connection_kind,
-                    "sid": session_id, "simulated": is_simulated });
+                    "sid": session_id, "simulated": is_simulated, "claim_names": claim_names, "has_groups": has_groups });
             }
             Self::LoginFailed {
                 connection_id,

@@ -54,10 +54,27 @@ pub enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Upstream connections.
+    Connections {
+        #[command(subcommand)]
+        command: ConnectionsCommand,
+    },
     /// Signing keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Check a connection: discovery, issuer, endpoints; and what its last login carried.
+    Test {
+        id: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        dev: bool,
     },
 }
 
@@ -123,6 +140,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let _ = writer.await;
             println!("seed applied: {}", summary.to_json());
             Ok(())
+        }
+        Command::Connections {
+            command: ConnectionsCommand::Test { id, config, dev },
+        } => {
+            let config = load(config.as_ref(), dev)?;
+            telemetry::init(config.log_format);
+            let store = open_store(&config).await?;
+            crate::federation::test::run(store.as_ref(), &config, &id).await
         }
         Command::Keys {
             command: KeysCommand::Rotate { now, config, dev },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML
-# in tests/peers/.venv), runs every unit and integration test on SQLite, the store
+# The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML,
+# Authlib in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider), runs every unit and integration test on SQLite, the store
 # contract tests on PostgreSQL too, and the integration tests again on PostgreSQL.
 #
 # PostgreSQL: PORTCULLIS_TEST_POSTGRES_URL (a server where `postgres` may CREATE DATABASE);
@@ -20,6 +20,16 @@ if [[ ! -x "$VENV/bin/python" ]] || ! cmp -s "$ROOT/tests/peers/requirements.txt
   cp "$ROOT/tests/peers/requirements.txt" "$STAMP"
 fi
 export PORTCULLIS_TEST_PYTHON="$VENV/bin/python"
+
+# --- oidc-provider (npm, pinned by its package-lock.json): the upstream OpenID provider ------
+IDP="$ROOT/tests/peers/oidc-provider"
+command -v node >/dev/null && command -v npm >/dev/null \
+  || { echo "tests/run.sh: node and npm are needed (the upstream OIDC IdP is npm oidc-provider)" >&2; exit 1; }
+if [[ ! -d "$IDP/node_modules/oidc-provider" ]] || ! cmp -s "$IDP/package-lock.json" "$IDP/node_modules/.lock-stamp"; then
+  echo "==> installing oidc-provider into tests/peers/oidc-provider/node_modules"
+  npm ci --prefix "$IDP" --no-audit --no-fund --loglevel=error
+  cp "$IDP/package-lock.json" "$IDP/node_modules/.lock-stamp"
+fi
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 if [[ -z "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then

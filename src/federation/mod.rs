@@ -2,8 +2,11 @@
 //! [`complete_login`] with a [`VerifiedIdentity`]; the organization of the identity is
 //! the organization of the connection used, never a request parameter.
 
+pub mod claims;
 pub mod discovery;
+pub mod oidc;
 pub mod simulator;
+pub mod test;
 
 use axum::http::header;
 use axum::response::Response;
@@ -35,6 +38,10 @@ pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<S
     match connection.kind.as_str() {
         "idp_simulator" => Some(format!(
             "/sso/v1/simulator/{}?request={request}",
+            connection.id
+        )),
+        "oidc" => Some(format!(
+            "/sso/v1/oidc/{}/start?request={request}",
             connection.id
         )),
         _ => None,
@@ -160,6 +167,8 @@ pub async fn complete_login(
             connection_kind: connection.kind.clone(),
             session_id: session.id.clone(),
             is_simulated,
+            claim_names: identity.attributes.keys().cloned().collect(),
+            has_groups: !identity.groups.is_empty(),
         })
         .await;
     let mut response = match consent::decide(app, pending, &session).await {
@@ -171,4 +180,104 @@ pub async fn complete_login(
         session::set_cookie(app.issuer(), &token),
     );
     Ok(response)
+}
+
+/// An upstream login that failed: audited with the reason; the MCP client gets `error`
+/// by redirect when its redirect URI is trusted (static clients), the person a page.
+pub async fn refuse(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    connection: &Connection,
+    error: &'static str,
+    reason: String,
+) -> Response {
+    tracing::info!(connection = %connection.id, %reason, "upstream login refused");
+    app.audit
+        .record(AuditEvent::LoginFailed {
+            connection_id: connection.id.clone(),
+            connection_kind: connection.kind.clone(),
+            reason,
+            is_simulated: false,
+        })
+        .await;
+    let is_static = matches!(
+        app.store.find_client(&pending.request.client_id).await,
+        Ok(Some(c)) if c.kind == crate::store::ClientKind::Static
+    );
+    if is_static
+        && app
+            .store
+            .finish_pending(&pending.id, app.clock.now())
+            .await
+            .unwrap_or(false)
+    {
+        let description = if error == "server_error" {
+            "the identity provider is unavailable"
+        } else {
+            "the identity provider did not sign the user in"
+        };
+        return axum::response::IntoResponse::into_response(
+            crate::oauth::authorize_error::AuthorizeError::Redirect {
+                redirect_uri: pending.request.redirect_uri.clone(),
+                state: pending.request.state.clone(),
+                issuer: pending.request.issuer.clone(),
+                error,
+                description: description.into(),
+            },
+        );
+    }
+    let (status, title, message) = if error == "server_error" {
+        (
+            axum::http::StatusCode::BAD_GATEWAY,
+            "Sign-in is unavailable",
+            "Your organization's identity provider cannot be reached. Try again later.",
+        )
+    } else {
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            "Sign-in failed",
+            "Your organization's identity provider did not sign you in. Start again from your application.",
+        )
+    };
+    axum::response::IntoResponse::into_response(PageError::new(
+        status,
+        if error == "server_error" {
+            "upstream_unavailable"
+        } else {
+            "upstream_refused"
+        },
+        title,
+        message,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct StartQuery {
+    request: String,
+}
+
+/// `GET /sso/v1/oidc/{conn}/start?request=…`: begins the upstream OIDC login.
+pub async fn get_oidc_start(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    axum::extract::Path(conn): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<StartQuery>,
+) -> Response {
+    let result = async {
+        let pending = open_pending(&app, &q.request).await?;
+        let connection = app
+            .store
+            .find_connection(&conn)
+            .await?
+            .filter(|c| c.kind == "oidc")
+            .ok_or_else(|| {
+                PageError::bad_request(
+                    "unknown_connection",
+                    "This sign-in connection is not known here.",
+                )
+            })?;
+        check_connection_fits(&pending, &connection)?;
+        oidc::start(&app, &pending, &connection).await
+    }
+    .await;
+    result.unwrap_or_else(axum::response::IntoResponse::into_response)
 }

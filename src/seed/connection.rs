@@ -25,6 +25,10 @@ pub(super) fn plan_connection(
         ),
         ("scopes", c.scopes.is_some()),
         ("groups_claim", c.groups_claim.is_some()),
+        ("email_claim", c.email_claim.is_some()),
+        ("name_claim", c.name_claim.is_some()),
+        ("allowed_hd", c.allowed_hd.is_some()),
+        ("allowed_tid", c.allowed_tid.is_some()),
     ];
     let saml_keys = [
         ("idp_metadata_url", c.idp_metadata_url.is_some()),
@@ -92,6 +96,28 @@ pub(super) fn plan_connection(
                 "groups_claim".into(),
                 json!(c.groups_claim.clone().unwrap_or_else(|| "groups".into())),
             );
+            for (key, value) in [
+                ("email_claim", &c.email_claim),
+                ("name_claim", &c.name_claim),
+                ("allowed_hd", &c.allowed_hd),
+                ("allowed_tid", &c.allowed_tid),
+            ] {
+                if let Some(v) = value {
+                    settings.insert(key.into(), json!(v));
+                }
+            }
+            // Multi-tenant IdPs: without a tenant pin, any company's account would do.
+            if let Some(key) =
+                missing_tenant_pin(&issuer, c.allowed_hd.is_some(), c.allowed_tid.is_some())
+            {
+                return Err(SeedError::new(
+                    entry,
+                    key,
+                    format!(
+                        "`{issuer}` serves many tenants; pin this connection to yours with {key}"
+                    ),
+                ));
+            }
             if let Some(s) = secret {
                 settings.insert("client_secret_sealed".into(), json!(s));
             }
@@ -168,4 +194,71 @@ pub(super) fn plan_connection(
         is_enabled: c.enabled.unwrap_or(true),
         settings: Value::Object(settings),
     })
+}
+
+/// Which tenant pin a multi-tenant issuer needs and lacks: Entra ID's `common` and
+/// `organizations` endpoints need `allowed_tid`; Google accounts need `allowed_hd`.
+pub(super) fn missing_tenant_pin(
+    issuer: &str,
+    has_hd: bool,
+    has_tid: bool,
+) -> Option<&'static str> {
+    let url = url::Url::parse(issuer).ok()?;
+    let host = url.host_str().unwrap_or("");
+    let first = url.path_segments().and_then(|mut p| p.next()).unwrap_or("");
+    if host == "login.microsoftonline.com"
+        && matches!(first, "common" | "organizations" | "consumers")
+        && !has_tid
+    {
+        return Some("allowed_tid");
+    }
+    if host == "accounts.google.com" && !has_hd {
+        return Some("allowed_hd");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_tenant_pin;
+
+    #[test]
+    fn multi_tenant_issuers_need_a_pin() {
+        assert_eq!(
+            missing_tenant_pin(
+                "https://login.microsoftonline.com/common/v2.0",
+                false,
+                false
+            ),
+            Some("allowed_tid")
+        );
+        assert_eq!(
+            missing_tenant_pin(
+                "https://login.microsoftonline.com/organizations/v2.0",
+                false,
+                true
+            ),
+            None
+        );
+        assert_eq!(
+            missing_tenant_pin(
+                "https://login.microsoftonline.com/3f1c0a9e-0000-4000-8000-000000000000/v2.0",
+                false,
+                false
+            ),
+            None
+        );
+        assert_eq!(
+            missing_tenant_pin("https://accounts.google.com", false, false),
+            Some("allowed_hd")
+        );
+        assert_eq!(
+            missing_tenant_pin("https://accounts.google.com", true, false),
+            None
+        );
+        assert_eq!(
+            missing_tenant_pin("https://acme.okta.com", false, false),
+            None
+        );
+    }
 }

@@ -45,6 +45,12 @@ pub struct ConnectionEntry {
     pub client_secret_file: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub groups_claim: Option<String>,
+    pub email_claim: Option<String>,
+    pub name_claim: Option<String>,
+    /// Google Workspace: the `hd` claim every account must carry.
+    pub allowed_hd: Option<String>,
+    /// Entra ID: the `tid` claim every account must carry.
+    pub allowed_tid: Option<String>,
     // saml
     pub idp_metadata_url: Option<String>,
     pub idp_metadata_xml: Option<String>,

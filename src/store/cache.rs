@@ -257,6 +257,16 @@ impl GrantStore for CachedStore {
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
         self.inner.purge_expired(now).await
     }
+    async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()> {
+        self.inner.insert_upstream_login(login).await
+    }
+    async fn take_upstream_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Taken<UpstreamLogin>> {
+        self.inner.take_upstream_login(state_hash, now).await
+    }
 }
 
 #[async_trait]

@@ -128,3 +128,16 @@ pub struct Consent {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
+
+/// An upstream login in flight (OIDC): `secrets` holds the nonce and PKCE verifier, sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamLogin {
+    pub state_hash: String,
+    pub connection_id: String,
+    pub pending_id: String,
+    pub browser_hash: String,
+    pub secrets: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}

@@ -110,6 +110,13 @@ pub trait GrantStore {
     /// Deletes what can no longer matter: expired pending requests, codes, refresh
     /// families, revocation records and sessions. Returns how many rows went.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+    async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()>;
+    /// Consumes an upstream state atomically; a second use is `Replayed`.
+    async fn take_upstream_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Taken<UpstreamLogin>>;
 }
 
 #[async_trait]

@@ -13,6 +13,8 @@ mod keys;
 mod logout;
 mod metadata;
 mod negative_support;
+mod oidc;
+mod oidc_idp;
 mod peers;
 mod register;
 mod session_negative;

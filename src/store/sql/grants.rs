@@ -6,8 +6,35 @@ use async_trait::async_trait;
 
 use super::{SqlStore, from_json, to_json};
 use crate::store::{
-    CodeRecord, GrantStore, PendingAuthorization, RefreshRecord, StoreResult, Taken,
+    CodeRecord, GrantStore, PendingAuthorization, RefreshRecord, StoreResult, Taken, UpstreamLogin,
 };
+
+#[derive(sqlx::FromRow)]
+struct UpstreamRow {
+    state_hash: String,
+    connection_id: String,
+    pending_id: String,
+    browser_hash: String,
+    secrets: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<UpstreamRow> for UpstreamLogin {
+    fn from(r: UpstreamRow) -> Self {
+        UpstreamLogin {
+            state_hash: r.state_hash,
+            connection_id: r.connection_id,
+            pending_id: r.pending_id,
+            browser_hash: r.browser_hash,
+            secrets: r.secrets,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        }
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct PendingRow {
@@ -261,6 +288,7 @@ impl GrantStore for SqlStore {
             "DELETE FROM refresh_tokens WHERE family_expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expires_at < $1 - 86400",
+            "DELETE FROM upstream_logins WHERE expires_at < $1 - 3600",
         ];
         let mut total = 0;
         for sql in statements {
@@ -271,6 +299,51 @@ impl GrantStore for SqlStore {
                 .rows_affected();
         }
         Ok(total)
+    }
+
+    async fn insert_upstream_login(&self, l: &UpstreamLogin) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO upstream_logins (state_hash, connection_id, pending_id, browser_hash, secrets, \
+             created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&l.state_hash)
+        .bind(&l.connection_id)
+        .bind(&l.pending_id)
+        .bind(&l.browser_hash)
+        .bind(&l.secrets)
+        .bind(l.created_at)
+        .bind(l.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn take_upstream_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Taken<UpstreamLogin>> {
+        const COLUMNS: &str = "state_hash, connection_id, pending_id, browser_hash, secrets, created_at, expires_at, used_at";
+        let fresh: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE upstream_logins SET used_at = $2 WHERE state_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
+        )))
+        .bind(state_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(r) = fresh {
+            return Ok(Taken::Fresh(r.into()));
+        }
+        let used: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM upstream_logins WHERE state_hash = $1"
+        )))
+        .bind(state_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match used {
+            Some(r) => Taken::Replayed(r.into()),
+            None => Taken::Missing,
+        })
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {

@@ -1,0 +1,635 @@
+//! OIDC relying party (OpenID Connect Core §3.1) with the `openidconnect` crate: code flow
+//! with PKCE, `state` and `nonce`; the state kept server-side, bound to the browser by a
+//! cookie, single use, 10 minutes; the ID token checked (signature by the IdP's JWKS,
+//! refetched on an unknown `kid` at most every 30 s; `iss`, `aud`, `azp`, `exp`, `nonce`);
+//! RFC 9207 `iss` on the callback; tenant pins for multi-tenant IdPs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use openidconnect::core::{
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
+};
+use serde_json::{Map, Value};
+
+use super::claims::{self, ClaimMapping};
+use super::{VerifiedIdentity, complete_login, open_pending, refuse};
+use crate::app::AppState;
+use crate::crypto;
+use crate::oauth::form::FormParams;
+use crate::pages::{self, PageError};
+use crate::session::SessionCookie;
+use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
+
+/// How long an upstream login may take.
+pub const UPSTREAM_TTL: i64 = 600;
+const METADATA_TTL: Duration = Duration::from_secs(600);
+const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
+
+/// Discovery documents per connection, with their JWKS.
+#[derive(Default)]
+pub struct Upstreams {
+    providers: Mutex<HashMap<String, Cached>>,
+}
+
+impl std::fmt::Debug for Upstreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Upstreams")
+    }
+}
+
+struct Cached {
+    metadata: CoreProviderMetadata,
+    fetched_at: Instant,
+    /// The last refetch of the JWKS after an unknown `kid` (rate limit).
+    jwks_refetched_at: Option<Instant>,
+}
+
+/// An `oidc` connection's settings, secret opened.
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub mapping: ClaimMapping,
+    pub allowed_hd: Option<String>,
+    pub allowed_tid: Option<String>,
+}
+
+pub fn settings(secret: &crate::crypto::SecretBox, c: &Connection) -> Result<OidcSettings, String> {
+    let s = &c.settings;
+    let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_string);
+    let client_secret = match text("client_secret_sealed") {
+        Some(sealed) => Some(
+            String::from_utf8(secret.open(&sealed, &c.id).map_err(|e| e.to_string())?)
+                .map_err(|_| "client secret is not UTF-8".to_string())?,
+        ),
+        None => None,
+    };
+    Ok(OidcSettings {
+        issuer: text("issuer").ok_or("no issuer")?,
+        client_id: text("client_id").ok_or("no client_id")?,
+        client_secret,
+        scopes: s
+            .get("scopes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]),
+        mapping: ClaimMapping::from_settings(s),
+        allowed_hd: text("allowed_hd"),
+        allowed_tid: text("allowed_tid"),
+    })
+}
+
+/// The provider's discovery document (cached; the IdP's `issuer` must equal ours).
+pub async fn provider(
+    app: &AppState,
+    connection_id: &str,
+    issuer: &str,
+) -> Result<CoreProviderMetadata, String> {
+    {
+        let cache = app
+            .upstreams
+            .providers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache
+            .get(connection_id)
+            .filter(|c| c.fetched_at.elapsed() < METADATA_TTL)
+        {
+            return Ok(c.metadata.clone());
+        }
+    }
+    let url = IssuerUrl::new(issuer.to_string()).map_err(|e| format!("issuer URL: {e}"))?;
+    // openidconnect checks that the document's issuer equals the configured one.
+    let metadata = CoreProviderMetadata::discover_async(url, &app.http)
+        .await
+        .map_err(|e| format!("discovery at {issuer} failed: {e}"))?;
+    let now = Instant::now();
+    app.upstreams
+        .providers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            connection_id.to_string(),
+            Cached {
+                metadata: metadata.clone(),
+                fetched_at: now,
+                jwks_refetched_at: None,
+            },
+        );
+    Ok(metadata)
+}
+
+/// Refetches the JWKS after an unknown `kid`, at most every 30 s per connection.
+async fn refetch_jwks(
+    app: &AppState,
+    connection_id: &str,
+    metadata: &CoreProviderMetadata,
+) -> Option<CoreProviderMetadata> {
+    {
+        let cache = app
+            .upstreams
+            .providers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if cache
+            .get(connection_id)
+            .and_then(|c| c.jwks_refetched_at)
+            .is_some_and(|at| at.elapsed() < JWKS_REFETCH_MIN)
+        {
+            return None;
+        }
+    }
+    let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &app.http)
+        .await
+        .ok()?;
+    let updated = metadata.clone().set_jwks(jwks);
+    let now = Instant::now();
+    app.upstreams
+        .providers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            connection_id.to_string(),
+            Cached {
+                metadata: updated.clone(),
+                fetched_at: now,
+                jwks_refetched_at: Some(now),
+            },
+        );
+    Some(updated)
+}
+
+fn callback_url(app: &AppState, connection_id: &str) -> String {
+    format!("{}/sso/v1/oidc/{connection_id}/callback", app.issuer())
+}
+
+fn login_cookie_name(app: &AppState) -> &'static str {
+    if app.issuer().starts_with("https://") {
+        "__Host-portcullis_login"
+    } else {
+        "portcullis_login"
+    }
+}
+
+fn login_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// `GET /sso/v1/oidc/{conn}/start?request=…`: off to the IdP.
+pub async fn start(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    connection: &Connection,
+) -> Result<Response, PageError> {
+    let unavailable = |why: String| {
+        tracing::warn!(connection = %connection.id, reason = %why, "upstream OIDC unavailable");
+        PageError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unavailable",
+            "Sign-in is unavailable",
+            "Your organization's identity provider cannot be reached. Try again later.",
+        )
+    };
+    let s = settings(&app.config.secret, connection).map_err(unavailable)?;
+    let metadata = provider(app, &connection.id, &s.issuer)
+        .await
+        .map_err(unavailable)?;
+    let redirect = RedirectUrl::new(callback_url(app, &connection.id))
+        .map_err(|e| unavailable(e.to_string()))?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(s.client_id.clone()),
+        s.client_secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(redirect);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let state = crypto::random_token();
+    let nonce = crypto::random_token();
+    let (state_for_url, nonce_for_url) = (state.clone(), nonce.clone());
+    let mut request = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            move || CsrfToken::new(state_for_url),
+            move || Nonce::new(nonce_for_url),
+        )
+        .set_pkce_challenge(challenge);
+    for scope in s.scopes.iter().filter(|s| *s != "openid") {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let r = &pending.request;
+    if let Some(hint) = &r.login_hint {
+        request = request.set_login_hint(LoginHint::new(hint.clone()));
+    }
+    if r.prompt.iter().any(|p| p == "login") {
+        request = request.add_prompt(CoreAuthPrompt::Login);
+    }
+    if let Some(max_age) = r.max_age {
+        request = request.set_max_age(Duration::from_secs(max_age.max(0) as u64));
+    }
+    let (url, _, _) = request.url();
+
+    let browser = crypto::random_token();
+    let now = app.clock.now();
+    let secrets = serde_json::json!({ "nonce": nonce, "verifier": verifier.secret() }).to_string();
+    let state_hash = crypto::hash_secret(&state);
+    app.store
+        .insert_upstream_login(&UpstreamLogin {
+            secrets: app.config.secret.seal(secrets.as_bytes(), &state_hash),
+            state_hash,
+            connection_id: connection.id.clone(),
+            pending_id: pending.id.clone(),
+            browser_hash: crypto::hash_secret(&browser),
+            created_at: now,
+            expires_at: now + UPSTREAM_TTL,
+            used_at: None,
+        })
+        .await?;
+    let mut response = pages::redirect(url.as_str(), StatusCode::SEE_OTHER);
+    let secure = if app.issuer().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{}={browser}; Path=/; HttpOnly; SameSite=Lax; Max-Age={UPSTREAM_TTL}{secure}",
+        login_cookie_name(app)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// `GET /sso/v1/oidc/{conn}/callback`
+pub async fn get_callback(
+    State(app): State<AppState>,
+    Path(conn): Path<String>,
+    headers: HeaderMap,
+    cookie: SessionCookie,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let params = FormParams::parse(q.unwrap_or_default().as_bytes());
+    let browser = login_cookie(&headers, login_cookie_name(&app));
+    let mut response = callback(&app, &conn, &params, browser.as_deref(), &cookie)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    let clear = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        login_cookie_name(&app)
+    );
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+async fn callback(
+    app: &AppState,
+    conn: &str,
+    params: &FormParams,
+    browser: Option<&str>,
+    cookie: &SessionCookie,
+) -> Result<Response, PageError> {
+    let connection = app
+        .store
+        .find_connection(conn)
+        .await?
+        .filter(|c| c.kind == "oidc")
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "unknown_connection",
+                "This sign-in connection is not known here.",
+            )
+        })?;
+    let bad_state = |code: &'static str, why: &str| {
+        let app = app.clone();
+        let connection = connection.clone();
+        let why = why.to_string();
+        async move {
+            app.audit
+                .record(crate::audit::AuditEvent::LoginFailed {
+                    connection_id: connection.id.clone(),
+                    connection_kind: connection.kind.clone(),
+                    reason: why.clone(),
+                    is_simulated: false,
+                })
+                .await;
+            PageError::bad_request(
+                code,
+                "This sign-in response is not valid for this browser. Start again from your application.",
+            )
+        }
+    };
+    let Some(state) = params.get("state") else {
+        return Err(bad_state("invalid_state", "callback without state").await);
+    };
+    let now = app.clock.now();
+    let login = match app
+        .store
+        .take_upstream_login(&crypto::hash_secret(state), now)
+        .await?
+    {
+        Taken::Fresh(l) => l,
+        Taken::Replayed(_) => {
+            return Err(bad_state("state_replayed", "callback state used before (replay)").await);
+        }
+        Taken::Missing => return Err(bad_state("invalid_state", "unknown callback state").await),
+    };
+    if login.connection_id != connection.id {
+        return Err(bad_state(
+            "invalid_state",
+            "callback state belongs to another connection",
+        )
+        .await);
+    }
+    let same_browser = browser.is_some_and(|b| {
+        let h = crypto::hash_secret(b);
+        openssl::memcmp::eq(h.as_bytes(), login.browser_hash.as_bytes())
+    });
+    if !same_browser {
+        return Err(bad_state(
+            "browser_mismatch",
+            "callback state belongs to another browser",
+        )
+        .await);
+    }
+    if login.expires_at <= now {
+        return Err(bad_state("request_expired", "upstream login took too long").await);
+    }
+    let pending = open_pending(app, &login.pending_id).await?;
+    let secrets: Value = app
+        .config
+        .secret
+        .open(&login.secrets, &login.state_hash)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(PageError::server_error)?;
+    let nonce = secrets["nonce"].as_str().unwrap_or_default().to_string();
+    let verifier = secrets["verifier"].as_str().unwrap_or_default().to_string();
+
+    if let Some(error) = params.get("error") {
+        let why = format!(
+            "the identity provider answered {error}: {}",
+            params.get("error_description").unwrap_or("")
+        );
+        return Ok(refuse(app, &pending, &connection, "access_denied", why).await);
+    }
+    let s = match settings(&app.config.secret, &connection) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(refuse(
+                app,
+                &pending,
+                &connection,
+                "server_error",
+                format!("connection settings: {e}"),
+            )
+            .await);
+        }
+    };
+    let metadata = match provider(app, &connection.id, &s.issuer).await {
+        Ok(m) => m,
+        Err(e) => return Ok(refuse(app, &pending, &connection, "server_error", e).await),
+    };
+    // RFC 9207: the iss parameter, when sent, must be the IdP's issuer.
+    let expected_iss = metadata.issuer().as_str().to_string();
+    match params.get("iss") {
+        Some(iss) if iss != expected_iss => {
+            return Ok(refuse(
+                app,
+                &pending,
+                &connection,
+                "access_denied",
+                format!("callback iss {iss} is not {expected_iss}"),
+            )
+            .await);
+        }
+        _ => {}
+    }
+    let Some(code) = params.get("code") else {
+        return Ok(refuse(
+            app,
+            &pending,
+            &connection,
+            "access_denied",
+            "callback without code".into(),
+        )
+        .await);
+    };
+    match finish(app, &connection, &s, metadata, code, &nonce, &verifier).await {
+        Ok(identity) => complete_login(app, &pending, &connection, identity, cookie).await,
+        Err((error, why)) => Ok(refuse(app, &pending, &connection, error, why).await),
+    }
+}
+
+type Refusal = (&'static str, String);
+
+/// Code exchange and ID token checks; the identity on success.
+async fn finish(
+    app: &AppState,
+    connection: &Connection,
+    s: &OidcSettings,
+    metadata: CoreProviderMetadata,
+    code: &str,
+    nonce: &str,
+    verifier: &str,
+) -> Result<VerifiedIdentity, Refusal> {
+    let redirect = RedirectUrl::new(callback_url(app, &connection.id))
+        .map_err(|e| ("server_error", e.to_string()))?;
+    let make_client = |m: CoreProviderMetadata| {
+        CoreClient::from_provider_metadata(
+            m,
+            ClientId::new(s.client_id.clone()),
+            s.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(redirect.clone())
+    };
+    let client = make_client(metadata.clone());
+    let token = client
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .map_err(|e| ("server_error", format!("token endpoint: {e}")))?
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+        .request_async(&app.http)
+        .await
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => (
+                "access_denied",
+                format!("the identity provider refused the code: {}", r.error()),
+            ),
+            RequestTokenError::Request(e) => ("server_error", format!("token request failed: {e}")),
+            other => ("access_denied", format!("token response: {other}")),
+        })?;
+    let id_token = token.id_token().ok_or((
+        "access_denied",
+        "no ID token in the token response".to_string(),
+    ))?;
+    let nonce = Nonce::new(nonce.to_string());
+    let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        Ok(_) => true,
+        Err(ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        )) => false,
+        Err(e) => return Err(("access_denied", format!("ID token refused: {e}"))),
+    };
+    if !verified {
+        // An unknown kid: the IdP may have rotated its keys.
+        let refreshed = refetch_jwks(app, &connection.id, &metadata).await.ok_or((
+            "access_denied",
+            "ID token signed by an unknown key".to_string(),
+        ))?;
+        id_token
+            .claims(&make_client(refreshed).id_token_verifier(), &nonce)
+            .map_err(|e| ("access_denied", format!("ID token refused: {e}")))?;
+    }
+    // The signature covers the whole payload: read the claims the crate does not model.
+    let payload: Map<String, Value> = claims::jwt_payload(&id_token.to_string())
+        .ok_or(("access_denied", "malformed ID token".to_string()))?;
+    if let Some(hd) = &s.allowed_hd
+        && payload.get("hd").and_then(Value::as_str) != Some(hd.as_str())
+    {
+        return Err((
+            "access_denied",
+            format!("the account is not from the allowed Google Workspace domain {hd}"),
+        ));
+    }
+    if let Some(tid) = &s.allowed_tid
+        && payload.get("tid").and_then(Value::as_str) != Some(tid.as_str())
+    {
+        return Err((
+            "access_denied",
+            format!("the account is not from the allowed Entra tenant {tid}"),
+        ));
+    }
+    let mut claims_in = payload;
+    if !claims_in.contains_key(&s.mapping.groups)
+        && !claims::has_group_overage(&claims_in, &s.mapping.groups)
+    {
+        // Groups not in the ID token: ask userinfo, when the IdP has it.
+        if let Some(url) = metadata.userinfo_endpoint() {
+            let info = app
+                .http
+                .get(url.as_str())
+                .bearer_auth(token.access_token().secret())
+                .send()
+                .await;
+            if let Ok(r) = info
+                && r.status().is_success()
+                && let Ok(Value::Object(extra)) = r.json::<Value>().await
+                && extra.get("sub") == claims_in.get("sub")
+                && let Some(g) = extra.get(&s.mapping.groups)
+            {
+                claims_in.insert(s.mapping.groups.clone(), g.clone());
+            }
+        }
+    }
+    claims::identity(&claims_in, &s.mapping)
+        .ok_or(("access_denied", "the ID token has no subject".to_string()))
+}
+
+/// One line of a connection test.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub is_ok: bool,
+    pub detail: String,
+}
+
+/// `portcullis connections test`: discovery reachable, issuer matching, endpoints present.
+pub async fn check_connection(http: &reqwest::Client, s: &OidcSettings) -> Vec<Check> {
+    let mut out = Vec::new();
+    let url = match IssuerUrl::new(s.issuer.clone()) {
+        Ok(u) => u,
+        Err(e) => {
+            out.push(Check {
+                name: "issuer",
+                is_ok: false,
+                detail: format!("not a URL: {e}"),
+            });
+            return out;
+        }
+    };
+    let metadata = match CoreProviderMetadata::discover_async(url, http).await {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(Check {
+                name: "discovery",
+                is_ok: false,
+                detail: e.to_string(),
+            });
+            return out;
+        }
+    };
+    out.push(Check {
+        name: "discovery",
+        is_ok: true,
+        detail: format!("{}/.well-known/openid-configuration", s.issuer),
+    });
+    out.push(Check {
+        name: "issuer",
+        is_ok: metadata.issuer().as_str() == s.issuer,
+        detail: metadata.issuer().to_string(),
+    });
+    out.push(Check {
+        name: "authorization_endpoint",
+        is_ok: true,
+        detail: metadata.authorization_endpoint().to_string(),
+    });
+    out.push(Check {
+        name: "token_endpoint",
+        is_ok: metadata.token_endpoint().is_some(),
+        detail: metadata
+            .token_endpoint()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "missing".into()),
+    });
+    let keys = metadata.jwks().keys().len();
+    out.push(Check {
+        name: "jwks",
+        is_ok: keys > 0,
+        detail: format!("{keys} keys at {}", metadata.jwks_uri().as_str()),
+    });
+    out.push(Check {
+        name: "userinfo_endpoint",
+        is_ok: true,
+        detail: metadata
+            .userinfo_endpoint()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "none (groups must be in the ID token)".into()),
+    });
+    if let Some(claims) = metadata.claims_supported() {
+        let has = claims.iter().any(|c| c.as_str() == s.mapping.groups);
+        out.push(Check {
+            name: "groups_claim",
+            is_ok: has,
+            detail: if has {
+                format!("`{}` is advertised", s.mapping.groups)
+            } else {
+                format!("`{}` is not in claims_supported", s.mapping.groups)
+            },
+        });
+    }
+    out
+}

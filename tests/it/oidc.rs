@@ -1,0 +1,367 @@
+//! Upstream OIDC federation against a real OpenID provider (npm `oidc-provider`): the
+//! reference scenario through it, its error response, replayed and foreign `state`, a
+//! tenant pin, and a key rotation picked up without restarting portcullis.
+
+use std::sync::Arc;
+
+use portcullis::clock::{Clock, FixedClock, SystemClock};
+
+use crate::browser::{Browser, Page, REDIRECT_URI, pkce, query};
+use crate::oidc_idp::OidcIdp;
+use crate::support::{Spawned, TestApp, decode_jwt};
+
+const CLIENT_ID: &str = "portcullis-rp";
+const CLIENT_SECRET: &str = "rp-secret-0123456789abcdefghijkl";
+
+struct Setup {
+    s: Spawned,
+    idp: OidcIdp,
+}
+
+/// portcullis (real clock: openidconnect checks `exp` against the system time) and the IdP,
+/// with an `oidc` connection `conn_idp` for organization `org_idp` and its rules.
+async fn setup(extra_settings: &str) -> Setup {
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let s = TestApp::builder().clock(clock).spawn().await;
+    let callback = format!("{}/sso/v1/oidc/conn_idp/callback", s.base);
+    let idp = OidcIdp::start(0, CLIENT_ID, CLIENT_SECRET, &callback).await;
+    let seed = format!(
+        r#"
+[[organizations]]
+id = "org_idp"
+display_name = "IdP Org"
+domains = ["idp.example"]
+
+[[organizations.connections]]
+id = "conn_idp"
+kind = "oidc"
+issuer = "{issuer}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+scopes = ["openid", "email", "profile", "groups"]
+{extra_settings}
+
+[[rules]]
+id = "rule_idp_admins"
+resource = "res_tickets"
+organization = "org_idp"
+when = {{ group = "jira-admins" }}
+grant = ["tickets.read", "tickets.manage:{{org}}"]
+"#,
+        issuer = idp.issuer
+    );
+    let now = s.app.clock.now();
+    portcullis::seed::apply(
+        &s.app.state.store,
+        &s.app.state.config.secret,
+        &|_| None,
+        &seed,
+        now,
+    )
+    .await
+    .expect("seed");
+    Setup { s, idp }
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http") {
+        location.to_string()
+    } else {
+        format!("{base}{location}")
+    }
+}
+
+/// Authorize through `conn_idp` as `login_hint` and follow every redirect until the
+/// response is no longer a redirect or leaves for the MCP client's redirect URI.
+async fn login(b: &Browser, su: &Setup, client_id: &str, login_hint: &str) -> (Page, String) {
+    let (verifier, challenge) = pkce();
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "mcp-state"),
+            ("scope", "tickets.read tickets.manage"),
+            ("connection_id", "conn_idp"),
+            ("login_hint", login_hint),
+        ])
+        .finish();
+    let mut page = b
+        .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
+        .await;
+    let mut origin = su.s.base.clone();
+    for _ in 0..20 {
+        let Some(location) = page.location.clone() else {
+            break;
+        };
+        if location.starts_with(REDIRECT_URI) || location.starts_with("/oauth/consent") {
+            break;
+        }
+        let url = absolute(&origin, &location);
+        origin = if url.starts_with(&su.idp.issuer) {
+            su.idp.issuer.clone()
+        } else {
+            su.s.base.clone()
+        };
+        page = b.get(&url).await;
+    }
+    (page, verifier)
+}
+
+/// The whole flow to an access token's claims.
+async fn token_claims(b: &Browser, su: &Setup, login_hint: &str) -> serde_json::Value {
+    let client_id = b.register("res_tickets").await;
+    let (page, verifier) = login(b, su, &client_id, login_hint).await;
+    let consent = page
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("no redirect: {} {}", page.status, page.body));
+    let done = b.consent(&consent, "approve").await;
+    let code = query(done.location.as_deref().unwrap())["code"].clone();
+    let (status, body) = b
+        .token(
+            "/resources/res_tickets/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    decode_jwt(body["access_token"].as_str().unwrap()).1
+}
+
+async fn audit(s: &Spawned, kind: &str) -> Vec<portcullis::store::AuditRecord> {
+    s.app.state.audit.flush().await;
+    s.app
+        .state
+        .store
+        .list_audit_events(&portcullis::store::AuditFilter {
+            kind: Some(kind.into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn alice_signs_in_at_the_real_provider_and_gets_tickets_manage() {
+    let su = setup("").await;
+    let claims = token_claims(&Browser::new(&su.s), &su, "alice").await;
+    assert_eq!(claims["scope"], "tickets.read tickets.manage:org_idp");
+    assert_eq!(claims["oid"], "org_idp");
+    let logins = audit(&su.s, "login.succeeded").await;
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].detail["connection_kind"], "oidc");
+    assert_eq!(logins[0].detail["simulated"], false);
+    assert_eq!(logins[0].detail["has_groups"], true);
+    let user =
+        su.s.app
+            .state
+            .store
+            .find_user(claims["sub"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(user.email.as_deref(), Some("alice@example.com"));
+    assert!(user.is_email_verified);
+    assert_eq!(user.groups, ["jira-admins", "eng"]);
+}
+
+#[tokio::test]
+async fn bob_signs_in_at_the_real_provider_and_gets_tickets_read_only() {
+    let su = setup("").await;
+    let claims = token_claims(&Browser::new(&su.s), &su, "bob").await;
+    assert_eq!(claims["scope"], "tickets.read");
+}
+
+#[tokio::test]
+async fn an_idp_error_response_is_refused_with_an_audit_event_and_no_session() {
+    let su = setup("").await;
+    let b = Browser::new(&su.s);
+    // A DCR client gets a page (the person never authenticated).
+    let client_id = b.register("res_tickets").await;
+    let (page, _) = login(&b, &su, &client_id, "cancel").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("upstream_refused"));
+    assert!(page.location.is_none());
+    let failed = audit(&su.s, "login.failed").await;
+    assert!(
+        failed[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("access_denied"),
+        "{:?}",
+        failed[0].detail
+    );
+    assert!(audit(&su.s, "login.succeeded").await.is_empty());
+    assert!(audit(&su.s, "code.issued").await.is_empty());
+
+    // The static public client's redirect URI is trusted: it gets access_denied.
+    let b = Browser::new(&su.s);
+    let (page, _) = login_static(&b, &su, "cancel").await;
+    let location = page.location.expect("redirect to the client");
+    let params = query(&location);
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "mcp-state");
+    assert_eq!(
+        params["iss"],
+        format!("{}/resources/res_tickets", su.s.base)
+    );
+}
+
+async fn login_static(b: &Browser, su: &Setup, hint: &str) -> (Page, String) {
+    let (verifier, challenge) = pkce();
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", "m2m_public"),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "mcp-state"),
+            ("connection_id", "conn_idp"),
+            ("login_hint", hint),
+        ])
+        .finish();
+    let mut page = b
+        .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
+        .await;
+    let mut origin = su.s.base.clone();
+    for _ in 0..20 {
+        let Some(location) = page.location.clone() else {
+            break;
+        };
+        if location.starts_with("http://127.0.0.1/cb") {
+            break;
+        }
+        let url = absolute(&origin, &location);
+        origin = if url.starts_with(&su.idp.issuer) {
+            su.idp.issuer.clone()
+        } else {
+            su.s.base.clone()
+        };
+        page = b.get(&url).await;
+    }
+    (page, verifier)
+}
+
+/// Follows the chain up to (not into) portcullis's callback; returns the callback URL.
+async fn callback_url(b: &Browser, su: &Setup, hint: &str) -> String {
+    let client_id = b.register("res_tickets").await;
+    let (_, challenge) = pkce();
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("connection_id", "conn_idp"),
+            ("login_hint", hint),
+        ])
+        .finish();
+    let mut page = b
+        .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
+        .await;
+    let mut origin = su.s.base.clone();
+    for _ in 0..20 {
+        let location = page.location.clone().expect("redirect");
+        let url = absolute(&origin, &location);
+        if url.contains("/sso/v1/oidc/conn_idp/callback") {
+            return url;
+        }
+        origin = if url.starts_with(&su.idp.issuer) {
+            su.idp.issuer.clone()
+        } else {
+            su.s.base.clone()
+        };
+        page = b.get(&url).await;
+    }
+    panic!("no callback reached");
+}
+
+#[tokio::test]
+async fn a_replayed_callback_and_another_browsers_callback_are_refused() {
+    let su = setup("").await;
+    let b = Browser::new(&su.s);
+    let url = callback_url(&b, &su, "alice").await;
+    let first = b.get(&url).await;
+    assert!(
+        first
+            .location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/oauth/consent")),
+        "{} {}",
+        first.status,
+        first.body
+    );
+    let replay = b.get(&url).await;
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("state_replayed"), "{}", replay.body);
+
+    let victim = Browser::new(&su.s);
+    let url = callback_url(&victim, &su, "bob").await;
+    let attacker = Browser::new(&su.s);
+    let stolen = attacker.get(&url).await;
+    assert_eq!(stolen.status, 400);
+    assert!(stolen.body.contains("browser_mismatch"), "{}", stolen.body);
+    let reasons: Vec<String> = audit(&su.s, "login.failed")
+        .await
+        .iter()
+        .map(|e| e.detail["reason"].to_string())
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("replay")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("another browser")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        audit(&su.s, "login.succeeded").await.len(),
+        1,
+        "only the legitimate first callback signed in"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_pin_refuses_identities_from_another_tenant() {
+    // oidc-provider sends no `tid`: an Entra-style pin refuses every identity it issues.
+    let su = setup(r#"allowed_tid = "3f1c0a9e-0000-4000-8000-000000000000""#).await;
+    let b = Browser::new(&su.s);
+    let client_id = b.register("res_tickets").await;
+    let (page, _) = login(&b, &su, &client_id, "alice").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("upstream_refused"));
+    let failed = audit(&su.s, "login.failed").await;
+    assert!(
+        failed[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tenant"),
+        "{:?}",
+        failed[0].detail
+    );
+    assert!(audit(&su.s, "login.succeeded").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_idp_key_rotation_is_picked_up_without_a_restart() {
+    let mut su = setup("").await;
+    let b = Browser::new(&su.s);
+    assert_eq!(token_claims(&b, &su, "alice").await["oid"], "org_idp");
+    let old_kid = su.idp.kid.clone();
+    su.idp.restart().await;
+    assert_ne!(su.idp.kid, old_kid, "the provider signs with a new key now");
+    let b = Browser::new(&su.s);
+    let claims = token_claims(&b, &su, "bob").await;
+    assert_eq!(
+        claims["scope"], "tickets.read",
+        "the new key's ID token was accepted"
+    );
+}
