@@ -34,6 +34,8 @@ use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
 pub const UPSTREAM_TTL: i64 = 600;
 const METADATA_TTL: Duration = Duration::from_secs(600);
 const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
+/// Clock skew allowed on upstream ID tokens' `iat`.
+const ID_TOKEN_SKEW: i64 = 60;
 
 /// Discovery documents per connection, with their JWKS.
 #[derive(Default)]
@@ -52,6 +54,7 @@ struct Cached {
     fetched_at: Instant,
     /// The last refetch of the JWKS after an unknown `kid` (rate limit).
     jwks_refetched_at: Option<Instant>,
+    iss_required: bool,
 }
 
 /// An `oidc` connection's settings, secret opened.
@@ -96,11 +99,19 @@ pub fn settings(secret: &crate::crypto::SecretBox, c: &Connection) -> Result<Oid
 }
 
 /// The provider's discovery document (cached; the IdP's `issuer` must equal ours).
+/// A discovery document and the one field openidconnect does not keep.
+#[derive(Clone)]
+pub struct Provider {
+    pub metadata: CoreProviderMetadata,
+    /// `authorization_response_iss_parameter_supported`: the callback must carry `iss`.
+    pub iss_required: bool,
+}
+
 pub async fn provider(
     app: &AppState,
     connection_id: &str,
     issuer: &str,
-) -> Result<CoreProviderMetadata, String> {
+) -> Result<Provider, String> {
     {
         let cache = app
             .upstreams
@@ -111,7 +122,10 @@ pub async fn provider(
             .get(connection_id)
             .filter(|c| c.fetched_at.elapsed() < METADATA_TTL)
         {
-            return Ok(c.metadata.clone());
+            return Ok(Provider {
+                metadata: c.metadata.clone(),
+                iss_required: c.iss_required,
+            });
         }
     }
     let url = IssuerUrl::new(issuer.to_string()).map_err(|e| format!("issuer URL: {e}"))?;
@@ -119,6 +133,7 @@ pub async fn provider(
     let metadata = CoreProviderMetadata::discover_async(url, &app.http)
         .await
         .map_err(|e| format!("discovery at {issuer} failed: {e}"))?;
+    let iss_required = iss_parameter_supported(app, issuer).await;
     let now = Instant::now();
     app.upstreams
         .providers
@@ -130,9 +145,33 @@ pub async fn provider(
                 metadata: metadata.clone(),
                 fetched_at: now,
                 jwks_refetched_at: None,
+                iss_required,
             },
         );
-    Ok(metadata)
+    Ok(Provider {
+        metadata,
+        iss_required,
+    })
+}
+
+/// Reads `authorization_response_iss_parameter_supported` from the discovery document.
+async fn iss_parameter_supported(app: &AppState, issuer: &str) -> bool {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    match app.http.get(url).send().await {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|d| {
+                d.get("authorization_response_iss_parameter_supported")
+                    .and_then(Value::as_bool)
+            })
+            .unwrap_or(false),
+        Err(_) => false,
+    }
 }
 
 /// Refetches the JWKS after an unknown `kid`, at most every 30 s per connection.
@@ -141,20 +180,21 @@ async fn refetch_jwks(
     connection_id: &str,
     metadata: &CoreProviderMetadata,
 ) -> Option<CoreProviderMetadata> {
-    {
+    let previous_iss_required = {
         let cache = app
             .upstreams
             .providers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if cache
-            .get(connection_id)
+        let cached = cache.get(connection_id);
+        if cached
             .and_then(|c| c.jwks_refetched_at)
             .is_some_and(|at| at.elapsed() < JWKS_REFETCH_MIN)
         {
             return None;
         }
-    }
+        cached.is_some_and(|c| c.iss_required)
+    };
     let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &app.http)
         .await
         .ok()?;
@@ -170,6 +210,7 @@ async fn refetch_jwks(
                 metadata: updated.clone(),
                 fetched_at: now,
                 jwks_refetched_at: Some(now),
+                iss_required: previous_iss_required,
             },
         );
     Some(updated)
@@ -216,7 +257,8 @@ pub async fn start(
     let s = settings(&app.config.secret, connection).map_err(unavailable)?;
     let metadata = provider(app, &connection.id, &s.issuer)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)?
+        .metadata;
     let redirect = RedirectUrl::new(callback_url(app, &connection.id))
         .map_err(|e| unavailable(e.to_string()))?;
     let client = CoreClient::from_provider_metadata(
@@ -390,13 +432,6 @@ async fn callback(
     let nonce = secrets["nonce"].as_str().unwrap_or_default().to_string();
     let verifier = secrets["verifier"].as_str().unwrap_or_default().to_string();
 
-    if let Some(error) = params.get("error") {
-        let why = format!(
-            "the identity provider answered {error}: {}",
-            params.get("error_description").unwrap_or("")
-        );
-        return Ok(refuse(app, &pending, &connection, "access_denied", why).await);
-    }
     let s = match settings(&app.config.secret, &connection) {
         Ok(s) => s,
         Err(e) => {
@@ -410,24 +445,31 @@ async fn callback(
             .await);
         }
     };
-    let metadata = match provider(app, &connection.id, &s.issuer).await {
-        Ok(m) => m,
+    let (metadata, iss_required) = match provider(app, &connection.id, &s.issuer).await {
+        Ok(p) => (p.metadata, p.iss_required),
         Err(e) => return Ok(refuse(app, &pending, &connection, "server_error", e).await),
     };
-    // RFC 9207: the iss parameter, when sent, must be the IdP's issuer.
+    // RFC 9207: the iss parameter, when sent, must be the IdP's issuer; an IdP that
+    // advertises it must send it, on errors too.
     let expected_iss = metadata.issuer().as_str().to_string();
-    match params.get("iss") {
+    let iss_problem = match params.get("iss") {
         Some(iss) if iss != expected_iss => {
-            return Ok(refuse(
-                app,
-                &pending,
-                &connection,
-                "access_denied",
-                format!("callback iss {iss} is not {expected_iss}"),
-            )
-            .await);
+            Some(format!("callback iss {iss} is not {expected_iss}"))
         }
-        _ => {}
+        None if iss_required => {
+            Some("callback without the iss the IdP advertises (RFC 9207)".to_string())
+        }
+        _ => None,
+    };
+    if let Some(why) = iss_problem {
+        return Ok(refuse(app, &pending, &connection, "access_denied", why).await);
+    }
+    if let Some(error) = params.get("error") {
+        let why = format!(
+            "the identity provider answered {error}: {}",
+            params.get("error_description").unwrap_or("")
+        );
+        return Ok(refuse(app, &pending, &connection, "access_denied", why).await);
     }
     let Some(code) = params.get("code") else {
         return Ok(refuse(
@@ -507,6 +549,24 @@ async fn finish(
     // The signature covers the whole payload: read the claims the crate does not model.
     let payload: Map<String, Value> = claims::jwt_payload(&id_token.to_string())
         .ok_or(("access_denied", "malformed ID token".to_string()))?;
+    // Checks the crate leaves out: azp (OIDC Core §3.1.3.7 ¶5) and an iat not in the future.
+    if let Some(azp) = payload.get("azp")
+        && azp.as_str() != Some(s.client_id.as_str())
+    {
+        return Err((
+            "access_denied",
+            format!("ID token azp {azp} is not this client"),
+        ));
+    }
+    let iat = payload.get("iat").and_then(Value::as_i64);
+    // The IdP's clock is real time, as openidconnect's exp check assumes.
+    let real_now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    if iat.is_none_or(|iat| iat > real_now + ID_TOKEN_SKEW) {
+        return Err((
+            "access_denied",
+            "ID token iat is missing or in the future".to_string(),
+        ));
+    }
     if let Some(hd) = &s.allowed_hd
         && payload.get("hd").and_then(Value::as_str) != Some(hd.as_str())
     {

@@ -15,6 +15,7 @@ mod metadata;
 mod negative_support;
 mod oidc;
 mod oidc_idp;
+mod oidc_mock;
 mod peers;
 mod register;
 mod session_negative;
