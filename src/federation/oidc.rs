@@ -255,10 +255,11 @@ pub async fn start(
         )
     };
     let s = settings(&app.config.secret, connection).map_err(unavailable)?;
-    let metadata = provider(app, &connection.id, &s.issuer)
-        .await
-        .map_err(unavailable)?
-        .metadata;
+    let metadata = match provider(app, &connection.id, &s.issuer).await {
+        Ok(p) => p.metadata,
+        // An outage: server_error to a trusted client, a page otherwise; audited.
+        Err(why) => return Ok(refuse(app, pending, connection, "server_error", why).await),
+    };
     let redirect = RedirectUrl::new(callback_url(app, &connection.id))
         .map_err(|e| unavailable(e.to_string()))?;
     let client = CoreClient::from_provider_metadata(

@@ -405,3 +405,51 @@ async fn connections_test_checks_discovery_and_reports_the_last_logins_claims() 
     assert!(!ok);
     assert!(down.contains("[FAIL] discovery"), "{down}");
 }
+
+#[tokio::test]
+async fn an_unreachable_idp_is_server_error_for_a_trusted_client_and_a_page_otherwise() {
+    let su = setup("").await;
+    let s = &su.s;
+    drop(su.idp);
+    let b = Browser::new(s);
+    let client_id = b.register("res_tickets").await;
+    let (_, challenge) = pkce();
+    let authorize = |client: &str, redirect: &str| {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "st"),
+                ("connection_id", "conn_idp"),
+            ])
+            .finish();
+        format!("/resources/res_tickets/oauth/authorize?{q}")
+    };
+    let start = b.get(&authorize(&client_id, REDIRECT_URI)).await;
+    let page = b.get(start.location.as_deref().unwrap()).await;
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert!(page.body.contains("upstream_unavailable"));
+    let start = b.get(&authorize("m2m_public", "http://127.0.0.1/cb")).await;
+    let redirect = b.get(start.location.as_deref().unwrap()).await;
+    let params = query(
+        redirect
+            .location
+            .as_deref()
+            .expect("redirect to the trusted client"),
+    );
+    assert_eq!(params["error"], "server_error");
+    assert_eq!(params["state"], "st");
+    let failed = audit(s, "login.failed").await;
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("discovery"),
+        "{:?}",
+        failed[0].detail
+    );
+}
