@@ -8,6 +8,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
 COPY templates templates
+COPY demo demo
 RUN cargo build --release --locked --bin portcullis
 
 FROM debian:bookworm-slim

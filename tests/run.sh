@@ -44,8 +44,8 @@ if [[ -z "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then
   fi
 fi
 
-echo "==> cargo test (SQLite; store contract tests also on PostgreSQL when configured)"
-cargo test --locked
+echo "==> cargo test --workspace (SQLite; store contract tests also on PostgreSQL when configured; the demo MCP server)"
+cargo test --locked --workspace
 
 if [[ -n "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then
   echo "==> cargo test --test it (integration tests on PostgreSQL)"
