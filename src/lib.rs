@@ -14,6 +14,7 @@ pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod ops;
+pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod policy;
