@@ -22,6 +22,7 @@ use crate::keys::{KeyError, KeyRing, jwks};
 use crate::oauth::{
     authorize, form, introspect, logout, metadata, register, revoke, token, userinfo,
 };
+use crate::outbound::{self, NameLookup, SystemLookup};
 use crate::store::{CachedStore, SqlStore, Store};
 use crate::{admin, consent, ops, seed};
 
@@ -35,7 +36,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub audit: AuditLog,
     pub http: reqwest::Client,
+    /// The SSRF-guarded client for URLs outsiders control (CIMD documents).
+    pub outsider_http: reqwest::Client,
     pub upstreams: Arc<federation::oidc::Upstreams>,
+    pub cimd: Arc<crate::oauth::cimd::CimdCache>,
 }
 
 impl AppState {
@@ -57,6 +61,17 @@ pub async fn build_state(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, Background), KeyError> {
+    build_state_with_lookup(config, issuer, store, clock, Arc::new(SystemLookup)).await
+}
+
+/// [`build_state`] with the name lookup of outsider-controlled fetches (a test seam).
+pub async fn build_state_with_lookup(
+    config: Config,
+    issuer: String,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    lookup: Arc<dyn NameLookup>,
+) -> Result<(AppState, Background), KeyError> {
     let store: Arc<dyn Store> = Arc::new(CachedStore::new(store));
     let keys = Arc::new(
         KeyRing::open(
@@ -71,7 +86,10 @@ pub async fn build_state(
     let (audit, audit_writer) = AuditLog::start(store.clone(), clock.clone());
     let key_refresher = keys.spawn_refresher();
     spawn_purger(store.clone(), clock.clone());
-    let http = outbound_client(&config);
+    let roots = extra_roots(&config);
+    let http = outbound_client(&roots);
+    let outsider_http =
+        outbound::guarded_client(lookup, config.allow_private_hosts.clone(), &roots);
     let state = AppState {
         config: Arc::new(config),
         issuer: issuer.into(),
@@ -80,7 +98,9 @@ pub async fn build_state(
         clock,
         audit,
         http,
+        outsider_http,
         upstreams: Arc::default(),
+        cimd: Arc::default(),
     };
     Ok((
         state,
@@ -93,24 +113,29 @@ pub async fn build_state(
 
 /// The client for outbound calls to admin-configured hosts (IdP discovery, JWKS, tokens):
 /// no redirects, no proxy variables, a timeout, and `PORTCULLIS_EXTRA_CA_FILE` trusted.
-fn outbound_client(config: &Config) -> reqwest::Client {
+fn outbound_client(roots: &[reqwest::Certificate]) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10));
-    if let Some(path) = &config.extra_ca_file {
-        match std::fs::read(path).map(|pem| reqwest::Certificate::from_pem_bundle(&pem)) {
-            Ok(Ok(certs)) => {
-                for cert in certs {
-                    builder = builder.add_root_certificate(cert);
-                }
-            }
-            _ => {
-                tracing::error!(file = %path.display(), "PORTCULLIS_EXTRA_CA_FILE is not a readable PEM bundle")
-            }
-        }
+    for cert in roots {
+        builder = builder.add_root_certificate(cert.clone());
     }
     builder.build().unwrap_or_default()
+}
+
+/// The certificates of `PORTCULLIS_EXTRA_CA_FILE`, trusted for outbound https.
+fn extra_roots(config: &Config) -> Vec<reqwest::Certificate> {
+    let Some(path) = &config.extra_ca_file else {
+        return Vec::new();
+    };
+    match std::fs::read(path).map(|pem| reqwest::Certificate::from_pem_bundle(&pem)) {
+        Ok(Ok(certs)) => certs,
+        _ => {
+            tracing::error!(file = %path.display(), "PORTCULLIS_EXTRA_CA_FILE is not a readable PEM bundle");
+            Vec::new()
+        }
+    }
 }
 
 /// Deletes expired flow records every ten minutes.

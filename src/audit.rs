@@ -100,6 +100,10 @@ pub enum AuditEvent {
         is_public: bool,
         client_name: String,
     },
+    ClientMetadataFetched {
+        client_id: String,
+        error: Option<String>,
+    },
     ClientRegistrationRefused {
         resource_id: Option<String>,
         error: &'static str,
@@ -271,6 +275,16 @@ impl AuditEvent {
                 r.client_id = Some(client_id);
                 r.resource_id = resource_id;
                 r.detail = json!({ "public": is_public, "client_name": client_name });
+            }
+            Self::ClientMetadataFetched { client_id, error } => {
+                r.kind = if error.is_some() {
+                    "client_metadata.refused"
+                } else {
+                    "client_metadata.fetched"
+                }
+                .into();
+                r.client_id = Some(client_id);
+                r.detail = json!({ "error": error });
             }
             Self::ClientRegistrationRefused {
                 resource_id,

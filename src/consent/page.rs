@@ -30,6 +30,8 @@ pub struct ScopeLine {
 struct ConsentPage<'a> {
     client_name: &'a str,
     is_unverified_client: bool,
+    /// The host that serves a metadata-document client's identity.
+    cimd_host: Option<String>,
     redirect_host: &'a str,
     is_localhost: bool,
     resource_name: &'a str,
@@ -126,7 +128,10 @@ pub async fn get_consent(
             .mac("consent", &csrf_message(&session, &pending));
         let page = ConsentPage {
             client_name: &client.name,
-            is_unverified_client: client.kind != ClientKind::Static,
+            is_unverified_client: client.kind == ClientKind::Dynamic,
+            cimd_host: (client.kind == ClientKind::Metadata)
+                .then(|| url::Url::parse(&client.id).ok().and_then(|u| u.host_str().map(str::to_string)))
+                .flatten(),
             redirect_host: &host,
             is_localhost,
             resource_name: &granted.resource.name,

@@ -71,9 +71,19 @@ pub async fn start(
             "The request names no client (client_id).",
         )
     })?;
-    let client = app.store.find_client(client_id).await?.ok_or_else(|| {
-        AuthorizeError::page("invalid_client", "The application is not registered here.")
-    })?;
+    let client = if super::cimd::is_cimd_client_id(client_id) {
+        // A Client ID Metadata Document: fetched (cached) and checked before anything else.
+        super::cimd::resolve(app, client_id).await.map_err(|e| {
+            AuthorizeError::page(
+                "invalid_client",
+                format!("The application's metadata document was refused: {e}"),
+            )
+        })?
+    } else {
+        app.store.find_client(client_id).await?.ok_or_else(|| {
+            AuthorizeError::page("invalid_client", "The application is not registered here.")
+        })?
+    };
     let registered = |u: &str| {
         client
             .redirect_uris

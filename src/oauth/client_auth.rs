@@ -42,8 +42,13 @@ pub async fn authenticate(
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),
         (None, None, _) => return Err(fail("client authentication is required")),
     };
-    let Some(client) = app.store.find_client(&client_id).await? else {
-        return Err(fail("unknown client or bad credentials"));
+    let client = match app.store.find_client(&client_id).await? {
+        Some(c) => c,
+        // A metadata-document client: its document (cached) describes it.
+        None if super::cimd::is_cimd_client_id(&client_id) => super::cimd::resolve(app, &client_id)
+            .await
+            .map_err(|e| fail(&format!("client metadata document: {e}")))?,
+        None => return Err(fail("unknown client or bad credentials")),
     };
     match (&client.secret_hash, secret) {
         (Some(hash), Some(secret)) => {

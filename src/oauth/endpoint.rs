@@ -79,7 +79,10 @@ pub fn client_may_use(client: &crate::store::Client, resource: &Resource) -> boo
             Some(bound) => *bound == resource.id,
             None => resource.is_dcr_enabled,
         },
-        ClientKind::Metadata => resource.is_cimd_enabled,
+        ClientKind::Metadata => {
+            resource.is_cimd_enabled
+                && super::cimd::allowlist_admits(&resource.cimd_allowlist, &client.id)
+        }
     }
 }
 

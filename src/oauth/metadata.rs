@@ -43,7 +43,7 @@ fn common(issuer: &str, base: &str, jwks_uri: &str, scopes: Vec<String>) -> Map<
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": sorted_unique(scopes),
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": true,
     });
     match doc {
         Value::Object(m) => m,

@@ -3,6 +3,7 @@
 pub mod access_token;
 pub mod authorize;
 pub mod authorize_error;
+pub mod cimd;
 pub mod client_auth;
 pub mod client_metadata;
 pub mod endpoint;

@@ -83,6 +83,10 @@ impl ClientStore for CachedStore {
         self.clients.clear();
         self.inner.insert_client(client).await
     }
+    async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
+        self.clients.clear();
+        self.inner.upsert_client(client).await
+    }
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.inner.list_clients().await
     }

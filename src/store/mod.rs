@@ -24,6 +24,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait ClientStore {
     async fn find_client(&self, id: &str) -> StoreResult<Option<Client>>;
     async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    /// Inserts or replaces by id (metadata-document clients are refreshed this way).
+    async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
 }
 

@@ -21,7 +21,7 @@ async fn environment_metadata_lists_environment_endpoints() {
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    assert_eq!(doc["client_id_metadata_document_supported"], false);
+    assert_eq!(doc["client_id_metadata_document_supported"], true);
     assert!(
         doc["grant_types_supported"]
             .as_array()

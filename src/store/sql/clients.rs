@@ -112,6 +112,14 @@ impl ClientStore for SqlStore {
         Ok(())
     }
 
+    async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
+        bind_client(sqlx::query(UPSERT_CLIENT), client)
+            .execute(self.pool())
+            .await
+            .map_err(|e| StoreError::from_write(e, "client"))?;
+        Ok(())
+    }
+
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, id");
         let rows: Vec<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

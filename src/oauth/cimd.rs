@@ -1,0 +1,316 @@
+//! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, as the MCP
+//! authorization spec uses them): a `client_id` that is an https URL names a JSON document
+//! describing the client. It is fetched through the SSRF guard (5 s, 5,120 bytes, no
+//! redirects), validated, cached (Cache-Control max-age clamped to 60 s … 24 h; failures
+//! 30 s), and the client it describes may use resources that allow CIMD and admit it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use url::Url;
+
+use super::redirect_uri;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::outbound;
+use crate::store::{Client, ClientKind};
+
+pub const MAX_DOCUMENT_BYTES: usize = 5_120;
+const MIN_TTL: u64 = 60;
+const MAX_TTL: u64 = 86_400;
+const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+
+/// Fetched documents per client-id URL.
+#[derive(Default)]
+pub struct CimdCache {
+    entries: Mutex<HashMap<String, (Instant, Result<Client, String>)>>,
+}
+
+impl std::fmt::Debug for CimdCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CimdCache")
+    }
+}
+
+/// Does this client id name a metadata document?
+pub fn is_cimd_client_id(client_id: &str) -> bool {
+    client_id.starts_with("https://")
+}
+
+/// The client-id URL rules: https, a host, a path, no fragment, no userinfo, no dot
+/// segments, and already in normal form (so the string compares byte for byte).
+pub fn validate_url(client_id: &str) -> Result<Url, String> {
+    let url = Url::parse(client_id).map_err(|_| "the client id is not a URL".to_string())?;
+    if url.scheme() != "https" || url.host_str().is_none() {
+        return Err("a client id URL must be https with a host".into());
+    }
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err("a client id URL has no fragment and no userinfo".into());
+    }
+    let raw_path = client_id.splitn(4, '/').nth(3).unwrap_or("");
+    if raw_path.is_empty()
+        || raw_path
+            .split(['/', '?'])
+            .any(|seg| seg == "." || seg == "..")
+    {
+        return Err("a client id URL needs a path without dot segments".into());
+    }
+    if url.as_str() != client_id {
+        return Err("the client id URL is not in normal form".into());
+    }
+    Ok(url)
+}
+
+/// Validates a fetched document for `client_id` and describes the client.
+pub fn validate_document(client_id: &str, doc: &Value) -> Result<Client, String> {
+    let obj = doc.as_object().ok_or("the document is not a JSON object")?;
+    if obj.get("client_id").and_then(Value::as_str) != Some(client_id) {
+        return Err("the document's client_id differs from its URL".into());
+    }
+    if obj.contains_key("client_secret") || obj.contains_key("client_secret_expires_at") {
+        return Err("a metadata document must not carry a client secret".into());
+    }
+    match obj
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+    {
+        None | Some("none") => {}
+        Some(other) => {
+            return Err(format!(
+                "token_endpoint_auth_method `{other}` is not supported (only none)"
+            ));
+        }
+    }
+    let strings = |key: &str| -> Result<Option<Vec<String>>, String> {
+        match obj.get(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or(format!("{key} must be strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(format!("{key} must be an array")),
+        }
+    };
+    let grant_types = strings("grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
+    if grant_types.is_empty()
+        || grant_types
+            .iter()
+            .any(|g| g != "authorization_code" && g != "refresh_token")
+    {
+        return Err("only the authorization_code and refresh_token grants are available".into());
+    }
+    if strings("response_types")?.is_some_and(|r| r.iter().any(|t| t != "code")) {
+        return Err("only the code response type is available".into());
+    }
+    let application_type = obj
+        .get("application_type")
+        .and_then(Value::as_str)
+        .unwrap_or("web")
+        .to_string();
+    let redirect_uris = strings("redirect_uris")?
+        .filter(|r| !r.is_empty())
+        .ok_or("redirect_uris is required")?;
+    for uri in &redirect_uris {
+        redirect_uri::validate(uri, application_type == "native")?;
+    }
+    let name = obj
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Client {
+        id: client_id.to_string(),
+        name: name.unwrap_or_else(|| client_id.to_string()),
+        kind: ClientKind::Metadata,
+        secret_hash: None,
+        secret_expires_at: 0,
+        token_endpoint_auth_method: "none".into(),
+        redirect_uris,
+        grant_types,
+        resources: Vec::new(),
+        bound_resource_id: None,
+        scopes: Vec::new(),
+        has_introspection: false,
+        application_type,
+        metadata: doc.clone(),
+        created_at: 0,
+    })
+}
+
+/// A resource's allowlist: exact client-id URLs, or host patterns (`app.example`,
+/// `*.example.com`). Empty admits any.
+pub fn allowlist_admits(allowlist: &[String], client_id: &str) -> bool {
+    if allowlist.is_empty() {
+        return true;
+    }
+    let host = Url::parse(client_id)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    allowlist.iter().any(|entry| {
+        if entry.starts_with("https://") {
+            entry == client_id
+        } else if let Some(suffix) = entry.strip_prefix("*.") {
+            host.ends_with(&format!(".{}", suffix.to_ascii_lowercase()))
+        } else {
+            host == entry.to_ascii_lowercase()
+        }
+    })
+}
+
+fn max_age(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',').find_map(|d| {
+                d.trim()
+                    .strip_prefix("max-age=")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+        })
+        .unwrap_or(MIN_TTL)
+        .clamp(MIN_TTL, MAX_TTL)
+}
+
+async fn fetch(app: &AppState, url: &Url) -> Result<(Client, Duration), String> {
+    outbound::check_literal_host(url, &app.config.allow_private_hosts)?;
+    let response = app
+        .outsider_http
+        .get(url.as_str())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                "fetching the document timed out".to_string()
+            } else {
+                format!("fetching the document failed: {e}")
+            }
+        })?;
+    if response.status().is_redirection() {
+        return Err("the document URL redirects; redirects are not followed".into());
+    }
+    if !response.status().is_success() {
+        return Err(format!("the document URL answered {}", response.status()));
+    }
+    let ttl = Duration::from_secs(max_age(response.headers()));
+    let body = outbound::read_capped(response, MAX_DOCUMENT_BYTES).await?;
+    let doc: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("the document is not JSON: {e}"))?;
+    Ok((validate_document(url.as_str(), &doc)?, ttl))
+}
+
+/// The client a metadata document describes (cached), or why not.
+pub async fn resolve(app: &AppState, client_id: &str) -> Result<Client, String> {
+    {
+        let cache = app.cimd.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((until, result)) = cache.get(client_id)
+            && *until > Instant::now()
+        {
+            return result.clone();
+        }
+    }
+    let result = match validate_url(client_id) {
+        Ok(url) => fetch(app, &url).await,
+        Err(e) => Err(e),
+    };
+    app.audit
+        .record(AuditEvent::ClientMetadataFetched {
+            client_id: client_id.to_string(),
+            error: result.as_ref().err().cloned(),
+        })
+        .await;
+    let (entry, out) = match result {
+        Ok((mut client, ttl)) => {
+            client.created_at = app.clock.now();
+            if let Err(e) = app.store.upsert_client(&client).await {
+                tracing::error!(error = %e, "storing a metadata-document client failed");
+            }
+            ((Instant::now() + ttl, Ok(client.clone())), Ok(client))
+        }
+        Err(e) => ((Instant::now() + NEGATIVE_TTL, Err(e.clone())), Err(e)),
+    };
+    app.cimd
+        .entries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(client_id.to_string(), entry);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "https://app.example.com/oauth/client.json";
+
+    fn doc() -> Value {
+        json!({ "client_id": ID, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"],
+                "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none" })
+    }
+
+    #[test]
+    fn url_rules() {
+        assert!(validate_url(ID).is_ok());
+        for bad in [
+            "http://app.example.com/c.json",
+            "https://app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/a/../c.json",
+            "https://app.example.com/./c.json",
+            "https://u:p@app.example.com/c",
+            "https://app.example.com/c#frag",
+            "https://APP.example.com/c",
+        ] {
+            assert!(validate_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn document_rules() {
+        assert_eq!(
+            validate_document(ID, &doc()).unwrap().kind,
+            ClientKind::Metadata
+        );
+        let mut d = doc();
+        d["client_id"] = json!("https://other.example.com/c.json");
+        assert!(validate_document(ID, &d).unwrap_err().contains("differs"));
+        for (key, value) in [
+            ("token_endpoint_auth_method", json!("private_key_jwt")),
+            ("client_secret", json!("s")),
+            ("grant_types", json!(["client_credentials"])),
+            ("redirect_uris", json!([])),
+            ("redirect_uris", json!(["http://evil.example/cb"])),
+            ("response_types", json!(["token"])),
+        ] {
+            let mut d = doc();
+            d[key] = value;
+            assert!(validate_document(ID, &d).is_err(), "{key}");
+        }
+        assert!(validate_document(ID, &json!([1])).is_err());
+    }
+
+    #[test]
+    fn allowlists_match_urls_and_host_patterns() {
+        assert!(allowlist_admits(&[], ID));
+        assert!(allowlist_admits(&[ID.to_string()], ID));
+        assert!(allowlist_admits(&["app.example.com".into()], ID));
+        assert!(allowlist_admits(&["*.example.com".into()], ID));
+        assert!(!allowlist_admits(
+            &["*.example.org".into(), "example.com".into()],
+            ID
+        ));
+        assert!(!allowlist_admits(
+            &["https://app.example.com/other.json".into()],
+            ID
+        ));
+    }
+}
