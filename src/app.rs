@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::federation::{self, discovery, simulator};
 use crate::keys::{KeyError, KeyRing, jwks};
 use crate::oauth::{
-    authorize, form, introspect, logout, metadata, register, revoke, token, userinfo,
+    authorize, client_config, form, introspect, logout, metadata, register, revoke, token, userinfo,
 };
 use crate::outbound::{self, NameLookup, SystemLookup};
 use crate::store::{CachedStore, SqlStore, Store};
@@ -52,6 +52,8 @@ impl AppState {
 pub struct Background {
     pub audit_writer: tokio::task::JoinHandle<()>,
     pub key_refresher: tokio::task::JoinHandle<()>,
+    /// Reaps idle dynamic clients every ten minutes.
+    pub reaper: tokio::task::JoinHandle<()>,
 }
 
 /// Builds the state: key ring (creating a signing key if needed), audit writer.
@@ -102,11 +104,13 @@ pub async fn build_state_with_lookup(
         upstreams: Arc::default(),
         cimd: Arc::default(),
     };
+    let reaper = spawn_reaper(state.clone());
     Ok((
         state,
         Background {
             audit_writer,
             key_refresher,
+            reaper,
         },
     ))
 }
@@ -136,6 +140,24 @@ fn extra_roots(config: &Config) -> Vec<reqwest::Certificate> {
             Vec::new()
         }
     }
+}
+
+/// Reaps idle dynamic clients every ten minutes (safe with several replicas).
+fn spawn_reaper(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match register::reap_idle(&state).await {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(count = ids.len(), "reaped idle dynamic clients")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reaping idle dynamic clients failed"),
+            }
+        }
+    })
 }
 
 /// Deletes expired flow records every ten minutes.
@@ -194,6 +216,15 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/api/v1/resources/{res}/clients:register",
             post(register::post_resource_register),
+        )
+        .route(
+            "/oauth/register/{client_id}",
+            get(client_config::get_client_config).delete(client_config::delete_client_config),
+        )
+        .route(
+            "/resources/{res}/oauth/register/{client_id}",
+            get(client_config::get_resource_client_config)
+                .delete(client_config::delete_resource_client_config),
         )
         .layer(DefaultBodyLimit::max(register::MAX_REGISTRATION_BYTES));
     let public = Router::new()
@@ -384,13 +415,17 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     }
     println!();
 
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: flushing the audit queue");
     audit.flush().await;
     drop(audit);
     background.key_refresher.abort();
+    background.reaper.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), background.audit_writer).await;
     sql.close().await;
     Ok(())

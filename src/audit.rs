@@ -100,6 +100,12 @@ pub enum AuditEvent {
         is_public: bool,
         client_name: String,
     },
+    ClientReaped {
+        client_id: String,
+    },
+    ClientDeleted {
+        client_id: String,
+    },
     ClientMetadataFetched {
         client_id: String,
         error: Option<String>,
@@ -275,6 +281,16 @@ impl AuditEvent {
                 r.client_id = Some(client_id);
                 r.resource_id = resource_id;
                 r.detail = json!({ "public": is_public, "client_name": client_name });
+            }
+            Self::ClientReaped { client_id } => {
+                r.kind = "client.reaped".into();
+                r.client_id = Some(client_id);
+                r.detail = json!({});
+            }
+            Self::ClientDeleted { client_id } => {
+                r.kind = "client.deleted".into();
+                r.client_id = Some(client_id);
+                r.detail = json!({});
             }
             Self::ClientMetadataFetched { client_id, error } => {
                 r.kind = if error.is_some() {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod consent;

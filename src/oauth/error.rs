@@ -23,6 +23,8 @@ pub enum ErrorCode {
     ServerError,
     InvalidRedirectUri,
     InvalidClientMetadata,
+    TemporarilyUnavailable,
+    InvalidToken,
 }
 
 impl ErrorCode {
@@ -39,6 +41,8 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
         }
     }
 }
@@ -51,6 +55,8 @@ pub struct OAuthError {
     /// RFC 6749 §5.2: a client that authenticated with the Authorization header gets a
     /// matching `WWW-Authenticate` challenge with its 401.
     pub is_basic_challenge: bool,
+    /// Seconds for a `Retry-After` header (rate limits).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -66,6 +72,7 @@ impl OAuthError {
             description: description.into(),
             status,
             is_basic_challenge: false,
+            retry_after: None,
         }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -89,6 +96,10 @@ impl OAuthError {
     }
     pub fn with_basic_challenge(mut self, is_basic: bool) -> Self {
         self.is_basic_challenge = is_basic;
+        self
+    }
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
     pub fn server_error() -> Self {
@@ -118,6 +129,11 @@ impl IntoResponse for OAuthError {
         let h = response.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(seconds) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            h.insert(header::RETRY_AFTER, v);
+        }
         if self.is_basic_challenge && self.status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod authorize_error;
 pub mod cimd;
 pub mod client_auth;
+pub mod client_config;
 pub mod client_metadata;
 pub mod endpoint;
 pub mod error;

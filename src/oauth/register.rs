@@ -16,6 +16,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::token::NoStore;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::client_ip::ClientIp;
 use crate::crypto;
 use crate::ids;
 use crate::store::{Client, ClientKind};
@@ -62,18 +63,20 @@ type Registered = (StatusCode, NoStore<Json<Value>>);
 
 pub async fn post_register(
     State(app): State<AppState>,
+    ClientIp(from): ClientIp,
     RegistrationBody(req): RegistrationBody,
 ) -> Result<Registered, OAuthError> {
-    let body = register_client(&app, Endpoint::Environment, req).await?;
+    let body = register_client(&app, Endpoint::Environment, req, &from).await?;
     Ok((StatusCode::CREATED, NoStore(Json(body))))
 }
 
 pub async fn post_resource_register(
     State(app): State<AppState>,
     Path(resource): Path<String>,
+    ClientIp(from): ClientIp,
     RegistrationBody(req): RegistrationBody,
 ) -> Result<Registered, OAuthError> {
-    let body = register_client(&app, Endpoint::Resource(resource), req).await?;
+    let body = register_client(&app, Endpoint::Resource(resource), req, &from).await?;
     Ok((StatusCode::CREATED, NoStore(Json(body))))
 }
 
@@ -82,8 +85,9 @@ pub async fn register_client(
     app: &AppState,
     endpoint: Endpoint,
     req: RegistrationRequest,
+    from: &str,
 ) -> Result<Value, OAuthError> {
-    let result = register(app, &endpoint, req).await;
+    let result = register(app, &endpoint, req, from).await;
     match &result {
         Ok(body) => {
             app.audit
@@ -113,6 +117,7 @@ async fn register(
     app: &AppState,
     endpoint: &Endpoint,
     req: RegistrationRequest,
+    from: &str,
 ) -> Result<Value, OAuthError> {
     let disabled = || {
         OAuthError::new(
@@ -146,6 +151,7 @@ async fn register(
     };
 
     let meta = client_metadata::validate(req)?;
+    check_policy(app, from).await?;
     let id = ids::generate("m2m");
     let secret = (meta.token_endpoint_auth_method != "none").then(crypto::random_token);
     let now = app.clock.now();
@@ -167,13 +173,70 @@ async fn register(
         created_at: now,
     };
     app.store.insert_client(&client).await?;
+    // RFC 7592: a registration access token for reading and deleting the registration.
+    let registration_token = crypto::random_token();
+    app.store
+        .set_registration(&id, from, &crypto::hash_secret(&registration_token), now)
+        .await?;
 
     let mut body = meta.document;
     body["client_id"] = json!(id);
     body["client_id_issued_at"] = json!(now);
+    body["registration_access_token"] = json!(registration_token);
+    body["registration_client_uri"] = json!(format!(
+        "{}/oauth/register/{id}",
+        endpoint.issuer(app.issuer())
+    ));
     if let Some(secret) = secret {
         body["client_secret"] = json!(secret);
         body["client_secret_expires_at"] = json!(0);
     }
     Ok(body)
+}
+
+/// The registration window of the rate limit.
+pub const RATE_WINDOW: i64 = 3600;
+
+/// DCR policy: a rate limit per address (its own bucket: successful registrations in the
+/// last hour, counted in the shared database so every replica sees them) and a cap.
+async fn check_policy(app: &AppState, from: &str) -> Result<(), OAuthError> {
+    let now = app.clock.now();
+    let recent = app
+        .store
+        .count_registrations_since(from, now - RATE_WINDOW)
+        .await?;
+    if recent >= app.config.dcr_rate_limit {
+        return Err(OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "too many registrations from this address; try again later",
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .with_retry_after(60));
+    }
+    if app.store.count_dynamic_clients().await? >= app.config.dcr_max_clients {
+        return Err(OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the registration limit of this server is reached",
+        )
+        .with_status(StatusCode::SERVICE_UNAVAILABLE));
+    }
+    Ok(())
+}
+
+/// Deletes dynamic clients idle for `dcr_idle_ttl` that hold no live refresh token; a
+/// reaped client's next request gets `invalid_client` and it registers again.
+pub async fn reap_idle(app: &AppState) -> Result<Vec<String>, crate::store::StoreError> {
+    let now = app.clock.now();
+    let reaped = app
+        .store
+        .reap_idle_clients(now - app.config.dcr_idle_ttl, now)
+        .await?;
+    for id in &reaped {
+        app.audit
+            .record(AuditEvent::ClientReaped {
+                client_id: id.clone(),
+            })
+            .await;
+    }
+    Ok(reaped)
 }

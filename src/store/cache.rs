@@ -87,6 +87,39 @@ impl ClientStore for CachedStore {
         self.clients.clear();
         self.inner.upsert_client(client).await
     }
+    async fn count_registrations_since(&self, from: &str, since: i64) -> StoreResult<i64> {
+        self.inner.count_registrations_since(from, since).await
+    }
+    async fn count_dynamic_clients(&self) -> StoreResult<i64> {
+        self.inner.count_dynamic_clients().await
+    }
+    async fn set_registration(
+        &self,
+        client_id: &str,
+        from: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.inner
+            .set_registration(client_id, from, token_hash, now)
+            .await
+    }
+    async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()> {
+        self.inner.touch_client(client_id, now).await
+    }
+    async fn reap_idle_clients(&self, idle_before: i64, now: i64) -> StoreResult<Vec<String>> {
+        let reaped = self.inner.reap_idle_clients(idle_before, now).await;
+        self.clients.clear();
+        reaped
+    }
+    async fn registration_token_hash(&self, client_id: &str) -> StoreResult<Option<String>> {
+        self.inner.registration_token_hash(client_id).await
+    }
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let deleted = self.inner.delete_client(client_id).await;
+        self.clients.clear();
+        deleted
+    }
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.inner.list_clients().await
     }

@@ -27,6 +27,23 @@ pub trait ClientStore {
     /// Inserts or replaces by id (metadata-document clients are refreshed this way).
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Successful dynamic registrations from an address since a time (the rate limit).
+    async fn count_registrations_since(&self, from: &str, since: i64) -> StoreResult<i64>;
+    async fn count_dynamic_clients(&self) -> StoreResult<i64>;
+    /// Records where a dynamic client came from and its RFC 7592 token (hash).
+    async fn set_registration(
+        &self,
+        client_id: &str,
+        from: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Marks a client used (at most one write an hour).
+    async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()>;
+    /// Deletes dynamic clients idle since `idle_before` that hold no live refresh token.
+    async fn reap_idle_clients(&self, idle_before: i64, now: i64) -> StoreResult<Vec<String>>;
+    async fn registration_token_hash(&self, client_id: &str) -> StoreResult<Option<String>>;
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]

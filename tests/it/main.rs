@@ -7,6 +7,7 @@
 mod browser;
 mod cli;
 mod compose;
+mod dcr_policy;
 mod flow;
 mod flow_negative;
 mod keys;

@@ -160,6 +160,17 @@ pub struct Builder {
     clock: Option<Arc<FixedClock>>,
     refresh_interval: u64,
     simulator: bool,
+    outsider: Option<Outsider>,
+    configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+}
+
+/// How outsider-controlled URLs (CIMD documents) are fetched: the name lookup of the SSRF
+/// guard, the hosts exempt from it (`PORTCULLIS_ALLOW_PRIVATE_HOSTS`), and a CA bundle to
+/// trust (`PORTCULLIS_EXTRA_CA_FILE`).
+struct Outsider {
+    lookup: Arc<dyn portcullis::outbound::NameLookup>,
+    allow_private_hosts: Vec<String>,
+    extra_ca_file: Option<std::path::PathBuf>,
 }
 
 #[allow(dead_code)]
@@ -185,6 +196,8 @@ impl TestApp {
             clock: None,
             refresh_interval: 30,
             simulator: true,
+            outsider: None,
+            configure: None,
         }
     }
 }
@@ -217,8 +230,31 @@ impl Builder {
         self
     }
 
+    /// Outsider fetches resolve names with `lookup`, exempt `allow_private_hosts` from the
+    /// SSRF guard, and trust the PEM roots of `extra_ca_file`.
+    #[allow(dead_code)]
+    pub fn outsider(
+        mut self,
+        lookup: Arc<dyn portcullis::outbound::NameLookup>,
+        allow_private_hosts: &[&str],
+        extra_ca_file: Option<&std::path::Path>,
+    ) -> Self {
+        self.outsider = Some(Outsider {
+            lookup,
+            allow_private_hosts: allow_private_hosts.iter().map(|h| h.to_string()).collect(),
+            extra_ca_file: extra_ca_file.map(std::path::Path::to_path_buf),
+        });
+        self
+    }
+
     pub async fn build(self) -> TestApp {
         self.build_with_issuer("http://127.0.0.1:8080".into()).await
+    }
+
+    /// Adjusts the configuration before the app is built (limits, switches).
+    pub fn configure(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.configure = Some(Box::new(f));
+        self
     }
 
     async fn build_with_issuer(self, issuer: String) -> TestApp {
@@ -241,9 +277,21 @@ impl Builder {
                 .await
                 .expect("seed applies");
         }
-        let (state, background) = app::build_state(config, issuer.clone(), store, clock.clone())
-            .await
-            .expect("state");
+        let lookup: Arc<dyn portcullis::outbound::NameLookup> = match self.outsider {
+            Some(o) => {
+                config.allow_private_hosts = o.allow_private_hosts;
+                config.extra_ca_file = o.extra_ca_file;
+                o.lookup
+            }
+            None => Arc::new(portcullis::outbound::SystemLookup),
+        };
+        if let Some(f) = self.configure {
+            f(&mut config);
+        }
+        let (state, background) =
+            app::build_state_with_lookup(config, issuer.clone(), store, clock.clone(), lookup)
+                .await
+                .expect("state");
         let router = app::build_router(state.clone());
         TestApp {
             state,
@@ -264,7 +312,11 @@ impl Builder {
         let app = self.build_with_issuer(format!("http://{addr}")).await;
         let router = app.router.clone();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
         });
         Spawned {
             base: format!("http://{addr}"),

@@ -128,6 +128,10 @@ pub async fn issue_user_tokens(
     grant_type: &'static str,
 ) -> Result<Issued, OAuthError> {
     let now = app.clock.now();
+    if client.kind == crate::store::ClientKind::Dynamic {
+        // Reaping counts idle time from the last use.
+        app.store.touch_client(&client.id, now).await?;
+    }
     let token = access_token::mint(
         &app.keys,
         &TokenSubject {

@@ -120,6 +120,85 @@ impl ClientStore for SqlStore {
         Ok(())
     }
 
+    async fn count_registrations_since(&self, from: &str, since: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM clients WHERE kind = 'dynamic' AND registered_from = $1 AND created_at >= $2",
+        )
+        .bind(from)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
+    async fn count_dynamic_clients(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM clients WHERE kind = 'dynamic'")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+
+    async fn set_registration(
+        &self,
+        client_id: &str,
+        from: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE clients SET registered_from = $2, registration_token_hash = $3, last_used_at = $4 WHERE id = $1",
+        )
+        .bind(client_id)
+        .bind(from)
+        .bind(token_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE clients SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - 3600)",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn reap_idle_clients(&self, idle_before: i64, now: i64) -> StoreResult<Vec<String>> {
+        // Safe with several replicas: a second reaper deletes nothing more.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "DELETE FROM clients WHERE kind = 'dynamic' AND COALESCE(last_used_at, created_at) < $1 \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.client_id = clients.id \
+             AND r.revoked_at IS NULL AND r.used_at IS NULL AND r.family_expires_at > $2) RETURNING id",
+        )
+        .bind(idle_before)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn registration_token_hash(&self, client_id: &str) -> StoreResult<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT registration_token_hash FROM clients WHERE id = $1")
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.and_then(|(h,)| h))
+    }
+
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, id");
         let rows: Vec<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

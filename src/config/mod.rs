@@ -31,6 +31,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("key_rotation_delay", "PORTCULLIS_KEY_ROTATION_DELAY"),
     ("key_refresh_interval", "PORTCULLIS_KEY_REFRESH_INTERVAL"),
     ("log_format", "PORTCULLIS_LOG_FORMAT"),
+    ("dcr_rate_limit", "PORTCULLIS_DCR_RATE_LIMIT"),
+    ("dcr_max_clients", "PORTCULLIS_DCR_MAX_CLIENTS"),
+    ("dcr_idle_ttl", "PORTCULLIS_DCR_IDLE_TTL"),
 ];
 
 /// The secret key used under `--dev` when none is configured. Public on purpose: a dev
@@ -88,6 +91,12 @@ pub struct Config {
     /// Seconds between reloads of the key ring from the store (replicas pick up rotations).
     pub key_refresh_interval: u64,
     pub log_format: LogFormat,
+    /// Dynamic registrations allowed per address per hour.
+    pub dcr_rate_limit: i64,
+    /// Dynamic clients allowed in all.
+    pub dcr_max_clients: i64,
+    /// Seconds after which an unused dynamic client without live refresh tokens is reaped.
+    pub dcr_idle_ttl: i64,
     pub is_dev: bool,
 }
 
@@ -128,6 +137,9 @@ struct FileConfig {
     key_rotation_delay: Option<i64>,
     key_refresh_interval: Option<u64>,
     log_format: Option<String>,
+    dcr_rate_limit: Option<i64>,
+    dcr_max_clients: Option<i64>,
+    dcr_idle_ttl: Option<i64>,
 }
 
 impl FileConfig {
@@ -165,6 +177,12 @@ impl FileConfig {
             self.key_refresh_interval.map(|v| v.to_string()),
         );
         put("log_format", self.log_format);
+        put("dcr_rate_limit", self.dcr_rate_limit.map(|v| v.to_string()));
+        put(
+            "dcr_max_clients",
+            self.dcr_max_clients.map(|v| v.to_string()),
+        );
+        put("dcr_idle_ttl", self.dcr_idle_ttl.map(|v| v.to_string()));
         m
     }
 }
@@ -314,6 +332,19 @@ impl Config {
             Some(s) => return Err(err("log_format", format!("`{s}` is not `text` or `json`"))),
         };
 
+        let positive = |key: &str, default: i64| -> Result<i64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(s) => s
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| err(key, format!("`{s}` is not a positive number"))),
+            }
+        };
+        let dcr_rate_limit = positive("dcr_rate_limit", 30)?;
+        let dcr_max_clients = positive("dcr_max_clients", 10_000)?;
+        let dcr_idle_ttl = positive("dcr_idle_ttl", 30 * 86_400)?;
         Ok(Config {
             listen,
             issuer,
@@ -334,6 +365,9 @@ impl Config {
             key_rotation_delay,
             key_refresh_interval,
             log_format,
+            dcr_rate_limit,
+            dcr_max_clients,
+            dcr_idle_ttl,
             is_dev,
         })
     }
@@ -386,109 +420,4 @@ pub fn check_issuer(text: &str, is_dev: bool) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-    const KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
-
-    #[test]
-    fn defaults_apply_under_dev() {
-        let c = Config::load(None, &env(&[]), true).unwrap();
-        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(c.issuer(), "http://127.0.0.1:8080");
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
-        assert!(c.is_dev_secret);
-        assert_eq!(c.signing_alg, SigningAlg::Rs256);
-    }
-
-    #[test]
-    fn secret_key_is_required_outside_dev() {
-        let e = Config::load(None, &env(&[]), false).unwrap_err();
-        assert!(e.key.contains("PORTCULLIS_SECRET_KEY"), "{e}");
-        assert!(Config::load(None, &env(&[("PORTCULLIS_SECRET_KEY", KEY)]), false).is_ok());
-    }
-
-    #[test]
-    fn issuer_with_trailing_slash_is_refused() {
-        let e = Config::load(
-            None,
-            &env(&[("PORTCULLIS_ISSUER", "https://auth.example.com/")]),
-            true,
-        )
-        .unwrap_err();
-        assert!(
-            e.key.contains("PORTCULLIS_ISSUER") && e.problem.contains("/"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn http_issuer_must_be_loopback_outside_dev() {
-        let base = [
-            ("PORTCULLIS_SECRET_KEY", KEY),
-            ("PORTCULLIS_ISSUER", "http://auth.example.com"),
-        ];
-        assert!(Config::load(None, &env(&base), false).is_err());
-        let ok = [
-            ("PORTCULLIS_SECRET_KEY", KEY),
-            ("PORTCULLIS_ISSUER", "http://localhost:9000"),
-        ];
-        assert!(Config::load(None, &env(&ok), false).is_ok());
-        let https = [
-            ("PORTCULLIS_SECRET_KEY", KEY),
-            ("PORTCULLIS_ISSUER", "https://auth.example.com/t1"),
-        ];
-        assert_eq!(
-            Config::load(None, &env(&https), false).unwrap().issuer(),
-            "https://auth.example.com/t1"
-        );
-    }
-
-    #[test]
-    fn dev_refuses_non_loopback_listen() {
-        let e =
-            Config::load(None, &env(&[("PORTCULLIS_LISTEN", "0.0.0.0:8080")]), true).unwrap_err();
-        assert!(e.key.contains("PORTCULLIS_LISTEN"), "{e}");
-    }
-
-    #[test]
-    fn bad_values_name_their_key() {
-        for (var, value) in [
-            ("PORTCULLIS_SIGNING_ALG", "HS256"),
-            ("PORTCULLIS_LISTEN", "nope"),
-            ("PORTCULLIS_SECRET_KEY", "short"),
-            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.1,bogus"),
-            ("PORTCULLIS_ENABLE_IDP_SIMULATOR", "maybe"),
-        ] {
-            let e = Config::load(None, &env(&[(var, value)]), true).unwrap_err();
-            assert!(e.key.contains(var), "{var}: {e}");
-        }
-    }
-
-    #[test]
-    fn file_values_are_overridden_by_environment() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9000\"\nsigning_alg = \"ES256\"\n",
-        )
-        .unwrap();
-        let c = Config::load(
-            Some(&path),
-            &env(&[("PORTCULLIS_SIGNING_ALG", "EdDSA")]),
-            true,
-        )
-        .unwrap();
-        assert_eq!(c.listen.port(), 9000);
-        assert_eq!(c.signing_alg, SigningAlg::EdDsa);
-        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
-        assert!(Config::load(Some(&path), &env(&[]), true).is_err());
-    }
-}
+mod tests;

@@ -1,0 +1,84 @@
+//! The client configuration endpoint (RFC 7592) for dynamically registered clients:
+//! `GET` reads and `DELETE` removes a registration, authorized by the registration access
+//! token returned at registration (stored hashed). Any failure is 401 `invalid_token`, so
+//! the endpoint does not reveal which client ids exist.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::error::{ErrorCode, OAuthError};
+use super::token::NoStore;
+use super::userinfo::BearerToken;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::store::{Client, ClientKind};
+
+fn invalid_token() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidToken,
+        "the registration access token is not valid for this client",
+    )
+    .with_status(StatusCode::UNAUTHORIZED)
+}
+
+async fn authorized(app: &AppState, client_id: &str, token: &str) -> Result<Client, OAuthError> {
+    let hash = app
+        .store
+        .registration_token_hash(client_id)
+        .await?
+        .ok_or_else(invalid_token)?;
+    if !crypto::verify_secret(token, &hash) {
+        return Err(invalid_token());
+    }
+    app.store
+        .find_client(client_id)
+        .await?
+        .filter(|c| c.kind == ClientKind::Dynamic)
+        .ok_or_else(invalid_token)
+}
+
+pub async fn get_client_config(
+    State(app): State<AppState>,
+    Path(client_id): Path<String>,
+    BearerToken(token): BearerToken,
+) -> Result<NoStore<Json<Value>>, OAuthError> {
+    let client = authorized(&app, &client_id, &token).await?;
+    let mut body = client.metadata.clone();
+    body["client_id"] = json!(client.id);
+    body["client_id_issued_at"] = json!(client.created_at);
+    Ok(NoStore(Json(body)))
+}
+
+pub async fn delete_client_config(
+    State(app): State<AppState>,
+    Path(client_id): Path<String>,
+    BearerToken(token): BearerToken,
+) -> Result<StatusCode, OAuthError> {
+    let client = authorized(&app, &client_id, &token).await?;
+    app.store.delete_client(&client.id).await?;
+    app.audit
+        .record(AuditEvent::ClientDeleted {
+            client_id: client.id,
+        })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn get_resource_client_config(
+    state: State<AppState>,
+    Path((_resource, client_id)): Path<(String, String)>,
+    token: BearerToken,
+) -> Result<NoStore<Json<Value>>, OAuthError> {
+    get_client_config(state, Path(client_id), token).await
+}
+
+pub async fn delete_resource_client_config(
+    state: State<AppState>,
+    Path((_resource, client_id)): Path<(String, String)>,
+    token: BearerToken,
+) -> Result<StatusCode, OAuthError> {
+    delete_client_config(state, Path(client_id), token).await
+}
