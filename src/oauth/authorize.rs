@@ -72,7 +72,20 @@ pub async fn start(
         )
     })?;
     let client = if super::cimd::is_cimd_client_id(client_id) {
-        // A Client ID Metadata Document: fetched (cached) and checked before anything else.
+        // A Client ID Metadata Document. The resource's CIMD policy is checked first, so an
+        // outsider cannot make us fetch URLs the resource would refuse anyway.
+        let target = || {
+            AuthorizeError::page(
+                "invalid_target",
+                "This application may not get tokens for that resource (its metadata-document policy refuses it).",
+            )
+        };
+        match resolve_resource(app, &endpoint, params.get("resource")).await {
+            Ok(Some(r))
+                if r.is_cimd_enabled
+                    && super::cimd::allowlist_admits(&r.cimd_allowlist, client_id) => {}
+            _ => return Err(target()),
+        }
         super::cimd::resolve(app, client_id).await.map_err(|e| {
             AuthorizeError::page(
                 "invalid_client",

@@ -25,8 +25,11 @@ const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// Fetched documents per client-id URL.
 #[derive(Default)]
 pub struct CimdCache {
-    entries: Mutex<HashMap<String, (Instant, Result<Client, String>)>>,
+    entries: Mutex<HashMap<String, CacheEntry>>,
 }
+
+/// Until when, and what: the client or why it was refused.
+type CacheEntry = (Instant, Result<Client, String>);
 
 impl std::fmt::Debug for CimdCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,7 +194,7 @@ async fn fetch(app: &AppState, url: &Url) -> Result<(Client, Duration), String> 
             if e.is_timeout() {
                 "fetching the document timed out".to_string()
             } else {
-                format!("fetching the document failed: {e}")
+                format!("fetching the document failed: {}", innermost(&e))
             }
         })?;
     if response.status().is_redirection() {
@@ -205,6 +208,15 @@ async fn fetch(app: &AppState, url: &Url) -> Result<(Client, Duration), String> 
     let doc: Value =
         serde_json::from_slice(&body).map_err(|e| format!("the document is not JSON: {e}"))?;
     Ok((validate_document(url.as_str(), &doc)?, ttl))
+}
+
+/// The innermost cause of an error chain (reqwest hides the guard's or TLS's reason).
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// The client a metadata document describes (cached), or why not.

@@ -43,6 +43,12 @@ pub async fn authenticate(
         (None, None, _) => return Err(fail("client authentication is required")),
     };
     let client = match app.store.find_client(&client_id).await? {
+        // A metadata-document client is described by its (cached) document, not the copy.
+        Some(c) if c.kind == crate::store::ClientKind::Metadata => {
+            super::cimd::resolve(app, &client_id)
+                .await
+                .map_err(|e| fail(&format!("client metadata document: {e}")))?
+        }
         Some(c) => c,
         // A metadata-document client: its document (cached) describes it.
         None if super::cimd::is_cimd_client_id(&client_id) => super::cimd::resolve(app, &client_id)

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod cimd;
 mod cli;
 mod compose;
 mod dcr_policy;

@@ -153,6 +153,9 @@ pub async fn fresh_postgres(base: &str) -> String {
     url.to_string()
 }
 
+/// A change to the configuration before the app is built.
+type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 pub struct Builder {
     seed: Option<String>,
     db: Option<TestDb>,
@@ -161,7 +164,7 @@ pub struct Builder {
     refresh_interval: u64,
     simulator: bool,
     outsider: Option<Outsider>,
-    configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    configure: Option<Configure>,
 }
 
 /// How outsider-controlled URLs (CIMD documents) are fetched: the name lookup of the SSRF
