@@ -219,11 +219,14 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route(
             "/oauth/register/{client_id}",
-            get(client_config::get_client_config).delete(client_config::delete_client_config),
+            get(client_config::get_client_config)
+                .put(client_config::put_client_config)
+                .delete(client_config::delete_client_config),
         )
         .route(
             "/resources/{res}/oauth/register/{client_id}",
             get(client_config::get_resource_client_config)
+                .put(client_config::put_resource_client_config)
                 .delete(client_config::delete_resource_client_config),
         )
         .layer(DefaultBodyLimit::max(register::MAX_REGISTRATION_BYTES));

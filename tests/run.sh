@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML,
-# Authlib in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider), runs every unit and integration test on SQLite, the store
-# contract tests on PostgreSQL too, and the integration tests again on PostgreSQL.
+# Authlib, mcp in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider; npm
+# @modelcontextprotocol/sdk in tests/peers/mcp-ts), builds the demo MCP server, runs every unit
+# and integration test on SQLite, the store contract tests on PostgreSQL too, and the
+# integration tests again on PostgreSQL.
 #
 # PostgreSQL: PORTCULLIS_TEST_POSTGRES_URL (a server where `postgres` may CREATE DATABASE);
 # when unset, postgres://postgres@127.0.0.1:5432/postgres is used if it answers. Under CI
@@ -30,6 +32,20 @@ if [[ ! -d "$IDP/node_modules/oidc-provider" ]] || ! cmp -s "$IDP/package-lock.j
   npm ci --prefix "$IDP" --no-audit --no-fund --loglevel=error
   cp "$IDP/package-lock.json" "$IDP/node_modules/.lock-stamp"
 fi
+
+# --- MCP TypeScript SDK (npm @modelcontextprotocol/sdk, pinned by its package-lock.json) ------
+MCPTS="$ROOT/tests/peers/mcp-ts"
+if [[ ! -d "$MCPTS/node_modules/@modelcontextprotocol/sdk" ]] || ! cmp -s "$MCPTS/package-lock.json" "$MCPTS/node_modules/.lock-stamp"; then
+  echo "==> installing @modelcontextprotocol/sdk into tests/peers/mcp-ts/node_modules"
+  npm ci --prefix "$MCPTS" --no-audit --no-fund --loglevel=error
+  cp "$MCPTS/package-lock.json" "$MCPTS/node_modules/.lock-stamp"
+fi
+
+# --- the demo MCP server binary, for the end-to-end MCP client tests (tests/it/mcp_e2e.rs) ---
+# `cargo test --workspace` builds it too; built here so that the PostgreSQL run below, or a
+# `cargo test --test it` started after this script, never meets a missing or stale binary.
+echo "==> cargo build -p tickets-mcp"
+cargo build --locked -p tickets-mcp
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 if [[ -z "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then

@@ -130,7 +130,11 @@ pub async fn get_consent(
             client_name: &client.name,
             is_unverified_client: client.kind == ClientKind::Dynamic,
             cimd_host: (client.kind == ClientKind::Metadata)
-                .then(|| url::Url::parse(&client.id).ok().and_then(|u| u.host_str().map(str::to_string)))
+                .then(|| {
+                    url::Url::parse(&client.id)
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_string))
+                })
                 .flatten(),
             redirect_host: &host,
             is_localhost,

@@ -14,6 +14,8 @@ const MAX_TEXT: usize = 512;
 /// The registration request; unknown members are ignored (RFC 7591 §2).
 #[derive(Debug, Default, Deserialize)]
 pub struct RegistrationRequest {
+    /// Only at the RFC 7592 update: must be the registered id.
+    pub client_id: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub token_endpoint_auth_method: Option<String>,
     pub grant_types: Option<Vec<String>>,

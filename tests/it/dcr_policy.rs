@@ -166,7 +166,7 @@ async fn reaping_deletes_idle_clients_without_live_refresh_tokens_only() {
 }
 
 #[tokio::test]
-async fn rfc7592_reads_and_deletes_with_the_registration_access_token_only() {
+async fn rfc7592_reads_updates_and_deletes_with_the_registration_access_token_only() {
     let s = TestApp::builder().spawn().await;
     let http = reqwest::Client::new();
     let reg: serde_json::Value = http

@@ -13,6 +13,7 @@ mod flow;
 mod flow_negative;
 mod keys;
 mod logout;
+mod mcp_e2e;
 mod metadata;
 mod negative_support;
 mod oidc;

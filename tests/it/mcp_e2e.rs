@@ -1,0 +1,699 @@
+//! The reference scenario end to end with MCP clients nobody here wrote: portcullis (in
+//! process, real clock) → the demo tickets MCP server (`tickets-mcp`, a child process on a
+//! free port, trusting portcullis only through its metadata and JWKS) → the official MCP
+//! clients, whose browser part is a script driving portcullis's pages over HTTP:
+//!
+//! - npm `@modelcontextprotocol/sdk` (pinned in tests/peers/mcp-ts, installed by
+//!   tests/run.sh), run by tests/peers/mcp-ts/client.mjs with `node` from PATH;
+//! - PyPI `mcp` (pinned in tests/peers/requirements.txt), run by
+//!   tests/peers/mcp_py_client.py with the test peers' Python.
+//!
+//! The `tickets-mcp` binary is taken from the target directory this test binary runs from
+//! (`<target>/<profile>/tickets-mcp`, whatever `CARGO_TARGET_DIR` is), or from
+//! `PORTCULLIS_TEST_TICKETS_MCP`. `cargo test --workspace` builds it before any test runs
+//! (the demo package's own integration tests need it), and tests/run.sh builds it explicitly
+//! too; alone, `cargo test --test it` does not, so a missing binary, or one older than the
+//! demo's sources, fails with the command to run (`cargo build -p tickets-mcp`) instead of
+//! testing stale code. (Building it from inside the test would wait on the build lock that the
+//! running `cargo test` holds.)
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portcullis::clock::{Clock, FixedClock, SystemClock};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::oidc_idp::free_port;
+use crate::support::{Spawned, TestApp, peer_python};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The demo's resource: its URL is the demo's real address, known only once a port is picked.
+fn demo_seed(server_url: &str) -> String {
+    format!(
+        r#"
+[[resources]]
+id = "res_demo"
+name = "Tickets (demo)"
+server_url = "{server_url}"
+access_token_ttl = 300
+dynamic_client_registration = true
+scopes = [ {{ name = "tickets.read", description = "Read tickets" }},
+           {{ name = "tickets.manage", description = "Create and change tickets" }} ]
+
+[[rules]]
+id = "rule_demo_admins"
+resource = "res_demo"
+organization = "org_acme"
+when = {{ group = "jira-admins" }}
+grant = ["tickets.read", "tickets.manage:{{org}}"]
+
+[[rules]]
+id = "rule_demo_readers"
+resource = "res_demo"
+organization = "org_acme"
+when = {{ any = true }}
+grant = ["tickets.read"]
+
+[[clients]]
+id = "m2m_demo_preregistered"
+name = "Pre-registered MCP client"
+redirect_uris = ["http://127.0.0.1/callback"]
+grant_types = ["authorization_code"]
+resources = ["res_demo"]
+scopes = ["tickets.read", "tickets.manage"]
+"#
+    )
+}
+
+/// The demo MCP server as a child process; killed when dropped.
+struct Demo {
+    /// `http://127.0.0.1:<port>/mcp`, its canonical resource URL.
+    url: String,
+    child: Child,
+    /// Its JSON log lines (stdout and stderr).
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Demo {
+    fn logs(&self) -> Vec<String> {
+        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The audit lines (`target` `audit`) of tool-call decisions, as their `fields`.
+    fn tool_call_audit(&self) -> Vec<Value> {
+        self.logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["target"] == "audit" && v["fields"]["message"] == "tool call")
+            .map(|v| v["fields"].clone())
+            .collect()
+    }
+}
+
+/// `<target>/<profile>/tickets-mcp`, next to the directory of this test binary (`deps/`).
+fn tickets_mcp_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("PORTCULLIS_TEST_TICKETS_MCP") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let bin = profile_dir.join(format!("tickets-mcp{}", std::env::consts::EXE_SUFFIX));
+    let build = "run `cargo build -p tickets-mcp` (with the same CARGO_TARGET_DIR), \
+                 or tests/run.sh, or `cargo test --workspace`";
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is not built: {build}", bin.display()));
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let newest = newest_mtime(&demo.join("src"))
+        .into_iter()
+        .chain(newest_mtime(&demo.join("Cargo.toml")))
+        .max();
+    if let Some(newest) = newest {
+        assert!(
+            built >= newest,
+            "{} is older than the demo's sources: {build}",
+            bin.display()
+        );
+    }
+    bin
+}
+
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| newest_mtime(&e.path()))
+        .max()
+}
+
+/// portcullis on a real clock with the demo resource seeded, and the demo trusting it.
+async fn start() -> (Spawned, Demo) {
+    // The demo checks `exp`/`iat` against the real time.
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let s = TestApp::builder().clock(clock).spawn().await;
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    portcullis::seed::apply(
+        &s.app.state.store,
+        &s.app.state.config.secret,
+        &|_| None,
+        &demo_seed(&url),
+        SystemClock.now(),
+    )
+    .await
+    .expect("demo seed applies");
+
+    let issuer = format!("{}/resources/res_demo", s.base);
+    let mut child = Command::new(tickets_mcp_binary())
+        .args(["--issuer", &issuer])
+        .args(["--resource", &url])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--json-logs")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run tickets-mcp");
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    for pipe in [
+        Box::new(child.stdout.take().expect("stdout"))
+            as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let logs = logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut l) = logs.lock() {
+                    l.push(line);
+                }
+            }
+        });
+    }
+    let demo = Demo { url, child, logs };
+
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let http = reqwest::Client::new();
+    let ready = tokio::time::timeout(READY_TIMEOUT, async {
+        loop {
+            if let Ok(r) = http.get(&health).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        ready.is_ok(),
+        "tickets-mcp did not answer on {health}; logs:\n{}",
+        demo.logs().join("\n")
+    );
+    (s, demo)
+}
+
+async fn run_client(mut cmd: Command, what: &str, demo: &Demo) -> Value {
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(CLIENT_TIMEOUT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {CLIENT_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{what} printed no JSON summary ({}); stdout:\n{stdout}\nstderr:\n{stderr}\ndemo:\n{}",
+                out.status,
+                demo.logs().join("\n")
+            )
+        });
+    // Shown when the test fails (the harness captures it otherwise).
+    eprintln!("{what}: {summary:#}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success() && summary.get("fatal").is_none(),
+        "{what} failed ({}): {summary:#}\nstderr:\n{stderr}\ndemo:\n{}",
+        out.status,
+        demo.logs().join("\n")
+    );
+    summary
+}
+
+fn mcp_ts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/mcp-ts")
+}
+
+/// Runs the TypeScript SDK client against the demo; returns its JSON summary.
+async fn ts_client(demo: &Demo, args: &[&str]) -> Value {
+    let dir = mcp_ts_dir();
+    assert!(
+        dir.join("node_modules/@modelcontextprotocol/sdk/package.json")
+            .is_file(),
+        "@modelcontextprotocol/sdk is not installed in {}: run tests/run.sh, or \
+         `npm ci --prefix tests/peers/mcp-ts`",
+        dir.display()
+    );
+    let callback_port = free_port().to_string();
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("client.mjs"))
+        .args(["--server", &demo.url])
+        .args(["--callback-port", &callback_port])
+        .args(args)
+        .current_dir(&dir);
+    run_client(cmd, "the MCP TypeScript SDK client", demo).await
+}
+
+/// Runs the Python `mcp` client against the demo; returns its JSON summary.
+async fn py_client(demo: &Demo, args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/mcp_py_client.py");
+    let callback_port = free_port().to_string();
+    let mut cmd = Command::new(peer_python());
+    cmd.arg(script)
+        .args(["--server", &demo.url])
+        .args(["--callback-port", &callback_port])
+        .args(args);
+    run_client(cmd, "the Python mcp client", demo).await
+}
+
+async fn audit(s: &Spawned, kind: &str) -> Vec<portcullis::store::AuditRecord> {
+    s.app.state.audit.flush().await;
+    s.app
+        .state
+        .store
+        .list_audit_events(&portcullis::store::AuditFilter {
+            kind: Some(kind.into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// The `token.issued` events of the demo resource for `client_id` (in no particular order:
+/// the clock is fixed, so they share one timestamp).
+async fn tokens_issued(s: &Spawned, client_id: &str) -> Vec<portcullis::store::AuditRecord> {
+    let events: Vec<_> = audit(s, "token.issued")
+        .await
+        .into_iter()
+        .filter(|e| e.client_id.as_deref() == Some(client_id))
+        .collect();
+    for e in &events {
+        assert_eq!(e.resource_id.as_deref(), Some("res_demo"), "{e:?}");
+        assert_eq!(
+            e.detail["iss"],
+            format!("{}/resources/res_demo", s.base),
+            "tokens for the demo carry the per-resource issuer: {e:?}"
+        );
+        assert_eq!(e.organization_id.as_deref(), Some("org_acme"), "{e:?}");
+    }
+    events
+}
+
+/// `(grant_type, scopes)` of each token issued to `client_id`, sorted.
+async fn grants(s: &Spawned, client_id: &str) -> Vec<(Value, Value)> {
+    let mut grants: Vec<_> = tokens_issued(s, client_id)
+        .await
+        .iter()
+        .map(|e| (e.detail["grant_type"].clone(), e.detail["scopes"].clone()))
+        .collect();
+    grants.sort_by_key(|g| format!("{g:?}"));
+    grants
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list of ids: {v}"))
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What every TypeScript run shares: discovery of the per-resource issuer, a registered
+/// public client, the first authorization with PKCE, `resource` and `state`, and reads.
+fn assert_ts_first_authorization(s: &Spawned, demo: &Demo, sum: &Value) {
+    let issuer = format!("{}/resources/res_demo", s.base);
+    assert!(
+        sum["sdk_version"].as_str().unwrap().starts_with("1.32."),
+        "{sum:#}"
+    );
+    assert_eq!(
+        sum["discovery"]["authorization_server_url"],
+        issuer.as_str()
+    );
+    assert_eq!(sum["discovery"]["metadata_issuer"], issuer.as_str());
+    assert_eq!(sum["discovery"]["resource"], demo.url.as_str());
+    let first = &sum["authorizations"][0];
+    assert_eq!(
+        first["endpoint"],
+        format!("{issuer}/oauth/authorize"),
+        "{sum:#}"
+    );
+    assert_eq!(first["resource"], demo.url.as_str());
+    assert_eq!(first["code_challenge_method"], "S256");
+    assert_eq!(first["has_state"], true);
+    // The 401 challenge's scope (the demo names tickets.read) is what the SDK asks for.
+    assert_eq!(first["scope"], "tickets.read", "{sum:#}");
+    assert_eq!(first["callback"]["has_code"], true, "{sum:#}");
+    assert_eq!(first["callback"]["state_matches"], true);
+    assert_eq!(first["callback"]["iss"], issuer.as_str());
+    assert_eq!(
+        sum["tools"],
+        json!([
+            "close_ticket",
+            "create_ticket",
+            "get_ticket",
+            "list_tickets",
+            "update_ticket"
+        ])
+    );
+    assert_eq!(sum["list_tickets"]["ok"], true, "{sum:#}");
+    assert_eq!(
+        ids(&sum["list_tickets"]["ids"]),
+        ["ACME-1", "ACME-2"],
+        "{sum:#}"
+    );
+    assert_eq!(sum["get_ticket"]["ok"], true, "{sum:#}");
+    assert_eq!(sum["get_ticket"]["id"], "ACME-1", "{sum:#}");
+}
+
+#[tokio::test]
+async fn ts_sdk_alice_registers_signs_in_steps_up_and_creates_a_ticket() {
+    let (s, demo) = start().await;
+    let sum = ts_client(
+        &demo,
+        &["--email", "alice@example.com", "--groups", "jira-admins"],
+    )
+    .await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+
+    // Registered by DCR at the per-resource registration endpoint, as a public client.
+    let client_id = sum["registered"]["client_id"].as_str().unwrap().to_string();
+    assert_eq!(sum["registered"]["token_endpoint_auth_method"], "none");
+    assert_eq!(sum["registered"]["has_client_secret"], false);
+    let first = &sum["authorizations"][0];
+    assert_eq!(
+        first["pages"],
+        json!([
+            "303 /resources/res_demo/oauth/authorize",
+            "200 /sso/v1/login",
+            "303 /sso/v1/login",
+            "200 /sso/v1/simulator/conn_acme_sim",
+            "303 /sso/v1/simulator/conn_acme_sim",
+            "200 /oauth/consent",
+            "303 /oauth/consent"
+        ]),
+        "{sum:#}"
+    );
+
+    // create_ticket: 403 insufficient_scope naming tickets.manage:org_acme → the SDK starts a
+    // new authorization for that scope (no refresh token to try first), alice's browser
+    // session is reused, consent for the new scope, finishAuth, and the retry succeeds.
+    let created = &sum["create_ticket"];
+    assert_eq!(created["ok"], true, "{sum:#}");
+    assert_eq!(created["stepped_up"], true, "{sum:#}");
+    assert_eq!(
+        created["first_error"]["name"], "UnauthorizedError",
+        "{sum:#}"
+    );
+    let step_up = &sum["authorizations"][1];
+    assert_eq!(step_up["scope"], "tickets.manage:org_acme", "{sum:#}");
+    assert_eq!(step_up["callback"]["has_code"], true, "{sum:#}");
+    let ticket = &created["ticket"];
+    assert!(
+        ticket["id"].as_str().unwrap().starts_with("ACME-"),
+        "{sum:#}"
+    );
+    assert_eq!(ticket["organization_id"], "org_acme", "{sum:#}");
+    // The new token (tickets.manage:org_acme only) still reads: the scope hierarchy.
+    assert_eq!(sum["get_ticket_after"]["ok"], true, "{sum:#}");
+    assert_eq!(sum["get_ticket_after"]["ticket"]["id"], ticket["id"]);
+    assert!(
+        ids(&sum["list_tickets_after"]["ids"])
+            .contains(&ticket["id"].as_str().unwrap().to_string())
+    );
+    assert_eq!(
+        sum["tokens"],
+        json!([
+            { "scope": "tickets.read", "has_refresh_token": false,
+              "issuer": format!("{}/resources/res_demo", s.base) },
+            { "scope": "tickets.manage:org_acme", "has_refresh_token": false,
+              "issuer": format!("{}/resources/res_demo", s.base) }
+        ]),
+        "{sum:#}"
+    );
+
+    // portcullis's audit: the registration and both tokens, per-resource issuer.
+    let registered = audit(&s, "client.registered").await;
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    assert_eq!(registered[0].client_id.as_deref(), Some(client_id.as_str()));
+    assert_eq!(registered[0].resource_id.as_deref(), Some("res_demo"));
+    assert_eq!(registered[0].detail["public"], true);
+    assert_eq!(
+        grants(&s, &client_id).await,
+        [
+            (
+                json!("authorization_code"),
+                json!(["tickets.manage:org_acme"])
+            ),
+            (json!("authorization_code"), json!(["tickets.read"]))
+        ]
+    );
+
+    // The demo's audit: the refused create, then the allowed one, by alice's token.
+    let decisions: Vec<_> = demo
+        .tool_call_audit()
+        .into_iter()
+        .filter(|f| f["tool"] == "create_ticket")
+        .map(|f| {
+            (
+                f["decision"].clone(),
+                f["client_id"].clone(),
+                f["oid"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (json!("refused"), json!(client_id), json!("org_acme")),
+            (json!("allowed"), json!(client_id), json!("org_acme"))
+        ],
+        "{:#?}",
+        demo.logs()
+    );
+}
+
+#[tokio::test]
+async fn ts_sdk_bob_reads_and_is_refused_create_ticket() {
+    let (s, demo) = start().await;
+
+    // A client with refresh tokens (the usual MCP client): on the 403 the SDK 1.32 refreshes
+    // (refresh never widens the scope), retries, gets the same 403 and gives up with a
+    // StreamableHTTPError 403 — no new authorization is started (typescript-sdk#2255).
+    let sum = ts_client(
+        &demo,
+        &["--email", "bob@example.com", "--groups", "eng", "--refresh"],
+    )
+    .await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+    let created = &sum["create_ticket"];
+    assert_eq!(created["ok"], false, "{sum:#}");
+    assert_eq!(created["stepped_up"], false, "{sum:#}");
+    assert_eq!(
+        created["error"],
+        json!({
+            "name": "StreamableHTTPError",
+            "code": 403,
+            "message": "Streamable HTTP error: Server returned 403 after trying upscoping",
+            "is_unauthorized_error": false,
+            "is_streamable_http_error": true
+        }),
+        "{sum:#}"
+    );
+    assert_eq!(created["authorizations_started"], 0, "{sum:#}");
+    assert_eq!(
+        created["tokens_saved"], 1,
+        "the SDK refreshed once: {sum:#}"
+    );
+    let client_id = sum["client_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        grants(&s, &client_id).await,
+        [
+            (json!("authorization_code"), json!(["tickets.read"])),
+            (json!("refresh_token"), json!(["tickets.read"]))
+        ]
+    );
+
+    // Without a refresh token the SDK starts the step-up authorization; bob's rules grant
+    // nothing of tickets.manage:org_acme, so portcullis answers access_denied and the SDK's
+    // call ends in UnauthorizedError (the authorization did not complete).
+    let sum = ts_client(&demo, &["--email", "bob@example.com", "--groups", "eng"]).await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+    let created = &sum["create_ticket"];
+    assert_eq!(created["ok"], false, "{sum:#}");
+    assert_eq!(created["error"]["name"], "UnauthorizedError", "{sum:#}");
+    let step_up = &sum["authorizations"][1];
+    assert_eq!(step_up["scope"], "tickets.manage:org_acme", "{sum:#}");
+    assert_eq!(step_up["callback"]["has_code"], false, "{sum:#}");
+    assert_eq!(step_up["callback"]["error"], "access_denied", "{sum:#}");
+    assert_eq!(
+        step_up["callback"]["iss"],
+        format!("{}/resources/res_demo", s.base)
+    );
+
+    let refused: Vec<_> = demo
+        .tool_call_audit()
+        .into_iter()
+        .filter(|f| f["tool"] == "create_ticket")
+        .map(|f| f["decision"].clone())
+        .collect();
+    // Twice for the first client (before and after its refresh), once for the second.
+    assert_eq!(refused, vec![json!("refused"); 3], "{:#?}", demo.logs());
+    assert_eq!(audit(&s, "client.registered").await.len(), 2);
+}
+
+#[tokio::test]
+async fn ts_sdk_steps_up_in_a_fresh_browser_session_as_an_admin() {
+    let (s, demo) = start().await;
+    // bob reads; create_ticket gets 403 insufficient_scope; the step-up authorization runs in
+    // a new browser (no session of bob to reuse) where carol of jira-admins signs in; the
+    // retried call succeeds and reads still work with the new token.
+    let sum = ts_client(
+        &demo,
+        &[
+            "--email",
+            "bob@example.com",
+            "--groups",
+            "eng",
+            "--step-up",
+            "fresh:carol@example.com:jira-admins",
+        ],
+    )
+    .await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+    let created = &sum["create_ticket"];
+    assert_eq!(created["ok"], true, "{sum:#}");
+    assert_eq!(created["stepped_up"], true, "{sum:#}");
+    let step_up = &sum["authorizations"][1];
+    assert_eq!(step_up["as"], "carol@example.com", "{sum:#}");
+    assert_eq!(step_up["scope"], "tickets.manage:org_acme", "{sum:#}");
+    assert_eq!(
+        step_up["pages"],
+        json!([
+            "303 /resources/res_demo/oauth/authorize",
+            "200 /sso/v1/login",
+            "303 /sso/v1/login",
+            "200 /sso/v1/simulator/conn_acme_sim",
+            "303 /sso/v1/simulator/conn_acme_sim",
+            "200 /oauth/consent",
+            "303 /oauth/consent"
+        ]),
+        "a fresh session signs in again: {sum:#}"
+    );
+    assert_eq!(created["ticket"]["organization_id"], "org_acme");
+    assert_eq!(sum["get_ticket_after"]["ok"], true, "{sum:#}");
+
+    // The demo saw two people: bob refused, carol allowed.
+    let calls: Vec<_> = demo
+        .tool_call_audit()
+        .into_iter()
+        .filter(|f| f["tool"] == "create_ticket")
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert_eq!(calls[0]["decision"], "refused");
+    assert_eq!(calls[1]["decision"], "allowed");
+    assert_ne!(calls[0]["sub"], calls[1]["sub"], "{calls:#?}");
+    assert_eq!(created["ticket"]["reporter"], calls[1]["sub"]);
+}
+
+#[tokio::test]
+async fn ts_sdk_with_a_preregistered_client() {
+    let (s, demo) = start().await;
+    let sum = ts_client(
+        &demo,
+        &[
+            "--client-id",
+            "m2m_demo_preregistered",
+            "--email",
+            "alice@example.com",
+            "--groups",
+            "jira-admins",
+        ],
+    )
+    .await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+    assert_eq!(sum["registered"], Value::Null, "{sum:#}");
+    assert_eq!(sum["client_id"], "m2m_demo_preregistered");
+    assert_eq!(sum["create_ticket"]["ok"], true, "{sum:#}");
+    assert!(audit(&s, "client.registered").await.is_empty());
+    assert_eq!(tokens_issued(&s, "m2m_demo_preregistered").await.len(), 2);
+}
+
+#[tokio::test]
+async fn python_mcp_client_completes_the_flow() {
+    let (s, demo) = start().await;
+    let issuer = format!("{}/resources/res_demo", s.base);
+
+    // bob: reads.
+    let sum = py_client(&demo, &["--email", "bob@example.com", "--groups", "eng"]).await;
+    assert_eq!(sum["list_tickets"]["ok"], true, "{sum:#}");
+    assert_eq!(
+        ids(&sum["list_tickets"]["ids"]),
+        ["ACME-1", "ACME-2"],
+        "{sum:#}"
+    );
+    assert!(
+        sum["sdk_version"].as_str().unwrap().starts_with("2."),
+        "{sum:#}"
+    );
+    let first = &sum["authorizations"][0];
+    assert_eq!(first["endpoint"], format!("{issuer}/oauth/authorize"));
+    assert_eq!(first["resource"], demo.url.as_str());
+    assert_eq!(first["scope"], "tickets.read", "{sum:#}");
+    assert_eq!(first["code_challenge_method"], "S256");
+    // The SDK itself compared state and RFC 9207 iss (against the metadata issuer, which it
+    // required to be the PRM's authorization server) before exchanging the code.
+    assert_eq!(first["callback"]["state_echoed"], true);
+    assert_eq!(first["callback"]["iss"], issuer.as_str());
+    let client_id = sum["client_id"].as_str().unwrap().to_string();
+    assert_eq!(tokens_issued(&s, &client_id).await.len(), 1);
+
+    // alice: the SDK's own step-up (SEP-2350: the union of the granted and challenged scopes)
+    // gets tickets.manage:org_acme and create_ticket succeeds.
+    let sum = py_client(
+        &demo,
+        &[
+            "--email",
+            "alice@example.com",
+            "--groups",
+            "jira-admins",
+            "--create",
+        ],
+    )
+    .await;
+    assert_eq!(sum["list_tickets"]["ok"], true, "{sum:#}");
+    assert_eq!(sum["create_ticket"]["ok"], true, "{sum:#}");
+    let ticket = &sum["create_ticket"]["ticket"];
+    assert_eq!(ticket["organization_id"], "org_acme", "{sum:#}");
+    assert_eq!(
+        sum["authorizations"][1]["scope"], "tickets.read tickets.manage:org_acme",
+        "{sum:#}"
+    );
+    let client_id = sum["client_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        grants(&s, &client_id).await,
+        [
+            (
+                json!("authorization_code"),
+                json!(["tickets.read", "tickets.manage:org_acme"])
+            ),
+            (json!("authorization_code"), json!(["tickets.read"]))
+        ]
+    );
+}
