@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-cargo build --bin portcullis -p portcullis -p tickets-mcp
+cargo build -p portcullis -p tickets-mcp
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 "$BIN/portcullis" serve --dev &
 AS=$!
