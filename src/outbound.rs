@@ -174,7 +174,10 @@ pub fn guarded_client(
     for cert in extra_roots {
         builder = builder.add_root_certificate(cert.clone());
     }
-    builder.build().unwrap_or_default()
+    // Fail closed: without its guard this client must not exist.
+    builder
+        .build()
+        .expect("the guarded outbound HTTP client must build")
 }
 
 /// Reads at most `limit` bytes of a response body; more is an error.

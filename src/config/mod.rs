@@ -342,6 +342,16 @@ impl Config {
                     .ok_or_else(|| err(key, format!("`{s}` is not a positive number"))),
             }
         };
+        if let Some(path) = get("extra_ca_file") {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| err("extra_ca_file", format!("cannot read `{path}`: {e}")))?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(err(
+                    "extra_ca_file",
+                    format!("`{path}` holds no PEM certificate"),
+                ));
+            }
+        }
         let dcr_rate_limit = positive("dcr_rate_limit", 30)?;
         let dcr_max_clients = positive("dcr_max_clients", 10_000)?;
         let dcr_idle_ttl = positive("dcr_idle_ttl", 30 * 86_400)?;

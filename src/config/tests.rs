@@ -102,3 +102,26 @@ fn file_values_are_overridden_by_environment() {
     std::fs::write(&path, "lisen = \"x\"\n").unwrap();
     assert!(Config::load(Some(&path), &env(&[]), true).is_err());
 }
+
+#[test]
+fn an_unreadable_or_empty_extra_ca_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.pem");
+    let e = Config::load(
+        None,
+        &env(&[("PORTCULLIS_EXTRA_CA_FILE", missing.to_str().unwrap())]),
+        true,
+    )
+    .unwrap_err();
+    assert!(e.key.contains("PORTCULLIS_EXTRA_CA_FILE"), "{e}");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate").unwrap();
+    assert!(
+        Config::load(
+            None,
+            &env(&[("PORTCULLIS_EXTRA_CA_FILE", empty.to_str().unwrap())]),
+            true
+        )
+        .is_err()
+    );
+}

@@ -168,7 +168,7 @@ fn make_leaf(
 /// anything else (no SNI for IP literals) gets the `cimd.test` one, which also names
 /// `evil.test`, `meta.test` and 127.0.0.1, so only the SSRF guard keeps those out.
 #[derive(Debug)]
-struct BySni {
+pub(crate) struct BySni {
     cimd: Arc<CertifiedKey>,
     metadata: Arc<CertifiedKey>,
 }
@@ -182,14 +182,16 @@ impl ResolvesServerCert for BySni {
     }
 }
 
-struct Pki {
-    /// The CA certificate as PEM, for `extra_ca_file`.
-    ca_file: PathBuf,
-    certs: Arc<BySni>,
+/// The test CA (a PEM file in a temporary directory, removed on drop) and the server
+/// certificates it signed. Shared with the MCP end-to-end test (tests/it/mcp_e2e.rs).
+pub(crate) struct Pki {
+    /// The CA certificate as PEM, for `extra_ca_file` (and `NODE_EXTRA_CA_CERTS`).
+    pub(crate) ca_file: PathBuf,
+    pub(crate) certs: Arc<BySni>,
     _dir: tempfile::TempDir,
 }
 
-fn make_pki() -> Pki {
+pub(crate) fn make_pki() -> Pki {
     let (ca, ca_key) = make_ca();
     let cimd = make_leaf(
         &ca,
@@ -214,8 +216,8 @@ fn make_pki() -> Pki {
 
 type Hits = Arc<Mutex<Vec<(String, String)>>>;
 
-struct DocServer {
-    port: u16,
+pub(crate) struct DocServer {
+    pub(crate) port: u16,
     /// (host without port, path) of every request that reached the server.
     hits: Hits,
     task: tokio::task::JoinHandle<()>,
@@ -228,7 +230,14 @@ impl Drop for DocServer {
 }
 
 impl DocServer {
+    /// Serves the documents above, whose `redirect_uris` are [`REDIRECT_URI`].
     async fn start(certs: Arc<BySni>) -> DocServer {
+        Self::start_for(certs, REDIRECT_URI).await
+    }
+
+    /// Serves the documents above, whose `redirect_uris` are `[redirect_uri]`.
+    pub(crate) async fn start_for(certs: Arc<BySni>, redirect_uri: &str) -> DocServer {
+        let redirect_uri: Arc<str> = redirect_uri.into();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -247,7 +256,12 @@ impl DocServer {
                     let Ok((tcp, _)) = listener.accept().await else {
                         return;
                     };
-                    tokio::spawn(handle(acceptor.clone(), tcp, hits.clone()));
+                    tokio::spawn(handle(
+                        acceptor.clone(),
+                        tcp,
+                        hits.clone(),
+                        redirect_uri.clone(),
+                    ));
                 }
             }
         });
@@ -255,11 +269,11 @@ impl DocServer {
     }
 
     /// `https://<host>:<port><path>`
-    fn url(&self, host: &str, path: &str) -> String {
+    pub(crate) fn url(&self, host: &str, path: &str) -> String {
         format!("https://{host}:{}{path}", self.port)
     }
 
-    fn hits(&self, host: &str, path: &str) -> usize {
+    pub(crate) fn hits(&self, host: &str, path: &str) -> usize {
         self.hits
             .lock()
             .unwrap()
@@ -273,11 +287,11 @@ impl DocServer {
     }
 }
 
-fn document(client_id: &str) -> Value {
+fn document(client_id: &str, redirect_uri: &str) -> Value {
     json!({
         "client_id": client_id,
         "client_name": "CIMD Test App",
-        "redirect_uris": [REDIRECT_URI],
+        "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none"
@@ -305,13 +319,18 @@ fn json_response(doc: &Value, extra: &[(&str, String)]) -> Vec<u8> {
 }
 
 /// A document padded past the 5,120-byte cap.
-fn oversize(client_id: &str) -> Vec<u8> {
-    let mut doc = document(client_id);
+fn oversize(client_id: &str, redirect_uri: &str) -> Vec<u8> {
+    let mut doc = document(client_id, redirect_uri);
     doc["padding"] = json!("x".repeat(6_000));
     doc.to_string().into_bytes()
 }
 
-async fn handle(acceptor: tokio_rustls::TlsAcceptor, tcp: tokio::net::TcpStream, hits: Hits) {
+async fn handle(
+    acceptor: tokio_rustls::TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    hits: Hits,
+    redirect_uri: Arc<str>,
+) {
     let Ok(mut tls) = acceptor.accept(tcp).await else {
         return;
     };
@@ -349,16 +368,17 @@ async fn handle(acceptor: tokio_rustls::TlsAcceptor, tcp: tokio::net::TcpStream,
     let base = format!("https://{host_port}");
     let own = format!("{base}{path}");
     let cache = ("Cache-Control", "max-age=300".to_string());
+    let doc_for = |client_id: &str| document(client_id, &redirect_uri);
     let out = match path.as_str() {
-        "/client.json" => json_response(&document(&own), &[cache]),
-        "/other-id.json" => json_response(&document(&format!("{base}/client.json")), &[]),
+        "/client.json" => json_response(&doc_for(&own), &[cache]),
+        "/other-id.json" => json_response(&doc_for(&format!("{base}/client.json")), &[]),
         "/big.json" => response(
             "200 OK",
             &[("Content-Type", "application/json".into())],
-            &oversize(&own),
+            &oversize(&own, &redirect_uri),
         ),
         "/big-chunked.json" => {
-            let body = oversize(&own);
+            let body = oversize(&own, &redirect_uri);
             let mut chunked = Vec::new();
             for chunk in body.chunks(1_000) {
                 chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
@@ -377,7 +397,7 @@ async fn handle(acceptor: tokio_rustls::TlsAcceptor, tcp: tokio::net::TcpStream,
         }
         "/slow.json" => {
             tokio::time::sleep(SLOW).await;
-            json_response(&document(&own), &[cache])
+            json_response(&doc_for(&own), &[cache])
         }
         "/redirect.json" => response(
             "302 Found",
@@ -390,7 +410,7 @@ async fn handle(acceptor: tokio_rustls::TlsAcceptor, tcp: tokio::net::TcpStream,
             br#"{"client_id": "#,
         ),
         "/private-key-jwt.json" => {
-            let mut doc = document(&own);
+            let mut doc = doc_for(&own);
             doc["token_endpoint_auth_method"] = json!("private_key_jwt");
             doc["jwks_uri"] = json!(format!("{base}/jwks.json"));
             json_response(&doc, &[])

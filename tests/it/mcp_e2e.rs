@@ -8,6 +8,10 @@
 //! - PyPI `mcp` (pinned in tests/peers/requirements.txt), run by
 //!   tests/peers/mcp_py_client.py with the test peers' Python.
 //!
+//! The TypeScript client also runs with a Client ID Metadata Document instead of DCR: its
+//! `clientMetadataUrl` names a document served over https on loopback by the CIMD tests'
+//! server (tests/it/cimd.rs, with their test CA), which portcullis fetches.
+//!
 //! The `tickets-mcp` binary is taken from the target directory this test binary runs from
 //! (`<target>/<profile>/tickets-mcp`, whatever `CARGO_TARGET_DIR` is), or from
 //! `PORTCULLIS_TEST_TICKETS_MCP`. `cargo test --workspace` builds it before any test runs
@@ -23,12 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portcullis::clock::{Clock, FixedClock, SystemClock};
+use portcullis::outbound::StaticLookup;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::cimd::{DocServer, make_pki};
 use crate::oidc_idp::free_port;
-use crate::support::{Spawned, TestApp, peer_python};
+use crate::support::{Builder, Spawned, TestApp, peer_python};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -147,9 +153,14 @@ fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
 
 /// portcullis on a real clock with the demo resource seeded, and the demo trusting it.
 async fn start() -> (Spawned, Demo) {
+    start_with(TestApp::builder()).await
+}
+
+/// [`start`], with portcullis built from `builder` (its clock is set here).
+async fn start_with(builder: Builder) -> (Spawned, Demo) {
     // The demo checks `exp`/`iat` against the real time.
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
-    let s = TestApp::builder().clock(clock).spawn().await;
+    let s = builder.clock(clock).spawn().await;
 
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/mcp");
@@ -251,6 +262,17 @@ fn mcp_ts_dir() -> PathBuf {
 
 /// Runs the TypeScript SDK client against the demo; returns its JSON summary.
 async fn ts_client(demo: &Demo, args: &[&str]) -> Value {
+    ts_client_on(demo, free_port(), args, &[]).await
+}
+
+/// [`ts_client`] with its redirect URL `http://127.0.0.1:<callback_port>/callback` and extra
+/// environment variables.
+async fn ts_client_on(
+    demo: &Demo,
+    callback_port: u16,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Value {
     let dir = mcp_ts_dir();
     assert!(
         dir.join("node_modules/@modelcontextprotocol/sdk/package.json")
@@ -259,12 +281,12 @@ async fn ts_client(demo: &Demo, args: &[&str]) -> Value {
          `npm ci --prefix tests/peers/mcp-ts`",
         dir.display()
     );
-    let callback_port = free_port().to_string();
     let mut cmd = Command::new("node");
     cmd.arg(dir.join("client.mjs"))
         .args(["--server", &demo.url])
-        .args(["--callback-port", &callback_port])
+        .args(["--callback-port", &callback_port.to_string()])
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(&dir);
     run_client(cmd, "the MCP TypeScript SDK client", demo).await
 }
@@ -633,6 +655,133 @@ async fn ts_sdk_with_a_preregistered_client() {
     assert_eq!(sum["create_ticket"]["ok"], true, "{sum:#}");
     assert!(audit(&s, "client.registered").await.is_empty());
     assert_eq!(tokens_issued(&s, "m2m_demo_preregistered").await.len(), 2);
+}
+
+#[tokio::test]
+async fn ts_sdk_with_a_client_id_metadata_document_registers_nothing() {
+    // The client's Client ID Metadata Document, served over https on loopback by the CIMD
+    // tests' server (tests/it/cimd.rs) with a certificate of their test CA that names
+    // 127.0.0.1; its `redirect_uris` is the redirect URL of client.mjs on this port.
+    let pki = make_pki();
+    let callback_port = free_port();
+    let redirect_uri = format!("http://127.0.0.1:{callback_port}/callback");
+    let documents = DocServer::start_for(pki.certs.clone(), &redirect_uri).await;
+    let client_id = documents.url("127.0.0.1", "/client.json");
+
+    let (s, demo) = start_with(TestApp::builder().outsider(
+        // No names to resolve: the client id is an IP literal.
+        Arc::new(StaticLookup::default()),
+        // The SSRF guard refuses loopback, and IP literals never reach its resolver: only
+        // this exemption (PORTCULLIS_ALLOW_PRIVATE_HOSTS=127.0.0.1) lets portcullis fetch
+        // the document from the test server.
+        &["127.0.0.1"],
+        // PORTCULLIS_EXTRA_CA_FILE: the server's certificate is signed by the test CA.
+        Some(&pki.ca_file),
+    ))
+    .await;
+
+    let sum = ts_client_on(
+        &demo,
+        callback_port,
+        &[
+            "--client-metadata-url",
+            &client_id,
+            "--email",
+            "alice@example.com",
+            "--groups",
+            "jira-admins",
+        ],
+        // Only portcullis fetches the document; were Node to connect there, it would trust
+        // the test CA.
+        &[("NODE_EXTRA_CA_CERTS", pki.ca_file.as_path())],
+    )
+    .await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+
+    // The SDK took the URL as its client_id (portcullis advertises
+    // client_id_metadata_document_supported) although DCR was open to it: it never asked the
+    // registration endpoint, and portcullis registered nothing.
+    assert_eq!(sum["client_id"], client_id.as_str(), "{sum:#}");
+    assert_eq!(sum["registered"], Value::Null, "{sum:#}");
+    let registration_endpoint = sum["discovery"]["registration_endpoint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("DCR is open on res_demo: {sum:#}"));
+    let requests: Vec<&str> = sum["sdk_requests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{sum:#}"))
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|r| *r == format!("POST {}/resources/res_demo/oauth/token", s.base)),
+        "{requests:#?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.ends_with(registration_endpoint)),
+        "the SDK called the registration endpoint: {requests:#?}"
+    );
+    assert!(audit(&s, "client.registered").await.is_empty());
+    let first = &sum["authorizations"][0];
+    assert_eq!(first["client_id"], client_id.as_str(), "{sum:#}");
+    assert_eq!(first["redirect_uri"], redirect_uri.as_str(), "{sum:#}");
+    assert_eq!(
+        first["pages"],
+        json!([
+            "303 /resources/res_demo/oauth/authorize",
+            "200 /sso/v1/login",
+            "303 /sso/v1/login",
+            "200 /sso/v1/simulator/conn_acme_sim",
+            "303 /sso/v1/simulator/conn_acme_sim",
+            "200 /oauth/consent",
+            "303 /oauth/consent"
+        ]),
+        "{sum:#}"
+    );
+
+    // portcullis fetched the document (successfully) and its tokens name the URL as client.
+    let fetched: Vec<_> = audit(&s, "client_metadata.fetched")
+        .await
+        .into_iter()
+        .filter(|e| e.client_id.as_deref() == Some(client_id.as_str()))
+        .collect();
+    // Once: the document says max-age=300, and later requests are answered from the cache.
+    assert_eq!(fetched.len(), 1, "{fetched:?}");
+    assert_eq!(fetched[0].detail["error"], Value::Null, "{fetched:?}");
+    assert!(audit(&s, "client_metadata.refused").await.is_empty());
+    assert_eq!(documents.hits("127.0.0.1", "/client.json"), 1);
+    let token_client_ids = sum["token_client_ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{sum:#}"));
+    assert!(!token_client_ids.is_empty(), "{sum:#}");
+    for id in token_client_ids {
+        assert_eq!(
+            id,
+            client_id.as_str(),
+            "the access token's client_id: {sum:#}"
+        );
+    }
+    // The document grants refresh_token too: on create_ticket's 403 the SDK refreshes first
+    // (as in ts_sdk_bob_reads_and_is_refused_create_ticket), as the same client.
+    assert_eq!(token_client_ids.len(), 2, "{sum:#}");
+    assert_eq!(
+        grants(&s, &client_id).await,
+        [
+            (json!("authorization_code"), json!(["tickets.read"])),
+            (json!("refresh_token"), json!(["tickets.read"]))
+        ]
+    );
+
+    // The demo authorized list_tickets for that client.
+    let listed: Vec<_> = demo
+        .tool_call_audit()
+        .into_iter()
+        .filter(|f| f["tool"] == "list_tickets")
+        .collect();
+    assert!(!listed.is_empty(), "{:#?}", demo.logs());
+    assert_eq!(listed[0]["decision"], "allowed", "{listed:#?}");
+    assert_eq!(listed[0]["client_id"], client_id.as_str(), "{listed:#?}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //
 //   node client.mjs --server http://127.0.0.1:PORT/mcp --email alice@example.com \
 //        [--groups jira-admins] [--name Alice] [--refresh] [--client-id ID] \
+//        [--client-metadata-url https://HOST/client.json] \
 //        [--callback-port 33418] [--step-up same|none|fresh:EMAIL:GROUPS]
 //
 // Scenario: connect (401 → RFC 9728 / RFC 8414 discovery → DCR unless --client-id → authorize
@@ -15,6 +16,15 @@
 // a new cookie jar signing in as someone else; `none`, left unanswered) and the call is retried
 // once after finishAuth. When create_ticket succeeded: get_ticket of the new ticket and
 // list_tickets again, with the new token.
+//
+// `--client-metadata-url URL` sets the provider's `clientMetadataUrl`: when the authorization
+// server advertises `client_id_metadata_document_supported`, the SDK uses URL as its client_id
+// (a Client ID Metadata Document, which the authorization server fetches) instead of DCR. The
+// document must list this script's redirect URL, http://127.0.0.1:<callback-port>/callback.
+//
+// The summary also lists every request the SDK made (`sdk_requests`: method, origin and path,
+// through the transport's `fetch`), and the `client_id` claim of each access token it saved
+// (`token_client_ids`; null when a token is not a JWT).
 //
 // Prints one JSON summary on stdout (the Rust test asserts on it); diagnostics on stderr.
 // Exit code 0 when the scenario ran to its end (whatever the calls answered), 1 otherwise.
@@ -46,12 +56,14 @@ function parseArgs(argv) {
             case '--name': out.name = val(); break;
             case '--refresh': out.refresh = true; break;
             case '--client-id': out.clientId = val(); break;
+            case '--client-metadata-url': out.clientMetadataUrl = val(); break;
             case '--callback-port': out.callbackPort = val(); break;
             case '--step-up': out.stepUp = val(); break;
             default: throw new Error(`unknown argument ${a}`);
         }
     }
     if (!out.server || !out.email) throw new Error('--server and --email are required');
+    if (out.clientId && out.clientMetadataUrl) throw new Error('--client-id and --client-metadata-url exclude each other');
     return out;
 }
 
@@ -183,8 +195,28 @@ const store = {
     discovery: undefined,
     state: undefined,
     tokenHistory: [],
+    tokenClientIds: [],
     registered: undefined
 };
+
+/** The `client_id` claim of a JWT access token, or null. */
+function clientIdClaim(accessToken) {
+    try {
+        const payload = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString('utf8'));
+        return payload.client_id ?? null;
+    } catch {
+        return null;
+    }
+}
+
+// Every request the SDK makes through the transport (MCP, discovery, registration, token).
+const sdkRequests = [];
+async function recordingFetch(input, init) {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    sdkRequests.push(`${method} ${url.origin}${url.pathname}`);
+    return fetch(input, init);
+}
 
 function stepUpPerson() {
     if (args.stepUp.startsWith('fresh:')) {
@@ -198,6 +230,8 @@ const provider = {
     get redirectUrl() {
         return redirectUrl;
     },
+    // A Client ID Metadata Document URL, used instead of DCR when the server supports it.
+    ...(args.clientMetadataUrl ? { clientMetadataUrl: args.clientMetadataUrl } : {}),
     get clientMetadata() {
         return {
             client_name: 'MCP TypeScript SDK (portcullis e2e)',
@@ -220,7 +254,8 @@ const provider = {
         : {
               saveClientInformation(info) {
                   store.clientInformation = info;
-                  store.registered = info;
+                  // With a metadata document the SDK saves {client_id: URL} without registering.
+                  if (info.client_id !== args.clientMetadataUrl) store.registered = info;
               }
           }),
     tokens() {
@@ -229,6 +264,7 @@ const provider = {
     saveTokens(tokens) {
         store.tokens = tokens;
         store.tokenHistory.push({ scope: tokens.scope, has_refresh_token: !!tokens.refresh_token, issuer: tokens.issuer });
+        store.tokenClientIds.push(clientIdClaim(tokens.access_token));
     },
     saveCodeVerifier(v) {
         store.codeVerifier = v;
@@ -309,7 +345,7 @@ let transport;
 const client = new Client({ name: 'portcullis-e2e-ts', version: '0.0.0' });
 
 function newTransport() {
-    return new StreamableHTTPClientTransport(serverUrl, { authProvider: provider });
+    return new StreamableHTTPClientTransport(serverUrl, { authProvider: provider, fetch: recordingFetch });
 }
 
 async function connect() {
@@ -420,6 +456,8 @@ try {
         : null;
     summary.authorizations = authorizations;
     summary.tokens = store.tokenHistory;
+    summary.token_client_ids = store.tokenClientIds;
+    summary.sdk_requests = sdkRequests;
     try {
         await transport?.close();
     } catch {
