@@ -190,8 +190,14 @@ async fn private_keys_are_sealed_at_rest() {
     let sealed = &records[0].private_key;
     assert!(sealed.starts_with("v1."), "sealed format");
     assert!(!sealed.contains("PRIVATE"));
-    // Base64 of a PKCS#8 RSA key starts with MII…; the sealed text must not carry it.
-    assert!(!sealed.contains("MII"));
+    // No part of the stored text is a usable private key (DER) on its own.
+    for part in sealed.split('.') {
+        use base64::Engine;
+        if let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part) {
+            assert!(openssl::pkey::PKey::private_key_from_der(&bytes).is_err());
+            assert!(openssl::pkey::PKey::private_key_from_pkcs8(&bytes).is_err());
+        }
+    }
     let public: Value = serde_json::from_str(&records[0].public_jwk).unwrap();
     assert!(
         public.get("d").is_none(),

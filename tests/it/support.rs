@@ -530,3 +530,13 @@ pub async fn verify_with_pyjwt(
         Err(String::from_utf8_lossy(&out.stderr).to_string())
     }
 }
+
+/// Changes one character in the middle of a JWT's payload (always a different payload).
+pub fn tamper_payload(jwt: &str) -> String {
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
+    let mut payload: Vec<char> = parts[1].chars().collect();
+    let i = payload.len() / 2;
+    payload[i] = if payload[i] == 'A' { 'B' } else { 'A' };
+    parts[1] = payload.into_iter().collect();
+    parts.join(".")
+}
