@@ -23,7 +23,19 @@ fn sorted_unique(mut scopes: Vec<String>) -> Vec<String> {
 
 /// The fields shared by every authorization server document; `base` is where this
 /// issuer's `/oauth/…` endpoints live.
-fn common(issuer: &str, base: &str, jwks_uri: &str, scopes: Vec<String>) -> Map<String, Value> {
+/// What a document may advertise: registration and metadata documents only where on.
+struct Offers {
+    is_dcr: bool,
+    is_cimd: bool,
+}
+
+fn common(
+    issuer: &str,
+    base: &str,
+    jwks_uri: &str,
+    scopes: Vec<String>,
+    offers: Offers,
+) -> Map<String, Value> {
     let mut scopes = scopes;
     scopes.push("offline_access".into());
     let doc = json!({
@@ -43,12 +55,16 @@ fn common(issuer: &str, base: &str, jwks_uri: &str, scopes: Vec<String>) -> Map<
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": sorted_unique(scopes),
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": true,
+        "client_id_metadata_document_supported": offers.is_cimd,
     });
-    match doc {
+    let mut doc = match doc {
         Value::Object(m) => m,
         _ => Map::new(),
+    };
+    if !offers.is_dcr {
+        doc.remove("registration_endpoint");
     }
+    doc
 }
 
 /// RFC 8414 document of the environment issuer.
@@ -57,7 +73,17 @@ pub fn environment_metadata(issuer: &str, resources: &[Resource]) -> Value {
         .iter()
         .flat_map(|r| r.scope_names().map(str::to_string))
         .collect();
-    Value::Object(common(issuer, issuer, &format!("{issuer}/keys"), scopes))
+    let offers = Offers {
+        is_dcr: resources.iter().any(|r| r.is_dcr_enabled),
+        is_cimd: resources.iter().any(|r| r.is_cimd_enabled),
+    };
+    Value::Object(common(
+        issuer,
+        issuer,
+        &format!("{issuer}/keys"),
+        scopes,
+        offers,
+    ))
 }
 
 /// OpenID Provider metadata: the RFC 8414 fields plus the OpenID ones.
@@ -101,14 +127,17 @@ pub fn openid_metadata(issuer: &str, resources: &[Resource], signing_alg: &str) 
 pub fn resource_metadata(environment_issuer: &str, resource: &Resource) -> Value {
     let issuer = resource_issuer(environment_issuer, &resource.id);
     let scopes = resource.scope_names().map(str::to_string).collect();
-    let mut doc = common(
+    let offers = Offers {
+        is_dcr: resource.is_dcr_enabled,
+        is_cimd: resource.is_cimd_enabled,
+    };
+    Value::Object(common(
         &issuer,
         &issuer,
         &format!("{environment_issuer}/keys"),
         scopes,
-    );
-    doc.insert("resource".into(), json!(resource.server_url));
-    Value::Object(doc)
+        offers,
+    ))
 }
 
 fn document(doc: Value) -> Response {
@@ -194,6 +223,23 @@ mod tests {
         assert_eq!(
             doc["scopes_supported"],
             json!(["offline_access", "tickets.read"])
+        );
+    }
+
+    #[test]
+    fn registration_and_cimd_are_advertised_only_where_on() {
+        let mut closed = tickets();
+        closed.is_dcr_enabled = false;
+        closed.is_cimd_enabled = false;
+        let doc = resource_metadata("https://auth.example.com", &closed);
+        assert!(doc.get("registration_endpoint").is_none());
+        assert_eq!(doc["client_id_metadata_document_supported"], false);
+        let open = resource_metadata("https://auth.example.com", &tickets());
+        assert!(open.get("registration_endpoint").is_some());
+        let env = environment_metadata("https://auth.example.com", &[closed, tickets()]);
+        assert!(
+            env.get("registration_endpoint").is_some(),
+            "one resource allows it"
         );
     }
 
