@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML,
 # Authlib, mcp in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider; npm
-# @modelcontextprotocol/sdk in tests/peers/mcp-ts), builds the demo MCP server, runs every unit
+# @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/conformance with
+# Node 22 from npm in tests/peers/conformance), builds the demo MCP server, runs every unit
 # and integration test on SQLite, the store contract tests on PostgreSQL too, and the
 # integration tests again on PostgreSQL.
 #
@@ -39,6 +40,16 @@ if [[ ! -d "$MCPTS/node_modules/@modelcontextprotocol/sdk" ]] || ! cmp -s "$MCPT
   echo "==> installing @modelcontextprotocol/sdk into tests/peers/mcp-ts/node_modules"
   npm ci --prefix "$MCPTS" --no-audit --no-fund --loglevel=error
   cp "$MCPTS/package-lock.json" "$MCPTS/node_modules/.lock-stamp"
+fi
+
+# --- MCP conformance suite (npm @modelcontextprotocol/conformance, a 0.2.0 alpha, and Node 22 from
+# npm `node`; pinned by its package-lock.json): its authorization-server tests
+# (tests/it/conformance.rs)
+CONF="$ROOT/tests/peers/conformance"
+if [[ ! -d "$CONF/node_modules/@modelcontextprotocol/conformance" ]] || ! cmp -s "$CONF/package-lock.json" "$CONF/node_modules/.lock-stamp"; then
+  echo "==> installing @modelcontextprotocol/conformance and node 22 into tests/peers/conformance/node_modules"
+  npm ci --prefix "$CONF" --no-audit --no-fund --loglevel=error
+  cp "$CONF/package-lock.json" "$CONF/node_modules/.lock-stamp"
 fi
 
 # --- the demo MCP server binary, for the end-to-end MCP client tests (tests/it/mcp_e2e.rs) ---

@@ -8,6 +8,7 @@ mod browser;
 mod cimd;
 mod cli;
 mod compose;
+mod conformance;
 mod dcr_policy;
 mod flow;
 mod flow_negative;
