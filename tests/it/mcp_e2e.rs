@@ -12,6 +12,10 @@
 //! `clientMetadataUrl` names a document served over https on loopback by the CIMD tests'
 //! server (tests/it/cimd.rs, with their test CA), which portcullis fetches.
 //!
+//! Refresh runs through the TypeScript client (its saved access token swapped for an expired
+//! one, so the demo's 401 makes the SDK refresh); the demo's refusals are asserted with raw
+//! streamable HTTP over reqwest and real tokens minted with portcullis's keys.
+//!
 //! The `tickets-mcp` binary is taken from the target directory this test binary runs from
 //! (`<target>/<profile>/tickets-mcp`, whatever `CARGO_TARGET_DIR` is), or from
 //! `PORTCULLIS_TEST_TICKETS_MCP`. `cargo test --workspace` builds it before any test runs
@@ -39,15 +43,16 @@ use crate::support::{Builder, Spawned, TestApp, peer_python};
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The demo's resource: its URL is the demo's real address, known only once a port is picked.
-fn demo_seed(server_url: &str) -> String {
+/// The demo's resource: its URL is the demo's real address, known only once a port is picked;
+/// its access tokens live `access_token_ttl` seconds.
+fn demo_seed(server_url: &str, access_token_ttl: i64) -> String {
     format!(
         r#"
 [[resources]]
 id = "res_demo"
 name = "Tickets (demo)"
 server_url = "{server_url}"
-access_token_ttl = 300
+access_token_ttl = {access_token_ttl}
 dynamic_client_registration = true
 scopes = [ {{ name = "tickets.read", description = "Read tickets" }},
            {{ name = "tickets.manage", description = "Create and change tickets" }} ]
@@ -158,6 +163,11 @@ async fn start() -> (Spawned, Demo) {
 
 /// [`start`], with portcullis built from `builder` (its clock is set here).
 async fn start_with(builder: Builder) -> (Spawned, Demo) {
+    start_with_ttl(builder, 300).await
+}
+
+/// [`start_with`], the demo's access tokens living `access_token_ttl` seconds.
+async fn start_with_ttl(builder: Builder, access_token_ttl: i64) -> (Spawned, Demo) {
     // The demo checks `exp`/`iat` against the real time.
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
     let s = builder.clock(clock).spawn().await;
@@ -168,7 +178,7 @@ async fn start_with(builder: Builder) -> (Spawned, Demo) {
         &s.app.state.store,
         &s.app.state.config.secret,
         &|_| None,
-        &demo_seed(&url),
+        &demo_seed(&url, access_token_ttl),
         SystemClock.now(),
     )
     .await
@@ -845,4 +855,480 @@ async fn python_mcp_client_completes_the_flow() {
             (json!("authorization_code"), json!(["tickets.read"]))
         ]
     );
+}
+
+/// A real access token of portcullis (its keys, its minting code) for `resource_id`, issued by
+/// the per-resource issuer of `issuer_resource`, to someone of `oid` with `scopes`, at unix time
+/// `now` (so `exp` is `now` + the resource's `access_token_ttl`).
+async fn mint_token(
+    s: &Spawned,
+    issuer_resource: &str,
+    resource_id: &str,
+    oid: &str,
+    scopes: &[&str],
+    now: i64,
+) -> String {
+    let resource = s
+        .app
+        .state
+        .store
+        .find_resource(resource_id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{resource_id} is seeded"));
+    let issuer = format!("{}/resources/{issuer_resource}", s.base);
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    portcullis::oauth::access_token::mint(
+        &s.app.state.keys,
+        &portcullis::oauth::access_token::TokenSubject {
+            issuer: &issuer,
+            subject: "usr_e2e_minted",
+            client_id: "m2m_demo_preregistered",
+            organization_id: Some(oid),
+            session_id: None,
+        },
+        &resource,
+        &scopes,
+        now,
+    )
+    .expect("portcullis mints")
+    .jwt
+}
+
+/// `jwt`'s header and payload signed again by a fresh RSA key under a `kid` no JWKS names.
+fn signed_by_an_unknown_key(jwt: &str) -> String {
+    use base64::Engine;
+    use josekit::jws::RS256;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let payload = jwt.split('.').nth(1).expect("a compact JWS");
+    let pair = RS256.generate_key_pair(2048).unwrap();
+    let signer = RS256.signer_from_der(pair.to_der_private_key()).unwrap();
+    let header = json!({ "alg": "RS256", "kid": "snk_unknown0000000000000000", "typ": "at+jwt" });
+    let input = format!("{}.{payload}", b64(header.to_string().as_bytes()));
+    let signature = signer.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(&signature))
+}
+
+/// One answer of the demo's MCP endpoint.
+#[derive(Debug)]
+struct McpAnswer {
+    status: u16,
+    challenge: Option<String>,
+    session: Option<String>,
+    /// The JSON-RPC response (a JSON body, or the first one on the SSE stream), if any.
+    message: Option<Value>,
+}
+
+/// A raw streamable-HTTP request to the demo: `body` POSTed to `url` with `token` (if any) in
+/// the `Authorization` header and the session's headers (if any).
+async fn post_mcp(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: &Value,
+) -> McpAnswer {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(s) = session {
+        req = req
+            .header("mcp-session-id", s)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    let resp = req.send().await.unwrap();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let status = resp.status().as_u16();
+    let challenge = header("www-authenticate");
+    let session = header("mcp-session-id");
+    let is_sse = header("content-type").is_some_and(|c| c.starts_with("text/event-stream"));
+    let text = resp.text().await.unwrap();
+    let message = if is_sse {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|m| m.get("id").is_some())
+    } else {
+        serde_json::from_str(&text).ok()
+    };
+    McpAnswer {
+        status,
+        challenge,
+        session,
+        message,
+    }
+}
+
+fn initialize_request() -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "portcullis-e2e-raw", "version": "0"}
+        }
+    })
+}
+
+fn tool_call(tool: &str, arguments: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments}
+    })
+}
+
+/// The demo's lines of `message` (its `fields`), in order.
+fn demo_log_lines(demo: &Demo, message: &str) -> Vec<Value> {
+    demo.logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == message)
+        .map(|v| v["fields"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn ts_sdk_refreshes_and_the_rotated_refresh_token_is_refused() {
+    // Access tokens of the demo live 10 s (the least portcullis allows). The SDK 1.32 never
+    // refreshes ahead of `expires_in`, only on the server's 401; waiting for a real 401 (10 s +
+    // the demo's 60 s of skew) is too slow, so after its first call the client's saved access
+    // token is swapped for a real portcullis token for the demo that expired an hour ago.
+    let (s, demo) = start_with_ttl(TestApp::builder(), 10).await;
+    let issuer = format!("{}/resources/res_demo", s.base);
+    let expired = mint_token(
+        &s,
+        "res_demo",
+        "res_demo",
+        "org_acme",
+        &["tickets.read"],
+        SystemClock.now() - 3600,
+    )
+    .await;
+
+    let sum = ts_client(
+        &demo,
+        &[
+            "--email",
+            "bob@example.com",
+            "--groups",
+            "eng",
+            "--refresh",
+            "--no-create",
+            "--expired-access-token",
+            &expired,
+            "--print-refresh-tokens",
+        ],
+    )
+    .await;
+    assert_ts_first_authorization(&s, &demo, &sum);
+    let client_id = sum["client_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        sum["registered"]["grant_types"],
+        json!(["authorization_code", "refresh_token"]),
+        "{sum:#}"
+    );
+
+    // get_ticket: the demo answered 401 invalid_token to the expired token, the SDK refreshed
+    // (no new authorization), saved the new tokens and retried with success.
+    let got = &sum["get_ticket"];
+    assert_eq!(got["ok"], true, "{sum:#}");
+    assert_eq!(got["tokens_saved"], 1, "the SDK refreshed once: {sum:#}");
+    assert_eq!(got["authorizations_started"], 0, "{sum:#}");
+    assert_eq!(sum["authorizations"].as_array().unwrap().len(), 1);
+    assert_eq!(sum["token_expires_in"], json!([10, 10]), "{sum:#}");
+    assert_eq!(
+        sum["tokens"],
+        json!([
+            { "scope": "tickets.read", "has_refresh_token": true, "issuer": issuer },
+            { "scope": "tickets.read", "has_refresh_token": true, "issuer": issuer }
+        ]),
+        "{sum:#}"
+    );
+    let token_endpoint = format!("{issuer}/oauth/token");
+    let token_requests = sum["sdk_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.as_str() == Some(format!("POST {token_endpoint}").as_str()))
+        .count();
+    assert_eq!(token_requests, 2, "code, then refresh: {sum:#}");
+    let expired_refusals: Vec<_> = demo_log_lines(&demo, "refused an invalid token")
+        .into_iter()
+        .filter(|f| f["reason"] == "the token has expired")
+        .collect();
+    assert_eq!(expired_refusals.len(), 1, "{:#?}", demo.logs());
+    let reads: Vec<_> = demo
+        .tool_call_audit()
+        .into_iter()
+        .filter(|f| f["tool"] == "get_ticket")
+        .map(|f| (f["decision"].clone(), f["client_id"].clone()))
+        .collect();
+    assert_eq!(
+        reads,
+        [(json!("allowed"), json!(client_id))],
+        "only the refreshed token reached the tool check: {:#?}",
+        demo.logs()
+    );
+
+    // portcullis: a code grant, then a refresh grant that rotated the family once.
+    assert_eq!(
+        grants(&s, &client_id).await,
+        [
+            (json!("authorization_code"), json!(["tickets.read"])),
+            (json!("refresh_token"), json!(["tickets.read"]))
+        ]
+    );
+    let rotated: Vec<_> = audit(&s, "refresh.rotated")
+        .await
+        .into_iter()
+        .filter(|e| e.client_id.as_deref() == Some(client_id.as_str()))
+        .collect();
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    let family = rotated[0].detail["family_id"].clone();
+    assert!(family.is_string(), "{rotated:?}");
+    assert!(audit(&s, "refresh.reuse_detected").await.is_empty());
+
+    // The refresh token of the code grant was rotated away; presented again, it is refused
+    // and portcullis revokes the family, so the current refresh token dies with it.
+    let refresh_tokens = ids(&sum["refresh_tokens"]);
+    assert_eq!(refresh_tokens.len(), 2, "{sum:#}");
+    assert_ne!(refresh_tokens[0], refresh_tokens[1]);
+    let http = reqwest::Client::new();
+    let present = |refresh_token: String| {
+        let http = http.clone();
+        let form = [
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id.clone()),
+            ("resource", demo.url.clone()),
+        ];
+        let token_endpoint = token_endpoint.clone();
+        async move {
+            let resp = http.post(&token_endpoint).form(&form).send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = present(refresh_tokens[0].clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let reused = audit(&s, "refresh.reuse_detected").await;
+    assert_eq!(reused.len(), 1, "{reused:?}");
+    assert_eq!(reused[0].client_id.as_deref(), Some(client_id.as_str()));
+    assert_eq!(reused[0].detail["family_id"], family, "{reused:?}");
+    assert_eq!(reused[0].user_id, rotated[0].user_id);
+
+    let (status, body) = present(refresh_tokens[1].clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    assert_eq!(
+        tokens_issued(&s, &client_id).await.len(),
+        2,
+        "no token for a revoked family"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_refuses_bad_tokens_from_portcullis() {
+    let (s, demo) = start().await;
+    let http = reqwest::Client::new();
+    let now = SystemClock.now();
+    let prm = demo
+        .url
+        .replace("/mcp", "/.well-known/oauth-protected-resource/mcp");
+    let read = ["tickets.read"];
+    let valid = mint_token(&s, "res_demo", "res_demo", "org_acme", &read, now).await;
+    let get_acme_1 = tool_call("get_ticket", json!({"id": "ACME-1"}));
+
+    // No token: 401 with a plain challenge (no error code, RFC 6750 §3.1), naming the scope
+    // to ask for and the metadata.
+    let plain = format!(r#"Bearer scope="tickets.read", resource_metadata="{prm}""#);
+    let answer = post_mcp(&http, &demo.url, None, None, &initialize_request()).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.challenge.as_deref(), Some(plain.as_str()));
+
+    // A valid portcullis token opens a session and reads.
+    let init = post_mcp(&http, &demo.url, Some(&valid), None, &initialize_request()).await;
+    assert_eq!(init.status, 200, "{init:?}");
+    let session = init.session.clone().expect("an MCP session id");
+    let session = Some(session.as_str());
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let noted = post_mcp(&http, &demo.url, Some(&valid), session, &note).await;
+    assert_eq!(noted.status, 202, "{noted:?}");
+    let ok = post_mcp(&http, &demo.url, Some(&valid), session, &get_acme_1).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let result = &ok.message.as_ref().expect("a JSON-RPC response")["result"];
+    assert_eq!(result["isError"], false, "{ok:?}");
+    assert_eq!(result["structuredContent"]["id"], "ACME-1", "{ok:?}");
+
+    // In that session, each bad token gets 401 invalid_token, the reason in the description.
+    let invalid = |description: &str| {
+        format!(
+            r#"Bearer error="invalid_token", error_description="{description}", scope="tickets.read", resource_metadata="{prm}""#
+        )
+    };
+    let wiki = mint_token(&s, "res_wiki", "res_wiki", "org_acme", &["wiki.read"], now).await;
+    let wiki_audience = mint_token(&s, "res_demo", "res_wiki", "org_acme", &read, now).await;
+    let expired = mint_token(&s, "res_demo", "res_demo", "org_acme", &read, now - 3600).await;
+    let unknown_key = signed_by_an_unknown_key(&valid);
+    let cases = [
+        (
+            "a token of res_wiki (its issuer, its audience)",
+            wiki,
+            "the token was issued by another issuer",
+        ),
+        (
+            "a token for res_wiki from the demo's issuer",
+            wiki_audience,
+            "the token is not meant for this resource",
+        ),
+        (
+            "a token expired an hour ago",
+            expired,
+            "the token has expired",
+        ),
+        (
+            "the claims of a valid token signed by an unknown key",
+            unknown_key,
+            "the token's signing key is unknown",
+        ),
+    ];
+    for (what, token, description) in &cases {
+        let (_, claims) = crate::support::decode_jwt(token);
+        let answer = post_mcp(&http, &demo.url, Some(token), session, &get_acme_1).await;
+        assert_eq!(answer.status, 401, "{what} ({claims}): {answer:?}");
+        assert_eq!(
+            answer.challenge.as_deref(),
+            Some(invalid(description).as_str()),
+            "{what} ({claims})"
+        );
+    }
+    let refusals: Vec<_> = demo_log_lines(&demo, "refused an invalid token")
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<_> = cases.iter().map(|(_, _, d)| d.to_string()).collect();
+    assert_eq!(refusals, expected, "{:#?}", demo.logs());
+
+    // No token in the session.
+    let answer = post_mcp(&http, &demo.url, None, session, &get_acme_1).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.challenge.as_deref(), Some(plain.as_str()));
+
+    // A valid token only in the query string is not looked at: as if there were none.
+    let mut with_query = url::Url::parse(&demo.url).unwrap();
+    with_query
+        .query_pairs_mut()
+        .append_pair("access_token", &valid);
+    let answer = post_mcp(&http, with_query.as_str(), None, session, &get_acme_1).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.challenge.as_deref(), Some(plain.as_str()));
+    let answer = post_mcp(
+        &http,
+        with_query.as_str(),
+        None,
+        None,
+        &initialize_request(),
+    )
+    .await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.challenge.as_deref(), Some(plain.as_str()));
+
+    // Another organization's manage scope: an org_acme user holding tickets.manage:org_other
+    // reads, but may neither create a ticket in org_acme nor change ACME-1: 403 naming the
+    // scope of its own organization.
+    let other_manage = mint_token(
+        &s,
+        "res_demo",
+        "res_demo",
+        "org_acme",
+        &["tickets.read", "tickets.manage:org_other"],
+        now,
+    )
+    .await;
+    let insufficient = format!(
+        r#"Bearer error="insufficient_scope", error_description="changing tickets of org_acme needs tickets.manage:org_acme", scope="tickets.manage:org_acme", resource_metadata="{prm}""#
+    );
+    for call in [
+        tool_call("create_ticket", json!({"title": "Printer on fire"})),
+        tool_call(
+            "update_ticket",
+            json!({"id": "ACME-1", "title": "Printer on fire"}),
+        ),
+    ] {
+        let answer = post_mcp(&http, &demo.url, Some(&other_manage), session, &call).await;
+        assert_eq!(answer.status, 403, "{call}: {answer:?}");
+        assert_eq!(
+            answer.challenge.as_deref(),
+            Some(insufficient.as_str()),
+            "{call}"
+        );
+    }
+    let read_ok = post_mcp(&http, &demo.url, Some(&other_manage), session, &get_acme_1).await;
+    assert_eq!(read_ok.status, 200, "{read_ok:?}");
+    let decisions: Vec<_> = demo
+        .tool_call_audit()
+        .into_iter()
+        .map(|f| {
+            (
+                f["tool"].clone(),
+                f["decision"].clone(),
+                f["oid"].clone(),
+                f["object"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (
+                json!("get_ticket"),
+                json!("allowed"),
+                json!("org_acme"),
+                json!("ACME-1")
+            ),
+            (
+                json!("create_ticket"),
+                json!("refused"),
+                json!("org_acme"),
+                json!("-")
+            ),
+            (
+                json!("update_ticket"),
+                json!("refused"),
+                json!("org_acme"),
+                json!("ACME-1")
+            ),
+            (
+                json!("get_ticket"),
+                json!("allowed"),
+                json!("org_acme"),
+                json!("ACME-1")
+            ),
+        ],
+        "{:#?}",
+        demo.logs()
+    );
+    // The refused update never reached the tool: ACME-1 keeps its title.
+    let after = post_mcp(&http, &demo.url, Some(&valid), session, &get_acme_1).await;
+    assert_eq!(
+        after.message.as_ref().unwrap()["result"]["structuredContent"]["title"],
+        result["structuredContent"]["title"]
+    );
+    // The demo never logs a token.
+    for token in [&valid, &other_manage] {
+        assert!(
+            !demo.logs().iter().any(|l| l.contains(token.as_str())),
+            "a token in the demo's log"
+        );
+    }
 }

@@ -7,7 +7,8 @@
 //   node client.mjs --server http://127.0.0.1:PORT/mcp --email alice@example.com \
 //        [--groups jira-admins] [--name Alice] [--refresh] [--client-id ID] \
 //        [--client-metadata-url https://HOST/client.json] \
-//        [--callback-port 33418] [--step-up same|none|fresh:EMAIL:GROUPS]
+//        [--callback-port 33418] [--step-up same|none|fresh:EMAIL:GROUPS] \
+//        [--expired-access-token JWT] [--no-create] [--print-refresh-tokens]
 //
 // Scenario: connect (401 → RFC 9728 / RFC 8414 discovery → DCR unless --client-id → authorize
 // → pages → finishAuth → reconnect), list tools, call list_tickets, get_ticket (the first
@@ -16,6 +17,14 @@
 // a new cookie jar signing in as someone else; `none`, left unanswered) and the call is retried
 // once after finishAuth. When create_ticket succeeded: get_ticket of the new ticket and
 // list_tickets again, with the new token.
+//
+// `--expired-access-token JWT`: after list_tickets, the saved access token is replaced by JWT
+// (keeping the refresh token), as if the client's token had expired meanwhile; the test gives a
+// real access token that expired long ago. The SDK 1.32 never refreshes ahead of `expires_in`: it
+// refreshes on the server's 401 (when it holds a refresh token) and retries, which get_ticket
+// then shows (`tokens_saved`). `--no-create` skips create_ticket. `--print-refresh-tokens` adds
+// every refresh token saved, in order (`refresh_tokens`), so the test can present a rotated one
+// again.
 //
 // `--client-metadata-url URL` sets the provider's `clientMetadataUrl`: when the authorization
 // server advertises `client_id_metadata_document_supported`, the SDK uses URL as its client_id
@@ -59,6 +68,9 @@ function parseArgs(argv) {
             case '--client-metadata-url': out.clientMetadataUrl = val(); break;
             case '--callback-port': out.callbackPort = val(); break;
             case '--step-up': out.stepUp = val(); break;
+            case '--expired-access-token': out.expiredAccessToken = val(); break;
+            case '--no-create': out.noCreate = true; break;
+            case '--print-refresh-tokens': out.printRefreshTokens = true; break;
             default: throw new Error(`unknown argument ${a}`);
         }
     }
@@ -195,6 +207,8 @@ const store = {
     discovery: undefined,
     state: undefined,
     tokenHistory: [],
+    tokenExpiresIn: [],
+    refreshTokens: [],
     tokenClientIds: [],
     registered: undefined
 };
@@ -265,6 +279,8 @@ const provider = {
         store.tokens = tokens;
         store.tokenHistory.push({ scope: tokens.scope, has_refresh_token: !!tokens.refresh_token, issuer: tokens.issuer });
         store.tokenClientIds.push(clientIdClaim(tokens.access_token));
+        store.tokenExpiresIn.push(tokens.expires_in ?? null);
+        store.refreshTokens.push(tokens.refresh_token ?? null);
     },
     saveCodeVerifier(v) {
         store.codeVerifier = v;
@@ -409,28 +425,44 @@ try {
     const list = await call('list_tickets', {});
     summary.list_tickets = { ok: list.ok, error: list.error ?? null, ids: (structured(list)?.tickets ?? []).map(t => t.id) };
 
+    if (args.expiredAccessToken) {
+        if (!store.tokens) throw new Error('no tokens saved to expire');
+        store.tokens = { ...store.tokens, access_token: args.expiredAccessToken };
+        log('the saved access token is now an expired one');
+    }
+
     const first = summary.list_tickets.ids[0];
     const got = await call('get_ticket', { id: first });
-    summary.get_ticket = { ok: got.ok, error: got.error ?? null, id: structured(got)?.id ?? null };
-
-    const created = await call('create_ticket', { title: `Printer on fire (${args.email})`, description: 'from the MCP TypeScript SDK' });
-    summary.create_ticket = {
-        ok: created.ok,
-        stepped_up: !!created.stepped_up,
-        first_error: created.first_error ?? null,
-        error: created.error ?? null,
-        tool_error: created.result?.isError ? created.result.content : null,
-        authorizations_started: created.authorizations_started,
-        tokens_saved: created.tokens_saved,
-        ticket: structured(created)
+    summary.get_ticket = {
+        ok: got.ok,
+        error: got.error ?? null,
+        id: structured(got)?.id ?? null,
+        tokens_saved: got.tokens_saved,
+        authorizations_started: got.authorizations_started
     };
 
-    if (created.ok) {
-        const id = structured(created)?.id;
-        const got = await call('get_ticket', { id });
-        summary.get_ticket_after = { ok: got.ok, error: got.error ?? null, ticket: structured(got) };
-        const again = await call('list_tickets', {});
-        summary.list_tickets_after = { ok: again.ok, ids: (structured(again)?.tickets ?? []).map(t => t.id) };
+    if (args.noCreate) {
+        summary.create_ticket = null;
+    } else {
+        const created = await call('create_ticket', { title: `Printer on fire (${args.email})`, description: 'from the MCP TypeScript SDK' });
+        summary.create_ticket = {
+            ok: created.ok,
+            stepped_up: !!created.stepped_up,
+            first_error: created.first_error ?? null,
+            error: created.error ?? null,
+            tool_error: created.result?.isError ? created.result.content : null,
+            authorizations_started: created.authorizations_started,
+            tokens_saved: created.tokens_saved,
+            ticket: structured(created)
+        };
+
+        if (created.ok) {
+            const id = structured(created)?.id;
+            const got = await call('get_ticket', { id });
+            summary.get_ticket_after = { ok: got.ok, error: got.error ?? null, ticket: structured(got) };
+            const again = await call('list_tickets', {});
+            summary.list_tickets_after = { ok: again.ok, ids: (structured(again)?.tickets ?? []).map(t => t.id) };
+        }
     }
 } catch (e) {
     summary.fatal = describe(e);
@@ -457,6 +489,8 @@ try {
     summary.authorizations = authorizations;
     summary.tokens = store.tokenHistory;
     summary.token_client_ids = store.tokenClientIds;
+    summary.token_expires_in = store.tokenExpiresIn;
+    if (args.printRefreshTokens) summary.refresh_tokens = store.refreshTokens;
     summary.sdk_requests = sdkRequests;
     try {
         await transport?.close();
