@@ -487,3 +487,28 @@ async fn users_upsert_by_connection_and_subject_and_consents_by_client_redirect_
         );
     }
 }
+
+#[tokio::test]
+async fn audit_events_of_one_second_list_newest_first() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let ev = |id: &str| AuditRecord {
+            id: id.into(),
+            at: 7,
+            kind: "k".into(),
+            client_id: None,
+            user_id: None,
+            organization_id: None,
+            resource_id: None,
+            detail: json!({}),
+        };
+        // Ids sort the other way round from insertion: the sequence decides.
+        s.insert_audit_events(&[ev("evt_9")]).await.unwrap();
+        s.insert_audit_events(&[ev("evt_5"), ev("evt_1")])
+            .await
+            .unwrap();
+        let listed = s.list_audit_events(&AuditFilter::default()).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["evt_1", "evt_5", "evt_9"], "{name}");
+    }
+}

@@ -24,7 +24,8 @@ impl AuditStore for SqlStore {
         for e in events {
             sqlx::query(
                 "INSERT INTO audit_events (id, at, kind, client_id, user_id, organization_id, \
-                 resource_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 resource_id, detail, seq) SELECT $1, $2, $3, $4, $5, $6, $7, $8, \
+                 COALESCE(MAX(seq), 0) + 1 FROM audit_events",
             )
             .bind(&e.id)
             .bind(e.at)
@@ -51,7 +52,7 @@ impl AuditStore for SqlStore {
             "SELECT id, at, kind, client_id, user_id, organization_id, resource_id, detail \
              FROM audit_events \
              WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR client_id = $2) \
-             ORDER BY at DESC, id DESC LIMIT $3",
+             ORDER BY at DESC, seq DESC, id DESC LIMIT $3",
         )
         .bind(filter.kind.clone().unwrap_or_default())
         .bind(filter.client_id.clone().unwrap_or_default())
