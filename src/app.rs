@@ -117,7 +117,7 @@ pub async fn build_state_with_lookup(
 
 /// The client for outbound calls to admin-configured hosts (IdP discovery, JWKS, tokens):
 /// no redirects, no proxy variables, a timeout, and `PORTCULLIS_EXTRA_CA_FILE` trusted.
-fn outbound_client(roots: &[reqwest::Certificate]) -> reqwest::Client {
+pub(crate) fn outbound_client(roots: &[reqwest::Certificate]) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -129,7 +129,7 @@ fn outbound_client(roots: &[reqwest::Certificate]) -> reqwest::Client {
 }
 
 /// The certificates of `PORTCULLIS_EXTRA_CA_FILE`, trusted for outbound https.
-fn extra_roots(config: &Config) -> Vec<reqwest::Certificate> {
+pub(crate) fn extra_roots(config: &Config) -> Vec<reqwest::Certificate> {
     let Some(path) = &config.extra_ca_file else {
         return Vec::new();
     };

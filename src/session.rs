@@ -4,7 +4,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::app::AppState;
 use crate::crypto;
@@ -13,11 +13,52 @@ use crate::store::Session;
 /// Maximum session age: 8 hours.
 pub const SESSION_TTL: i64 = 8 * 3600;
 
-pub fn cookie_name(issuer: &str) -> &'static str {
-    if issuer.starts_with("https://") {
-        "__Host-portcullis_session"
-    } else {
-        "portcullis_session"
+/// The cookies portcullis sets: the browser session, and the short-lived binding of an
+/// upstream login to the browser that started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookie {
+    Session,
+    Login,
+}
+
+impl Cookie {
+    /// `__Host-` prefixed when the issuer is https.
+    pub fn name(self, issuer: &str) -> &'static str {
+        let is_https = issuer.starts_with("https://");
+        match (self, is_https) {
+            (Cookie::Session, true) => "__Host-portcullis_session",
+            (Cookie::Session, false) => "portcullis_session",
+            (Cookie::Login, true) => "__Host-portcullis_login",
+            (Cookie::Login, false) => "portcullis_login",
+        }
+    }
+
+    /// The cookie's value in a request, if any (not yet checked).
+    pub fn read(self, issuer: &str, headers: &HeaderMap) -> Option<String> {
+        let name = self.name(issuer);
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+    }
+
+    /// `Set-Cookie`: HttpOnly, SameSite=Lax, Path=/, Secure on https; `max_age` 0 removes it.
+    pub fn set(self, issuer: &str, value: &str, max_age: i64) -> HeaderValue {
+        let secure = if issuer.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let header = format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.name(issuer)
+        );
+        HeaderValue::from_str(&header).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 }
 
@@ -32,17 +73,7 @@ impl FromRequestParts<AppState> for SessionCookie {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let name = cookie_name(app.issuer());
-        let token = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-            .filter(|v| !v.is_empty() && v.len() <= 128);
+        let token = Cookie::Session.read(app.issuer(), &parts.headers);
         Ok(SessionCookie(token))
     }
 }
@@ -68,28 +99,10 @@ pub async fn current(
 
 /// `Set-Cookie` for a new session token.
 pub fn set_cookie(issuer: &str, token: &str) -> HeaderValue {
-    let secure = if issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let value = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL}{secure}",
-        cookie_name(issuer)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    Cookie::Session.set(issuer, token, SESSION_TTL)
 }
 
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_cookie(issuer: &str) -> HeaderValue {
-    let secure = if issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let value = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
-        cookie_name(issuer)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    Cookie::Session.set(issuer, "", 0)
 }

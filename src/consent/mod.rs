@@ -14,8 +14,10 @@ use crate::crypto;
 use crate::oauth::authorize::success_redirect;
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::pages;
-use crate::policy::{self, Identity, OrgContext};
-use crate::store::{CodeRecord, Grant, PendingAuthorization, Resource, Session, User};
+use crate::policy::{self, Decision, Identity, OrgContext};
+use crate::store::{
+    CodeRecord, Grant, Organization, PendingAuthorization, Resource, Session, StoreError, User,
+};
 
 /// A code lives 60 seconds.
 pub const CODE_TTL: i64 = 60;
@@ -32,13 +34,35 @@ fn redirect_error(
     error: &'static str,
     description: &str,
 ) -> AuthorizeError {
-    AuthorizeError::Redirect {
-        redirect_uri: pending.request.redirect_uri.clone(),
-        state: pending.request.state.clone(),
-        issuer: pending.request.issuer.clone(),
-        error,
-        description: description.to_string(),
-    }
+    AuthorizeError::to_client(&pending.request, error, description)
+}
+
+/// The resource's rules evaluated for a user of an organization (at authorization and at
+/// every refresh, on the identity stored at the last login).
+pub async fn rule_decision(
+    app: &AppState,
+    user: &User,
+    org: &Organization,
+    resource: &Resource,
+    requested: Option<&[String]>,
+) -> Result<Decision, StoreError> {
+    let rules = app.store.list_rules(&resource.id).await?;
+    let resource_scopes: Vec<String> = resource.scope_names().map(str::to_string).collect();
+    Ok(policy::evaluate(
+        &Identity {
+            email: user.email.as_deref(),
+            is_email_verified: user.is_email_verified,
+            groups: &user.groups,
+            attributes: &user.attributes,
+        },
+        &OrgContext {
+            organization_id: &org.id,
+            domains: &org.domains,
+        },
+        &rules,
+        &resource_scopes,
+        requested,
+    ))
 }
 
 /// Evaluates the rules for the session's user. The person has authenticated, so refusals
@@ -79,23 +103,14 @@ pub async fn evaluate(
         .ok_or_else(|| {
             redirect_error(pending, "invalid_target", "the resource no longer exists")
         })?;
-    let rules = app.store.list_rules(&resource.id).await?;
-    let resource_scopes: Vec<String> = resource.scope_names().map(str::to_string).collect();
-    let decision = policy::evaluate(
-        &Identity {
-            email: user.email.as_deref(),
-            is_email_verified: user.is_email_verified,
-            groups: &user.groups,
-            attributes: &user.attributes,
-        },
-        &OrgContext {
-            organization_id: &org.id,
-            domains: &org.domains,
-        },
-        &rules,
-        &resource_scopes,
+    let decision = rule_decision(
+        app,
+        &user,
+        &org,
+        &resource,
         pending.request.scopes.as_deref(),
-    );
+    )
+    .await?;
     if decision.granted.is_empty() {
         return Err(redirect_error(
             pending,

@@ -217,13 +217,11 @@ pub async fn refuse(
             "the identity provider did not sign the user in"
         };
         return axum::response::IntoResponse::into_response(
-            crate::oauth::authorize_error::AuthorizeError::Redirect {
-                redirect_uri: pending.request.redirect_uri.clone(),
-                state: pending.request.state.clone(),
-                issuer: pending.request.issuer.clone(),
+            crate::oauth::authorize_error::AuthorizeError::to_client(
+                &pending.request,
                 error,
-                description: description.into(),
-            },
+                description,
+            ),
         );
     }
     let (status, title, message) = if error == "server_error" {

@@ -1,8 +1,9 @@
 //! `portcullis connections test ID`: is the upstream reachable and configured as we expect,
 //! and what did its last login carry (claim names, whether groups arrived)?
 
-use std::time::Duration;
+use openidconnect::IssuerUrl;
 
+use super::oidc::ProviderMetadata;
 use crate::config::Config;
 use crate::store::{AuditFilter, Store};
 
@@ -27,12 +28,9 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
         "oidc" => {
             let settings = super::oidc::settings(&config.secret, &connection)
                 .map_err(|e| anyhow::anyhow!(e))?;
-            let http = reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(10))
-                .build()?;
-            for check in super::oidc::check_connection(&http, &settings).await {
+            // The same client the server uses for admin-configured hosts.
+            let http = crate::app::outbound_client(&crate::app::extra_roots(config));
+            for check in check_connection(&http, &settings).await {
                 is_ok &= check.is_ok;
                 println!(
                     "  [{}] {}: {}",
@@ -78,4 +76,89 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
     } else {
         Err(anyhow::anyhow!("connection test failed"))
     }
+}
+
+/// One line of a connection test.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Check {
+    pub name: &'static str,
+    pub is_ok: bool,
+    pub detail: String,
+}
+
+/// `portcullis connections test`: discovery reachable, issuer matching, endpoints present.
+async fn check_connection(http: &reqwest::Client, s: &super::oidc::OidcSettings) -> Vec<Check> {
+    let mut out = Vec::new();
+    let url = match IssuerUrl::new(s.issuer.clone()) {
+        Ok(u) => u,
+        Err(e) => {
+            out.push(Check {
+                name: "issuer",
+                is_ok: false,
+                detail: format!("not a URL: {e}"),
+            });
+            return out;
+        }
+    };
+    let metadata = match ProviderMetadata::discover_async(url, http).await {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(Check {
+                name: "discovery",
+                is_ok: false,
+                detail: e.to_string(),
+            });
+            return out;
+        }
+    };
+    out.push(Check {
+        name: "discovery",
+        is_ok: true,
+        detail: format!("{}/.well-known/openid-configuration", s.issuer),
+    });
+    out.push(Check {
+        name: "issuer",
+        is_ok: metadata.issuer().as_str() == s.issuer,
+        detail: metadata.issuer().to_string(),
+    });
+    out.push(Check {
+        name: "authorization_endpoint",
+        is_ok: true,
+        detail: metadata.authorization_endpoint().to_string(),
+    });
+    out.push(Check {
+        name: "token_endpoint",
+        is_ok: metadata.token_endpoint().is_some(),
+        detail: metadata
+            .token_endpoint()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "missing".into()),
+    });
+    let keys = metadata.jwks().keys().len();
+    out.push(Check {
+        name: "jwks",
+        is_ok: keys > 0,
+        detail: format!("{keys} keys at {}", metadata.jwks_uri().as_str()),
+    });
+    out.push(Check {
+        name: "userinfo_endpoint",
+        is_ok: true,
+        detail: metadata
+            .userinfo_endpoint()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "none (groups must be in the ID token)".into()),
+    });
+    if let Some(claims) = metadata.claims_supported() {
+        let has = claims.iter().any(|c| c.as_str() == s.mapping.groups);
+        out.push(Check {
+            name: "groups_claim",
+            is_ok: has,
+            detail: if has {
+                format!("`{}` is advertised", s.mapping.groups)
+            } else {
+                format!("`{}` is not in claims_supported", s.mapping.groups)
+            },
+        });
+    }
+    out
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::pages::{self, PageError};
-use crate::store::StoreError;
+use crate::store::{AuthorizationRequest, StoreError};
 
 #[derive(Debug)]
 pub enum AuthorizeError {
@@ -24,6 +24,21 @@ pub enum AuthorizeError {
 impl AuthorizeError {
     pub fn page(code: &'static str, message: impl Into<String>) -> Self {
         Self::Page(PageError::bad_request(code, message))
+    }
+
+    /// An error redirect to the client of a validated (pending) request.
+    pub fn to_client(
+        request: &AuthorizationRequest,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        Self::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            state: request.state.clone(),
+            issuer: request.issuer.clone(),
+            error,
+            description: description.into(),
+        }
     }
 }
 

@@ -14,10 +14,6 @@ use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::pkce;
 use crate::store::Taken;
 
-fn invalid_grant(d: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, d.to_string())
-}
-
 pub async fn exchange(
     app: &AppState,
     endpoint: &Endpoint,
@@ -41,7 +37,7 @@ pub async fn exchange(
     let now = app.clock.now();
     let record = match app.store.take_code(&crypto::hash_secret(code), now).await? {
         Taken::Fresh(r) => r,
-        Taken::Missing => return Err(invalid_grant("the code is unknown")),
+        Taken::Missing => return Err(OAuthError::invalid_grant("the code is unknown")),
         Taken::Replayed(r) => {
             // A used code presented again: revoke everything it issued.
             if let Some(jti) = &r.access_jti {
@@ -58,22 +54,24 @@ pub async fn exchange(
                     revoked_family: r.family_id.clone(),
                 })
                 .await;
-            return Err(invalid_grant(
+            return Err(OAuthError::invalid_grant(
                 "the code was already used; the tokens it issued are revoked",
             ));
         }
     };
     let grant = &record.grant;
     if grant.client_id != client.id {
-        return Err(invalid_grant("the code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
     }
     if record.expires_at <= now {
-        return Err(invalid_grant("the code has expired"));
+        return Err(OAuthError::invalid_grant("the code has expired"));
     }
     match params.get("redirect_uri") {
         Some(uri) if uri == grant.redirect_uri => {}
         Some(_) => {
-            return Err(invalid_grant(
+            return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request",
             ));
         }
@@ -81,16 +79,20 @@ pub async fn exchange(
         None => return Err(OAuthError::invalid_request("redirect_uri is required")),
     }
     if !pkce::verify(&grant.code_challenge, verifier) {
-        return Err(invalid_grant("the PKCE code_verifier does not match"));
+        return Err(OAuthError::invalid_grant(
+            "the PKCE code_verifier does not match",
+        ));
     }
     if endpoint.issuer(app.issuer()) != grant.issuer {
-        return Err(invalid_grant("the code was issued by another endpoint"));
+        return Err(OAuthError::invalid_grant(
+            "the code was issued by another endpoint",
+        ));
     }
     let resource = app
         .store
         .find_resource(&grant.resource_id)
         .await?
-        .ok_or_else(|| invalid_grant("the resource no longer exists"))?;
+        .ok_or_else(|| OAuthError::invalid_grant("the resource no longer exists"))?;
     if let Some(r) = params.get("resource")
         && r != resource.id
         && r != resource.server_url
@@ -104,7 +106,7 @@ pub async fn exchange(
         .find_user(&grant.user_id)
         .await?
         .filter(|u| u.is_enabled)
-        .ok_or_else(|| invalid_grant("the user is disabled"))?;
+        .ok_or_else(|| OAuthError::invalid_grant("the user is disabled"))?;
     let issued = issue_user_tokens(
         app,
         &client,

@@ -12,12 +12,7 @@ use crate::oauth::endpoint::Endpoint;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
-use crate::policy::{self, Identity, OrgContext};
 use crate::store::{RefreshRecord, Taken};
-
-fn invalid_grant(d: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, d.to_string())
-}
 
 /// A rotated token presented again: someone holds a copy. Kill the family.
 async fn reuse_detected(
@@ -33,7 +28,7 @@ async fn reuse_detected(
             family_id: record.family_id.clone(),
         })
         .await;
-    Ok(invalid_grant(
+    Ok(OAuthError::invalid_grant(
         "the refresh token was already used; its family is revoked",
     ))
 }
@@ -61,9 +56,9 @@ pub async fn exchange(
         .store
         .find_refresh(&hash)
         .await?
-        .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown"))?;
     if record.revoked_at.is_some() {
-        return Err(invalid_grant("the refresh token is revoked"));
+        return Err(OAuthError::invalid_grant("the refresh token is revoked"));
     }
     if record.used_at.is_some() {
         return Err(reuse_detected(app, &record, now).await?);
@@ -71,15 +66,15 @@ pub async fn exchange(
     let grant = &record.grant;
     if grant.client_id != client.id {
         app.store.revoke_family(&record.family_id, now).await?;
-        return Err(invalid_grant(
+        return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
         ));
     }
     if record.expires_at <= now || record.family_expires_at <= now {
-        return Err(invalid_grant("the refresh token has expired"));
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
     if endpoint.issuer(app.issuer()) != grant.issuer {
-        return Err(invalid_grant(
+        return Err(OAuthError::invalid_grant(
             "the refresh token was issued by another endpoint",
         ));
     }
@@ -87,7 +82,7 @@ pub async fn exchange(
         .store
         .find_resource(&grant.resource_id)
         .await?
-        .ok_or_else(|| invalid_grant("the resource no longer exists"))?;
+        .ok_or_else(|| OAuthError::invalid_grant("the resource no longer exists"))?;
     if let Some(r) = params.get("resource")
         && r != resource.id
         && r != resource.server_url
@@ -138,7 +133,7 @@ pub async fn exchange(
         .is_some_and(|c| c.is_enabled);
     let (Some(user), Some(org), true) = (user, org, connection_ok) else {
         app.store.revoke_family(&record.family_id, now).await?;
-        return Err(invalid_grant(
+        return Err(OAuthError::invalid_grant(
             "the user, connection or organization is disabled",
         ));
     };
@@ -149,39 +144,24 @@ pub async fn exchange(
         .filter(|c| c.revoked_at.is_none());
     if consent.is_none() {
         app.store.revoke_family(&record.family_id, now).await?;
-        return Err(invalid_grant("the user's consent was revoked"));
+        return Err(OAuthError::invalid_grant("the user's consent was revoked"));
     }
-    let rules = app.store.list_rules(&resource.id).await?;
-    let resource_scopes: Vec<String> = resource.scope_names().map(str::to_string).collect();
-    let decision = policy::evaluate(
-        &Identity {
-            email: user.email.as_deref(),
-            is_email_verified: user.is_email_verified,
-            groups: &user.groups,
-            attributes: &user.attributes,
-        },
-        &OrgContext {
-            organization_id: &org.id,
-            domains: &org.domains,
-        },
-        &rules,
-        &resource_scopes,
-        Some(&ceiling),
-    );
+    let decision =
+        crate::consent::rule_decision(app, &user, &org, &resource, Some(&ceiling)).await?;
     let scopes: Vec<String> = ceiling
         .iter()
         .filter(|s| decision.granted.contains(s))
         .cloned()
         .collect();
     if scopes.is_empty() {
-        return Err(invalid_grant(
+        return Err(OAuthError::invalid_grant(
             "the rules no longer allow any of these scopes",
         ));
     }
     match app.store.take_refresh(&hash, now).await? {
         Taken::Fresh(_) => {}
         Taken::Replayed(r) => return Err(reuse_detected(app, &r, now).await?),
-        Taken::Missing => return Err(invalid_grant("the refresh token is unknown")),
+        Taken::Missing => return Err(OAuthError::invalid_grant("the refresh token is unknown")),
     }
     let issued = issue_user_tokens(
         app,

@@ -4,19 +4,20 @@
 //! refetched on an unknown `kid` at most every 30 s; `iss`, `aud`, `azp`, `exp`, `nonce`);
 //! RFC 9207 `iss` on the callback; tenant pins for multi-tenant IdPs.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+mod provider;
+
+use provider::refetch_jwks;
+pub use provider::{IssParameter, ProviderMetadata, Upstreams, is_iss_required, provider};
+
+use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreProviderMetadata,
-};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, LoginHint,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
     RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde_json::{Map, Value};
@@ -27,35 +28,13 @@ use crate::app::AppState;
 use crate::crypto;
 use crate::oauth::form::FormParams;
 use crate::pages::{self, PageError};
-use crate::session::SessionCookie;
+use crate::session::{Cookie, SessionCookie};
 use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long an upstream login may take.
 pub const UPSTREAM_TTL: i64 = 600;
-const METADATA_TTL: Duration = Duration::from_secs(600);
-const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
 /// Clock skew allowed on upstream ID tokens' `iat`.
 const ID_TOKEN_SKEW: i64 = 60;
-
-/// Discovery documents per connection, with their JWKS.
-#[derive(Default)]
-pub struct Upstreams {
-    providers: Mutex<HashMap<String, Cached>>,
-}
-
-impl std::fmt::Debug for Upstreams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Upstreams")
-    }
-}
-
-struct Cached {
-    metadata: CoreProviderMetadata,
-    fetched_at: Instant,
-    /// The last refetch of the JWKS after an unknown `kid` (rate limit).
-    jwks_refetched_at: Option<Instant>,
-    iss_required: bool,
-}
 
 /// An `oidc` connection's settings, secret opened.
 pub struct OidcSettings {
@@ -98,145 +77,8 @@ pub fn settings(secret: &crate::crypto::SecretBox, c: &Connection) -> Result<Oid
     })
 }
 
-/// The provider's discovery document (cached; the IdP's `issuer` must equal ours).
-/// A discovery document and the one field openidconnect does not keep.
-#[derive(Clone)]
-pub struct Provider {
-    pub metadata: CoreProviderMetadata,
-    /// `authorization_response_iss_parameter_supported`: the callback must carry `iss`.
-    pub iss_required: bool,
-}
-
-pub async fn provider(
-    app: &AppState,
-    connection_id: &str,
-    issuer: &str,
-) -> Result<Provider, String> {
-    {
-        let cache = app
-            .upstreams
-            .providers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache
-            .get(connection_id)
-            .filter(|c| c.fetched_at.elapsed() < METADATA_TTL)
-        {
-            return Ok(Provider {
-                metadata: c.metadata.clone(),
-                iss_required: c.iss_required,
-            });
-        }
-    }
-    let url = IssuerUrl::new(issuer.to_string()).map_err(|e| format!("issuer URL: {e}"))?;
-    // openidconnect checks that the document's issuer equals the configured one.
-    let metadata = CoreProviderMetadata::discover_async(url, &app.http)
-        .await
-        .map_err(|e| format!("discovery at {issuer} failed: {e}"))?;
-    let iss_required = iss_parameter_supported(app, issuer).await;
-    let now = Instant::now();
-    app.upstreams
-        .providers
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            connection_id.to_string(),
-            Cached {
-                metadata: metadata.clone(),
-                fetched_at: now,
-                jwks_refetched_at: None,
-                iss_required,
-            },
-        );
-    Ok(Provider {
-        metadata,
-        iss_required,
-    })
-}
-
-/// Reads `authorization_response_iss_parameter_supported` from the discovery document.
-async fn iss_parameter_supported(app: &AppState, issuer: &str) -> bool {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    match app.http.get(url).send().await {
-        Ok(r) => r
-            .json::<Value>()
-            .await
-            .ok()
-            .and_then(|d| {
-                d.get("authorization_response_iss_parameter_supported")
-                    .and_then(Value::as_bool)
-            })
-            .unwrap_or(false),
-        Err(_) => false,
-    }
-}
-
-/// Refetches the JWKS after an unknown `kid`, at most every 30 s per connection.
-async fn refetch_jwks(
-    app: &AppState,
-    connection_id: &str,
-    metadata: &CoreProviderMetadata,
-) -> Option<CoreProviderMetadata> {
-    let previous_iss_required = {
-        let cache = app
-            .upstreams
-            .providers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let cached = cache.get(connection_id);
-        if cached
-            .and_then(|c| c.jwks_refetched_at)
-            .is_some_and(|at| at.elapsed() < JWKS_REFETCH_MIN)
-        {
-            return None;
-        }
-        cached.is_some_and(|c| c.iss_required)
-    };
-    let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &app.http)
-        .await
-        .ok()?;
-    let updated = metadata.clone().set_jwks(jwks);
-    let now = Instant::now();
-    app.upstreams
-        .providers
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            connection_id.to_string(),
-            Cached {
-                metadata: updated.clone(),
-                fetched_at: now,
-                jwks_refetched_at: Some(now),
-                iss_required: previous_iss_required,
-            },
-        );
-    Some(updated)
-}
-
 fn callback_url(app: &AppState, connection_id: &str) -> String {
     format!("{}/sso/v1/oidc/{connection_id}/callback", app.issuer())
-}
-
-fn login_cookie_name(app: &AppState) -> &'static str {
-    if app.issuer().starts_with("https://") {
-        "__Host-portcullis_login"
-    } else {
-        "portcullis_login"
-    }
-}
-
-fn login_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 /// `GET /sso/v1/oidc/{conn}/start?request=…`: off to the IdP.
@@ -256,7 +98,7 @@ pub async fn start(
     };
     let s = settings(&app.config.secret, connection).map_err(unavailable)?;
     let metadata = match provider(app, &connection.id, &s.issuer).await {
-        Ok(p) => p.metadata,
+        Ok(m) => m,
         // An outage: server_error to a trusted client, a page otherwise; audited.
         Err(why) => return Ok(refuse(app, pending, connection, "server_error", why).await),
     };
@@ -311,18 +153,10 @@ pub async fn start(
         })
         .await?;
     let mut response = pages::redirect(url.as_str(), StatusCode::SEE_OTHER);
-    let secure = if app.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{}={browser}; Path=/; HttpOnly; SameSite=Lax; Max-Age={UPSTREAM_TTL}{secure}",
-        login_cookie_name(app)
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        Cookie::Login.set(app.issuer(), &browser, UPSTREAM_TTL),
     );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
     Ok(response)
 }
 
@@ -335,17 +169,13 @@ pub async fn get_callback(
     RawQuery(q): RawQuery,
 ) -> Response {
     let params = FormParams::parse(q.unwrap_or_default().as_bytes());
-    let browser = login_cookie(&headers, login_cookie_name(&app));
+    let browser = Cookie::Login.read(app.issuer(), &headers);
     let mut response = callback(&app, &conn, &params, browser.as_deref(), &cookie)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    let clear = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-        login_cookie_name(&app)
-    );
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, Cookie::Login.set(app.issuer(), "", 0));
     response
 }
 
@@ -447,7 +277,10 @@ async fn callback(
         }
     };
     let (metadata, iss_required) = match provider(app, &connection.id, &s.issuer).await {
-        Ok(p) => (p.metadata, p.iss_required),
+        Ok(m) => {
+            let required = is_iss_required(&m);
+            (m, required)
+        }
         Err(e) => return Ok(refuse(app, &pending, &connection, "server_error", e).await),
     };
     // RFC 9207: the iss parameter, when sent, must be the IdP's issuer; an IdP that
@@ -495,14 +328,14 @@ async fn finish(
     app: &AppState,
     connection: &Connection,
     s: &OidcSettings,
-    metadata: CoreProviderMetadata,
+    metadata: ProviderMetadata,
     code: &str,
     nonce: &str,
     verifier: &str,
 ) -> Result<VerifiedIdentity, Refusal> {
     let redirect = RedirectUrl::new(callback_url(app, &connection.id))
         .map_err(|e| ("server_error", e.to_string()))?;
-    let make_client = |m: CoreProviderMetadata| {
+    let make_client = |m: ProviderMetadata| {
         CoreClient::from_provider_metadata(
             m,
             ClientId::new(s.client_id.clone()),
@@ -608,89 +441,4 @@ async fn finish(
     }
     claims::identity(&claims_in, &s.mapping)
         .ok_or(("access_denied", "the ID token has no subject".to_string()))
-}
-
-/// One line of a connection test.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub is_ok: bool,
-    pub detail: String,
-}
-
-/// `portcullis connections test`: discovery reachable, issuer matching, endpoints present.
-pub async fn check_connection(http: &reqwest::Client, s: &OidcSettings) -> Vec<Check> {
-    let mut out = Vec::new();
-    let url = match IssuerUrl::new(s.issuer.clone()) {
-        Ok(u) => u,
-        Err(e) => {
-            out.push(Check {
-                name: "issuer",
-                is_ok: false,
-                detail: format!("not a URL: {e}"),
-            });
-            return out;
-        }
-    };
-    let metadata = match CoreProviderMetadata::discover_async(url, http).await {
-        Ok(m) => m,
-        Err(e) => {
-            out.push(Check {
-                name: "discovery",
-                is_ok: false,
-                detail: e.to_string(),
-            });
-            return out;
-        }
-    };
-    out.push(Check {
-        name: "discovery",
-        is_ok: true,
-        detail: format!("{}/.well-known/openid-configuration", s.issuer),
-    });
-    out.push(Check {
-        name: "issuer",
-        is_ok: metadata.issuer().as_str() == s.issuer,
-        detail: metadata.issuer().to_string(),
-    });
-    out.push(Check {
-        name: "authorization_endpoint",
-        is_ok: true,
-        detail: metadata.authorization_endpoint().to_string(),
-    });
-    out.push(Check {
-        name: "token_endpoint",
-        is_ok: metadata.token_endpoint().is_some(),
-        detail: metadata
-            .token_endpoint()
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| "missing".into()),
-    });
-    let keys = metadata.jwks().keys().len();
-    out.push(Check {
-        name: "jwks",
-        is_ok: keys > 0,
-        detail: format!("{keys} keys at {}", metadata.jwks_uri().as_str()),
-    });
-    out.push(Check {
-        name: "userinfo_endpoint",
-        is_ok: true,
-        detail: metadata
-            .userinfo_endpoint()
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| "none (groups must be in the ID token)".into()),
-    });
-    if let Some(claims) = metadata.claims_supported() {
-        let has = claims.iter().any(|c| c.as_str() == s.mapping.groups);
-        out.push(Check {
-            name: "groups_claim",
-            is_ok: has,
-            detail: if has {
-                format!("`{}` is advertised", s.mapping.groups)
-            } else {
-                format!("`{}` is not in claims_supported", s.mapping.groups)
-            },
-        });
-    }
-    out
 }
