@@ -63,6 +63,34 @@ grant = ["tickets.read", "tickets.manage:{{org}}"]
     Setup { s, idp }
 }
 
+/// Follows redirects between portcullis and the IdP (relative locations resolved against
+/// the origin that sent them) until there is none, or until `stop` holds for the next
+/// URL, which is then returned unvisited.
+async fn follow(
+    b: &Browser,
+    su: &Setup,
+    mut page: Page,
+    stop: impl Fn(&str) -> bool,
+) -> (Page, Option<String>) {
+    let mut origin = su.s.base.clone();
+    for _ in 0..20 {
+        let Some(location) = page.location.clone() else {
+            return (page, None);
+        };
+        let url = absolute(&origin, &location);
+        if stop(&url) {
+            return (page, Some(url));
+        }
+        origin = if url.starts_with(&su.idp.issuer) {
+            su.idp.issuer.clone()
+        } else {
+            su.s.base.clone()
+        };
+        page = b.get(&url).await;
+    }
+    panic!("more than 20 redirects");
+}
+
 fn absolute(base: &str, location: &str) -> String {
     if location.starts_with("http") {
         location.to_string()
@@ -88,25 +116,14 @@ async fn login(b: &Browser, su: &Setup, client_id: &str, login_hint: &str) -> (P
             ("login_hint", login_hint),
         ])
         .finish();
-    let mut page = b
+    let page = b
         .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
         .await;
-    let mut origin = su.s.base.clone();
-    for _ in 0..20 {
-        let Some(location) = page.location.clone() else {
-            break;
-        };
-        if location.starts_with(REDIRECT_URI) || location.starts_with("/oauth/consent") {
-            break;
-        }
-        let url = absolute(&origin, &location);
-        origin = if url.starts_with(&su.idp.issuer) {
-            su.idp.issuer.clone()
-        } else {
-            su.s.base.clone()
-        };
-        page = b.get(&url).await;
-    }
+    let consent = format!("{}/oauth/consent", su.s.base);
+    let (page, _) = follow(b, su, page, |url| {
+        url.starts_with(REDIRECT_URI) || url.starts_with(&consent)
+    })
+    .await;
     (page, verifier)
 }
 
@@ -230,25 +247,10 @@ async fn login_static(b: &Browser, su: &Setup, hint: &str) -> (Page, String) {
             ("login_hint", hint),
         ])
         .finish();
-    let mut page = b
+    let page = b
         .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
         .await;
-    let mut origin = su.s.base.clone();
-    for _ in 0..20 {
-        let Some(location) = page.location.clone() else {
-            break;
-        };
-        if location.starts_with("http://127.0.0.1/cb") {
-            break;
-        }
-        let url = absolute(&origin, &location);
-        origin = if url.starts_with(&su.idp.issuer) {
-            su.idp.issuer.clone()
-        } else {
-            su.s.base.clone()
-        };
-        page = b.get(&url).await;
-    }
+    let (page, _) = follow(b, su, page, |url| url.starts_with("http://127.0.0.1/cb")).await;
     (page, verifier)
 }
 
@@ -267,24 +269,14 @@ async fn callback_url(b: &Browser, su: &Setup, hint: &str) -> String {
             ("login_hint", hint),
         ])
         .finish();
-    let mut page = b
+    let page = b
         .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
         .await;
-    let mut origin = su.s.base.clone();
-    for _ in 0..20 {
-        let location = page.location.clone().expect("redirect");
-        let url = absolute(&origin, &location);
-        if url.contains("/sso/v1/oidc/conn_idp/callback") {
-            return url;
-        }
-        origin = if url.starts_with(&su.idp.issuer) {
-            su.idp.issuer.clone()
-        } else {
-            su.s.base.clone()
-        };
-        page = b.get(&url).await;
-    }
-    panic!("no callback reached");
+    let (_, url) = follow(b, su, page, |url| {
+        url.contains("/sso/v1/oidc/conn_idp/callback")
+    })
+    .await;
+    url.expect("no callback reached")
 }
 
 #[tokio::test]
