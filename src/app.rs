@@ -285,15 +285,13 @@ pub fn build_router(state: AppState) -> Router {
             "/oauth/userinfo",
             get(userinfo::get_userinfo).post(userinfo::get_userinfo),
         )
-        .route("/oidc/logout", get(logout::get_logout))
-        .route(
-            "/api/v1/admin/audit-events",
-            get(admin::audit::get_audit_events),
-        );
+        .route("/oidc/logout", get(logout::get_logout));
 
     Router::new()
         .merge(public)
         .merge(flow)
+        .merge(admin_pages())
+        .merge(admin_api())
         .route("/", get(ops::get_index))
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
@@ -315,6 +313,145 @@ pub fn build_router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The admin pages (`/admin/…`): server-rendered, session cookie, CSRF on every form.
+fn admin_pages() -> Router<AppState> {
+    use admin::pages::{
+        clients, connections, dashboard, keys, login, organizations, resources, rules, users,
+    };
+    Router::new()
+        .route("/admin", get(dashboard::get_dashboard))
+        .route("/admin/login", get(login::get_login).post(login::post_login))
+        .route("/admin/logout", post(login::post_logout))
+        .route(
+            "/admin/organizations",
+            get(organizations::get_organizations).post(organizations::post_organizations),
+        )
+        .route(
+            "/admin/organizations/{id}",
+            get(organizations::get_organization).post(organizations::post_organization),
+        )
+        .route(
+            "/admin/organizations/{id}/enabled",
+            post(organizations::post_organization_enabled),
+        )
+        .route(
+            "/admin/connections",
+            get(connections::get_connections).post(connections::post_connections),
+        )
+        .route(
+            "/admin/connections/{id}/enabled",
+            post(connections::post_connection_enabled),
+        )
+        .route(
+            "/admin/connections/{id}/test",
+            get(connections::get_connection_test),
+        )
+        .route(
+            "/admin/resources",
+            get(resources::get_resources).post(resources::post_resources),
+        )
+        .route(
+            "/admin/resources/{id}",
+            get(resources::get_resource).post(resources::post_resource),
+        )
+        .route("/admin/rules", get(rules::get_rules).post(rules::post_rules))
+        .route("/admin/rules/{id}", get(rules::get_rule).post(rules::post_rule))
+        .route("/admin/rules/{id}/delete", post(rules::post_rule_delete))
+        .route("/admin/simulator", get(rules::get_simulator))
+        .route(
+            "/admin/clients",
+            get(clients::get_clients).post(clients::post_clients),
+        )
+        .route("/admin/clients/revoke", post(clients::post_client_revoke))
+        .route("/admin/clients/delete", post(clients::post_client_delete))
+        .route("/admin/users", get(users::get_users))
+        .route("/admin/users/{id}/enabled", post(users::post_user_enabled))
+        .route("/admin/users/{id}/revoke", post(users::post_user_revoke))
+        .route("/admin/consents", get(users::get_consents))
+        .route(
+            "/admin/consents/{id}/revoke",
+            post(users::post_consent_revoke),
+        )
+        .route("/admin/audit", get(dashboard::get_audit))
+        .route("/admin/audit/export", get(dashboard::get_audit_export))
+        .route("/admin/keys", get(keys::get_keys))
+        .route("/admin/keys/rotate", post(keys::post_rotate))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+/// The JSON admin API (`/api/v1/admin/…`) over the same domain functions as the pages.
+fn admin_api() -> Router<AppState> {
+    use admin::api;
+    Router::new()
+        .route(
+            "/api/v1/admin/organizations",
+            get(api::get_organizations).post(api::post_organizations),
+        )
+        .route(
+            "/api/v1/admin/organizations/{id}",
+            get(api::get_organization).put(api::put_organization),
+        )
+        .route(
+            "/api/v1/admin/organizations/{id}/{action}",
+            post(api::post_organization_action),
+        )
+        .route(
+            "/api/v1/admin/connections",
+            get(api::get_connections).post(api::post_connections),
+        )
+        .route(
+            "/api/v1/admin/connections/{id}/{action}",
+            post(api::post_connection_action),
+        )
+        .route(
+            "/api/v1/admin/resources",
+            get(api::get_resources).post(api::post_resources),
+        )
+        .route(
+            "/api/v1/admin/resources/{id}",
+            get(api::get_resource).put(api::put_resource),
+        )
+        .route(
+            "/api/v1/admin/rules",
+            get(api::get_rules).post(api::post_rules),
+        )
+        .route("/api/v1/admin/rules:simulate", post(api::post_simulate))
+        .route(
+            "/api/v1/admin/rules/{id}",
+            get(api::get_rule)
+                .put(api::put_rule)
+                .delete(api::delete_rule),
+        )
+        .route(
+            "/api/v1/admin/clients",
+            get(api::get_clients)
+                .post(api::post_clients)
+                .delete(api::delete_client),
+        )
+        .route(
+            "/api/v1/admin/clients:revoke-tokens",
+            post(api::post_client_revoke),
+        )
+        .route("/api/v1/admin/users", get(api::get_users))
+        .route(
+            "/api/v1/admin/users/{id}/{action}",
+            post(api::post_user_action),
+        )
+        .route("/api/v1/admin/consents", get(api::get_consents))
+        .route(
+            "/api/v1/admin/consents/{id}/revoke",
+            post(api::post_consent_revoke),
+        )
+        .route("/api/v1/admin/audit-events", get(api::get_audit_events))
+        .route(
+            "/api/v1/admin/audit-events:export",
+            get(api::get_audit_export),
+        )
+        .route("/api/v1/admin/keys", get(api::get_keys))
+        .route("/api/v1/admin/keys:rotate", post(api::post_rotate))
+        .layer(DefaultBodyLimit::max(256 * 1024))
 }
 
 fn env_lookup(name: &str) -> Option<String> {
@@ -371,6 +508,19 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
         None => None,
     };
 
+    if !config.is_dev
+        && let Some(password) = &config.admin_password
+    {
+        admin::bootstrap::upsert_admin(
+            &store,
+            &config.secret,
+            admin::bootstrap::DEFAULT_ADMIN,
+            secrecy::ExposeSecret::expose_secret(password),
+            clock.now(),
+        )
+        .await?;
+        tracing::info!("PORTCULLIS_ADMIN_PASSWORD set the password of admin `admin`");
+    }
     let (state, background) = build_state(config, issuer.clone(), store.clone(), clock).await?;
     if let Some((source, summary)) = seed_summary {
         state

@@ -124,6 +124,36 @@ pub enum AuditEvent {
         alg: String,
         activate_at: i64,
     },
+    /// A change made by an admin (pages or API): `kind` such as `admin.rule.updated`.
+    AdminChanged {
+        kind: &'static str,
+        actor: AdminActor,
+        target: String,
+        client_id: Option<String>,
+        user_id: Option<String>,
+        organization_id: Option<String>,
+        resource_id: Option<String>,
+        /// What changed (never secrets).
+        changes: Value,
+    },
+    /// An admin login attempt, successful or not.
+    AdminLogin {
+        username: String,
+        address: String,
+        user_agent: String,
+        request_id: String,
+        outcome: &'static str,
+    },
+}
+
+/// Who made an admin change, from where.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AdminActor {
+    /// `admin:<username>` or `client:<client id>`.
+    pub principal: String,
+    pub address: String,
+    pub user_agent: String,
+    pub request_id: String,
 }
 
 impl AuditEvent {
@@ -322,6 +352,36 @@ impl AuditEvent {
             } => {
                 r.kind = "key.created".into();
                 r.detail = json!({ "kid": kid, "alg": alg, "activate_at": activate_at });
+            }
+            Self::AdminChanged {
+                kind,
+                actor,
+                target,
+                client_id,
+                user_id,
+                organization_id,
+                resource_id,
+                changes,
+            } => {
+                r.kind = kind.into();
+                r.client_id = client_id;
+                r.user_id = user_id;
+                r.organization_id = organization_id;
+                r.resource_id = resource_id;
+                r.detail = json!({ "actor": actor.principal, "address": actor.address,
+                    "user_agent": actor.user_agent, "request_id": actor.request_id,
+                    "target": target, "changes": changes });
+            }
+            Self::AdminLogin {
+                username,
+                address,
+                user_agent,
+                request_id,
+                outcome,
+            } => {
+                r.kind = format!("admin.login.{outcome}");
+                r.detail = json!({ "actor": format!("admin:{username}"), "address": address,
+                    "user_agent": user_agent, "request_id": request_id });
             }
         }
         r

@@ -1,5 +1,5 @@
 //! The command line (DESIGN.md "Public interfaces"): `serve`, `migrate`, `seed`,
-//! `keys rotate`.
+//! `keys rotate`, `admin create`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,6 +63,26 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin (or set a new password): the password comes from standard input
+    /// with --password-stdin, else from PORTCULLIS_ADMIN_PASSWORD.
+    Create {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        dev: bool,
     },
 }
 
@@ -148,6 +168,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(config.log_format);
             let store = open_store(&config).await?;
             crate::federation::test::run(store.as_ref(), &config, &id).await
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    password_stdin,
+                    config,
+                    dev,
+                },
+        } => {
+            let config = load(config.as_ref(), dev)?;
+            telemetry::init(config.log_format);
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                line.trim_end_matches(['\n', '\r']).to_string()
+            } else {
+                config
+                    .admin_password
+                    .as_ref()
+                    .map(|p| secrecy::ExposeSecret::expose_secret(p).to_string())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "give the password with --password-stdin or PORTCULLIS_ADMIN_PASSWORD"
+                        )
+                    })?
+            };
+            let store = open_store(&config).await?;
+            crate::admin::bootstrap::upsert_admin(
+                &store,
+                &config.secret,
+                &username,
+                &password,
+                SystemClock.now(),
+            )
+            .await?;
+            println!("admin `{username}` can sign in at /admin/login");
+            Ok(())
         }
         Command::Keys {
             command: KeysCommand::Rotate { now, config, dev },

@@ -1,99 +1,204 @@
-//! The admin JSON API under `/api/v1/admin/…`. Only admin credentials: a seeded admin's
-//! username and password, or an admin-created client holding the `portcullis:admin`
-//! scope, both with HTTP Basic.
+//! Administration: the server-rendered admin pages under `/admin/…` and the JSON admin API
+//! under `/api/v1/admin/…`, both thin layers over the domain functions of this module
+//! (one file per area). Every change leaves an `admin.*` audit event naming the admin, the
+//! address, the user agent, the request id and what changed.
 
+pub mod api;
 pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod clients;
+pub mod connections;
+pub mod dashboard;
+pub mod keys;
+pub mod login;
+pub mod organizations;
+pub mod pages;
+pub mod resources;
+pub mod rules;
+pub mod time;
+pub mod users;
 
-use axum::Json;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use serde_json::json;
+use serde_json::Value;
 
 use crate::app::AppState;
-use crate::crypto;
-use crate::oauth::scope::ADMIN_SCOPE;
-use crate::store::ClientKind;
+use crate::audit::{AdminActor, AuditEvent};
+use crate::seed::SeedError;
+use crate::store::StoreError;
 
-/// Who is calling the admin API.
-#[derive(Debug, Clone)]
+pub use auth::{AdminAuth, AdminRejection};
+
+/// Who is calling: an admin (pages, Basic) or an admin-created client (bearer or Basic).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminPrincipal {
     Admin(String),
     Client(String),
 }
 
-pub struct AdminAuth(pub AdminPrincipal);
-
-pub struct AdminRejection(StatusCode, &'static str);
-
-impl IntoResponse for AdminRejection {
-    fn into_response(self) -> Response {
-        let mut r = (self.0, Json(json!({ "error": self.1 }))).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"portcullis admin\""),
-            );
+impl AdminPrincipal {
+    pub fn label(&self) -> String {
+        match self {
+            Self::Admin(u) => format!("admin:{u}"),
+            Self::Client(c) => format!("client:{c}"),
         }
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        r
     }
 }
 
-impl FromRequestParts<AppState> for AdminAuth {
-    type Rejection = AdminRejection;
+/// The caller of an admin operation and where the request came from (for the audit trail).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub principal: AdminPrincipal,
+    pub address: String,
+    pub user_agent: String,
+    pub request_id: String,
+}
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let unauthorized = AdminRejection(StatusCode::UNAUTHORIZED, "unauthorized");
-        let (user, password) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Basic ")
-                    .or_else(|| v.strip_prefix("basic "))
-            })
-            .and_then(|b| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b.trim())
-                    .ok()
-            })
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| {
-                s.split_once(':')
-                    .map(|(u, p)| (u.to_string(), p.to_string()))
-            })
-            .ok_or(unauthorized)?;
-        let fail = || AdminRejection(StatusCode::UNAUTHORIZED, "unauthorized");
-        if let Some(admin) = app.store.find_admin(&user).await.map_err(|_| fail())? {
-            return if crate::password::verify(password, admin.password_hash).await {
-                Ok(AdminAuth(AdminPrincipal::Admin(user)))
+impl Actor {
+    fn audit(&self) -> AdminActor {
+        AdminActor {
+            principal: self.principal.label(),
+            address: self.address.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// Why an admin operation did not happen. Nothing was written in any case.
+#[derive(Debug)]
+pub enum AdminError {
+    /// Bad input, named by the form field / JSON key it concerns.
+    Invalid { field: String, message: String },
+    NotFound(&'static str),
+    Store(StoreError),
+}
+
+impl AdminError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<SeedError> for AdminError {
+    fn from(e: SeedError) -> Self {
+        match e {
+            SeedError::Invalid { key, problem, .. } => Self::Invalid {
+                field: key.split('.').next().unwrap_or("").to_string(),
+                message: problem,
+            },
+            SeedError::Parse(p) => Self::invalid("", p),
+            SeedError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+impl From<crate::keys::KeyError> for AdminError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::Store(s) => Self::Store(s),
+            other => Self::Store(StoreError::Corrupt(other.to_string())),
+        }
+    }
+}
+
+/// A unique-constraint conflict on write, named by the field it concerns.
+pub(crate) fn conflict_field(e: StoreError) -> AdminError {
+    match e {
+        StoreError::Conflict(what) => {
+            let field = if what.contains("domain") {
+                "domains"
+            } else if what.contains("external_id") {
+                "external_id"
+            } else if what.contains("server_url") {
+                "server_url"
             } else {
-                Err(fail())
+                "id"
             };
+            AdminError::invalid(field, what)
         }
-        let client = app
-            .store
-            .find_client(&user)
-            .await
-            .map_err(|_| fail())?
-            .ok_or_else(fail)?;
-        let secret_ok = client
-            .secret_hash
-            .as_deref()
-            .is_some_and(|h| crypto::verify_secret(&password, h));
-        if !secret_ok {
-            return Err(fail());
-        }
-        if client.kind != ClientKind::Static || !client.scopes.iter().any(|s| s == ADMIN_SCOPE) {
-            return Err(AdminRejection(StatusCode::FORBIDDEN, "forbidden"));
-        }
-        Ok(AdminAuth(AdminPrincipal::Client(client.id)))
+        other => AdminError::Store(other),
+    }
+}
+
+/// What an admin change touched, for the audit event.
+#[derive(Default)]
+pub(crate) struct Touched {
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+/// Records an admin change.
+pub(crate) async fn record(
+    app: &AppState,
+    actor: &Actor,
+    kind: &'static str,
+    target: &str,
+    touched: Touched,
+    changes: Value,
+) {
+    app.audit
+        .record(AuditEvent::AdminChanged {
+            kind,
+            actor: actor.audit(),
+            target: target.to_string(),
+            client_id: touched.client_id,
+            user_id: touched.user_id,
+            organization_id: touched.organization_id,
+            resource_id: touched.resource_id,
+            changes,
+        })
+        .await;
+}
+
+/// Validates entries exactly as the seed does (a plain function: nothing here is held
+/// across an await). `existing_*` are what references may name besides the file's own.
+pub(crate) fn plan_entries(
+    app: &AppState,
+    file: crate::seed::file::SeedFile,
+    existing_resources: Vec<crate::store::Resource>,
+    existing_organizations: Vec<String>,
+) -> Result<crate::store::SeedPlan, AdminError> {
+    let no_env = |_: &str| None;
+    let ctx = crate::seed::plan::PlanContext {
+        secret: &app.config.secret,
+        env: &no_env,
+        existing_resources,
+        existing_organizations,
+        now: app.clock.now(),
+    };
+    Ok(crate::seed::plan::plan(file, &ctx)?.0)
+}
+
+/// Splits a list typed in a form: commas, spaces or new lines separate items.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n', '\r', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_split_on_commas_spaces_and_lines() {
+        assert_eq!(
+            split_list("a.com, b.com\nc.com  d.com,"),
+            vec!["a.com", "b.com", "c.com", "d.com"]
+        );
+        assert!(split_list(" ,\n").is_empty());
     }
 }

@@ -80,14 +80,14 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
 
 /// One line of a connection test.
 #[derive(Debug, Clone, serde::Serialize)]
-struct Check {
+pub(crate) struct Check {
     pub name: &'static str,
     pub is_ok: bool,
     pub detail: String,
 }
 
 /// `portcullis connections test`: discovery reachable, issuer matching, endpoints present.
-async fn check_connection(http: &reqwest::Client, s: &super::oidc::OidcSettings) -> Vec<Check> {
+pub(crate) async fn check_connection(http: &reqwest::Client, s: &super::oidc::OidcSettings) -> Vec<Check> {
     let mut out = Vec::new();
     let url = match IssuerUrl::new(s.issuer.clone()) {
         Ok(u) => u,

@@ -98,6 +98,8 @@ pub struct Condition {
 #[serde(deny_unknown_fields)]
 pub struct RuleEntry {
     pub id: Option<String>,
+    /// A label for admins.
+    pub name: Option<String>,
     pub resource: String,
     pub organization: Option<String>,
     pub when: Condition,

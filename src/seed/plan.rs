@@ -274,6 +274,7 @@ pub fn plan(
         let id = id_or_derived(&entry, "rule", &r.id, &natural)?;
         out.rules.push(Rule {
             id,
+            name: r.name.unwrap_or_default(),
             resource_id: res.id.clone(),
             organization_id: r.organization,
             conditions,

@@ -211,6 +211,52 @@ impl SeedStore for CachedStore {
 }
 
 #[async_trait]
+impl AdminConsoleStore for CachedStore {
+    async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()> {
+        self.inner.insert_admin_session(session).await
+    }
+    async fn find_admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>> {
+        self.inner.find_admin_session(token_hash).await
+    }
+    async fn end_admin_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.inner.end_admin_session(id, now).await
+    }
+    async fn record_login_failure(&self, key: &str, at: i64) -> StoreResult<()> {
+        self.inner.record_login_failure(key, at).await
+    }
+    async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64> {
+        self.inner.count_login_failures(key, since).await
+    }
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.inner.clear_login_failures(key).await
+    }
+    async fn delete_rule(&self, id: &str) -> StoreResult<bool> {
+        self.inner.delete_rule(id).await
+    }
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
+        self.inner.list_users(limit).await
+    }
+    async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+        self.inner.end_user_sessions(user_id, now).await
+    }
+    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+        self.inner.revoke_user_grants(user_id, now).await
+    }
+    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64> {
+        self.inner.revoke_client_grants(client_id, now).await
+    }
+    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
+        self.inner.list_all_consents(limit).await
+    }
+    async fn search_audit_events(&self, search: &AuditSearch) -> StoreResult<Vec<AuditRecord>> {
+        self.inner.search_audit_events(search).await
+    }
+    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>> {
+        self.inner.list_client_last_used().await
+    }
+}
+
+#[async_trait]
 impl HealthStore for CachedStore {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await

@@ -154,6 +154,34 @@ pub trait ConsentStore {
     async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
 }
 
+/// What the admin pages and API need beyond the flow: admin sessions, the login rate
+/// limit, and bulk revocation and listings.
+#[async_trait]
+pub trait AdminConsoleStore {
+    async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
+    async fn find_admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>>;
+    async fn end_admin_session(&self, id: &str, now: i64) -> StoreResult<()>;
+    /// Records a failed admin login under a key (`user:<name>` or `addr:<ip>`).
+    async fn record_login_failure(&self, key: &str, at: i64) -> StoreResult<()>;
+    async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    async fn delete_rule(&self, id: &str) -> StoreResult<bool>;
+    /// Users, most recent login first.
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
+    /// Ends every live browser session of a user; returns how many.
+    async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64>;
+    /// Revokes every live refresh token of a user; returns how many.
+    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64>;
+    /// Revokes every live refresh token issued to a client; returns how many.
+    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64>;
+    /// Consents of every user, newest first.
+    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>>;
+    /// Audit events by any of their columns and a time range, newest first, paged.
+    async fn search_audit_events(&self, search: &AuditSearch) -> StoreResult<Vec<AuditRecord>>;
+    /// When each client was last used (`None`: never).
+    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>>;
+}
+
 #[async_trait]
 pub trait HealthStore {
     async fn ping(&self) -> StoreResult<()>;
@@ -172,6 +200,7 @@ pub trait Store:
     + AuditStore
     + AdminStore
     + SeedStore
+    + AdminConsoleStore
     + HealthStore
     + Send
     + Sync
@@ -191,6 +220,7 @@ impl<T> Store for T where
         + AuditStore
         + AdminStore
         + SeedStore
+        + AdminConsoleStore
         + HealthStore
         + Send
         + Sync

@@ -130,6 +130,8 @@ pub struct Connection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub id: String,
+    /// A label for admins (may be empty); presentation only.
+    pub name: String,
     pub resource_id: String,
     pub organization_id: Option<String>,
     pub conditions: serde_json::Value,
@@ -163,6 +165,32 @@ pub struct AuditFilter {
     pub kind: Option<String>,
     pub client_id: Option<String>,
     pub limit: i64,
+}
+
+/// The admin's audit search: every set field must match; `since`/`until` bound `at`
+/// (inclusive); newest first, `offset` events skipped (paging).
+#[derive(Debug, Clone, Default)]
+pub struct AuditSearch {
+    pub kind: Option<String>,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub resource_id: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// An admin's browser session. The cookie carries a random token; only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub id: String,
+    pub token_hash: String,
+    pub username: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
 }
 
 /// A validated seed, ready to write in one transaction.

@@ -227,6 +227,7 @@ async fn rules_connections_and_admins_round_trip() {
             resources: vec![resource("res_1", "http://127.0.0.1:1/mcp")],
             rules: vec![Rule {
                 id: "rule_1".into(),
+                name: "Deny g".into(),
                 resource_id: "res_1".into(),
                 organization_id: Some("org_a".into()),
                 conditions: json!({ "group": "g" }),

@@ -4,6 +4,10 @@
 // Helpers in an integration-test crate are test code too.
 #![allow(clippy::unwrap_used)]
 
+mod admin_api;
+mod admin_browser;
+mod admin_pages;
+mod admin_support;
 mod browser;
 mod cimd;
 mod cli;

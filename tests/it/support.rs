@@ -83,6 +83,7 @@ introspection = true
 id = "m2m_admin"
 name = "Admin automation"
 secret = "admin-client-secret-0123456789"
+grant_types = ["client_credentials"]
 resources = ["res_tickets"]
 scopes = ["portcullis:admin"]
 

@@ -50,10 +50,14 @@ pub async fn exchange(
         ));
     }
 
+    // The admin scope goes only to the admin-created clients that hold it (never to
+    // dynamic or metadata clients, which cannot reach this grant).
     let allowed: Vec<String> = client
         .scopes
         .iter()
-        .filter(|s| resource.scope_names().any(|n| n == scope::base(s)))
+        .filter(|s| {
+            *s == scope::ADMIN_SCOPE || resource.scope_names().any(|n| n == scope::base(s))
+        })
         .cloned()
         .collect();
     let granted = match params.get("scope") {

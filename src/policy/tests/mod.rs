@@ -14,6 +14,7 @@ fn v(s: &[&str]) -> Vec<String> {
 fn rule(id: &str, position: i64, effect: &str, conditions: Value, grants: &[&str]) -> Rule {
     Rule {
         id: id.into(),
+        name: String::new(),
         resource_id: "res_1".into(),
         organization_id: None,
         conditions,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json, to_json};
-use crate::store::{AuditFilter, AuditRecord, AuditStore, StoreResult};
+use crate::store::{AuditFilter, AuditRecord, AuditSearch, AuditStore, StoreResult};
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -43,6 +43,19 @@ impl AuditStore for SqlStore {
     }
 
     async fn list_audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        self.search(&AuditSearch {
+            kind: filter.kind.clone(),
+            client_id: filter.client_id.clone(),
+            limit: filter.limit,
+            ..Default::default()
+        })
+        .await
+    }
+}
+
+impl SqlStore {
+    /// The audit search of the admin pages (and, narrowed, of `list_audit_events`).
+    pub(super) async fn search(&self, filter: &AuditSearch) -> StoreResult<Vec<AuditRecord>> {
         let limit = if filter.limit <= 0 {
             100
         } else {
@@ -52,11 +65,19 @@ impl AuditStore for SqlStore {
             "SELECT id, at, kind, client_id, user_id, organization_id, resource_id, detail \
              FROM audit_events \
              WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR client_id = $2) \
-             ORDER BY at DESC, seq DESC, id DESC LIMIT $3",
+             AND ($3 = '' OR user_id = $3) AND ($4 = '' OR organization_id = $4) \
+             AND ($5 = '' OR resource_id = $5) AND at >= $6 AND at <= $7 \
+             ORDER BY at DESC, seq DESC, id DESC LIMIT $8 OFFSET $9",
         )
         .bind(filter.kind.clone().unwrap_or_default())
         .bind(filter.client_id.clone().unwrap_or_default())
+        .bind(filter.user_id.clone().unwrap_or_default())
+        .bind(filter.organization_id.clone().unwrap_or_default())
+        .bind(filter.resource_id.clone().unwrap_or_default())
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(filter.until.unwrap_or(i64::MAX))
         .bind(limit)
+        .bind(filter.offset.max(0))
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()

@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use super::{SqlStore, from_json, to_json};
 use crate::store::{Consent, ConsentStore, StoreResult};
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, user_id, client_id, redirect_uri, resource_id, scopes, created_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
-struct ConsentRow {
+pub(super) struct ConsentRow {
     id: String,
     user_id: String,
     client_id: String,
@@ -21,7 +21,7 @@ struct ConsentRow {
 }
 
 impl ConsentRow {
-    fn into_consent(self) -> StoreResult<Consent> {
+    pub(super) fn into_consent(self) -> StoreResult<Consent> {
         Ok(Consent {
             scopes: from_json(&self.scopes, "consent scopes")?,
             id: self.id,

@@ -218,7 +218,7 @@ impl GrantStore for SqlStore {
     async fn insert_refresh(&self, r: &RefreshRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, grant_json, created_at, expires_at, \
-             family_expires_at, used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)",
+             family_expires_at, used_at, revoked_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8)",
         )
         .bind(&r.token_hash)
         .bind(&r.family_id)
@@ -227,6 +227,7 @@ impl GrantStore for SqlStore {
         .bind(r.created_at)
         .bind(r.expires_at)
         .bind(r.family_expires_at)
+        .bind(&r.grant.user_id)
         .execute(self.pool())
         .await?;
         Ok(())

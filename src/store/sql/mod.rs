@@ -1,6 +1,7 @@
 //! The portable SQL store: one set of queries (`$n` placeholders, `ON CONFLICT`,
 //! `RETURNING`) for SQLite and PostgreSQL through sqlx's `Any` driver.
 
+mod admin;
 mod audit;
 mod clients;
 mod consents;

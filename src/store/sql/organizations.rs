@@ -31,6 +31,7 @@ struct ConnectionRow {
 #[derive(sqlx::FromRow)]
 struct RuleRow {
     id: String,
+    name: String,
     resource_id: String,
     organization_id: Option<String>,
     conditions: String,
@@ -135,7 +136,7 @@ impl OrganizationStore for SqlStore {
 
     async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>> {
         let rows: Vec<RuleRow> = sqlx::query_as(
-            "SELECT id, resource_id, organization_id, conditions, grants, effect, position \
+            "SELECT id, name, resource_id, organization_id, conditions, grants, effect, position \
              FROM rules WHERE resource_id = $1 ORDER BY position, id",
         )
         .bind(resource_id)
@@ -147,6 +148,7 @@ impl OrganizationStore for SqlStore {
                     conditions: from_json(&r.conditions, "rule conditions")?,
                     grants: from_json(&r.grants, "rule grants")?,
                     id: r.id,
+                    name: r.name,
                     resource_id: r.resource_id,
                     organization_id: r.organization_id,
                     effect: r.effect,

@@ -90,8 +90,8 @@ impl SeedStore for SqlStore {
         for r in &plan.rules {
             sqlx::query(
                 "INSERT INTO rules (id, resource_id, organization_id, conditions, grants, effect, \
-                 position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-                 ON CONFLICT (id) DO UPDATE SET resource_id = excluded.resource_id, \
+                 position, created_at, updated_at, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
+                 ON CONFLICT (id) DO UPDATE SET resource_id = excluded.resource_id, name = excluded.name, \
                  organization_id = excluded.organization_id, conditions = excluded.conditions, \
                  grants = excluded.grants, effect = excluded.effect, position = excluded.position, \
                  updated_at = excluded.updated_at",
@@ -104,6 +104,7 @@ impl SeedStore for SqlStore {
             .bind(&r.effect)
             .bind(r.position)
             .bind(now)
+            .bind(&r.name)
             .execute(&mut *tx)
             .await?;
         }

@@ -6,11 +6,11 @@ use super::{SqlStore, from_json, to_json};
 use crate::ids;
 use crate::store::{Session, SessionStore, StoreResult, User, UserStore};
 
-const USER_COLUMNS: &str = "id, connection_id, organization_id, subject, email, email_verified, name, \
+pub(super) const USER_COLUMNS: &str = "id, connection_id, organization_id, subject, email, email_verified, name, \
     groups_json, attributes, enabled, last_login_at";
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: String,
     connection_id: String,
     organization_id: String,
@@ -25,7 +25,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> StoreResult<User> {
+    pub(super) fn into_user(self) -> StoreResult<User> {
         Ok(User {
             groups: from_json(&self.groups_json, "user groups")?,
             attributes: from_json(&self.attributes, "user attributes")?,

@@ -1,0 +1,24 @@
+-- Admin pages and API: admin browser sessions (only a hash of the cookie's token), failed
+-- admin logins (the rate limit, per account and per address), rule names, and the user a
+-- refresh family belongs to (revoking all of a user's tokens). Keep in step with the other folder.
+
+CREATE TABLE admin_sessions (
+    id         TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    username   TEXT NOT NULL REFERENCES admins(username) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended_at   INTEGER
+);
+
+CREATE TABLE admin_login_failures (
+    key TEXT NOT NULL,
+    at  INTEGER NOT NULL
+);
+CREATE INDEX admin_login_failures_key ON admin_login_failures (key, at);
+
+ALTER TABLE rules ADD COLUMN name TEXT NOT NULL DEFAULT '';
+
+ALTER TABLE refresh_tokens ADD COLUMN user_id TEXT;
+CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
+CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id);

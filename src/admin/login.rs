@@ -1,0 +1,214 @@
+//! Admin sign-in: argon2id passwords, a session cookie (HttpOnly, SameSite=Strict, Secure
+//! and `__Host-` under https) holding a random token of which only the hash is stored, a
+//! CSRF token derived from the session token (so it is bound to the session and needs no
+//! storage), and a rate limit on failed attempts per account and per client address.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto;
+use crate::ids;
+use crate::store::{AdminSession, StoreError};
+
+/// An admin session lasts at most 12 hours.
+pub const ADMIN_SESSION_TTL: i64 = 12 * 3600;
+/// Failed attempts allowed per account and per address within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: i64 = 5;
+pub const FAILURE_WINDOW: i64 = 15 * 60;
+
+/// Why a sign-in did not happen.
+#[derive(Debug)]
+pub enum LoginError {
+    Invalid,
+    RateLimited,
+    Store(StoreError),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// Where a sign-in attempt came from.
+pub struct Attempt<'a> {
+    pub username: &'a str,
+    pub password: String,
+    pub address: &'a str,
+    pub user_agent: &'a str,
+    pub request_id: &'a str,
+}
+
+pub fn cookie_name(issuer: &str) -> &'static str {
+    if issuer.starts_with("https://") {
+        "__Host-portcullis_admin"
+    } else {
+        "portcullis_admin"
+    }
+}
+
+/// `Set-Cookie` for the admin session; `max_age` 0 removes it.
+pub fn set_cookie(issuer: &str, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let value = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        cookie_name(issuer)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The admin session token a request carries, if any (not yet checked).
+pub fn read_cookie(issuer: &str, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(issuer);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The CSRF token of a session: a keyed hash of the session token, which only the
+/// browser holding the cookie (and the server) can compute.
+pub fn csrf_token(session_token: &str) -> String {
+    crypto::b64url(&crypto::sha256(
+        format!("portcullis-admin-csrf\0{session_token}").as_bytes(),
+    ))
+}
+
+/// Compares a presented CSRF token with the session's in constant time.
+pub fn csrf_matches(session_token: &str, presented: &str) -> bool {
+    let expected = csrf_token(session_token);
+    expected.len() == presented.len()
+        && openssl::memcmp::eq(expected.as_bytes(), presented.as_bytes())
+}
+
+/// The live session a token names (the admin still exists).
+pub async fn current(app: &AppState, token: &str) -> Result<Option<AdminSession>, StoreError> {
+    let Some(session) = app
+        .store
+        .find_admin_session(&crypto::hash_secret(token))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = app.clock.now();
+    if session.ended_at.is_some() || session.expires_at <= now {
+        return Ok(None);
+    }
+    if app.store.find_admin(&session.username).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+/// Checks the password (unless the account or address is rate limited) and opens a
+/// session. Returns the new session token for the cookie.
+pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<String, LoginError> {
+    let now = app.clock.now();
+    let keys = [
+        format!("user:{}", attempt.username),
+        format!("addr:{}", attempt.address),
+    ];
+    let outcome = async {
+        for key in &keys {
+            if app
+                .store
+                .count_login_failures(key, now - FAILURE_WINDOW)
+                .await?
+                >= MAX_FAILURES
+            {
+                return Err(LoginError::RateLimited);
+            }
+        }
+        let admin = app.store.find_admin(attempt.username).await?;
+        // Verify against a fixed hash when the account is unknown: the same cost either way.
+        let hash = admin
+            .as_ref()
+            .map(|a| a.password_hash.clone())
+            .unwrap_or_else(|| UNKNOWN_ACCOUNT_HASH.to_string());
+        let is_ok = crate::password::verify(attempt.password, hash).await;
+        if !is_ok || admin.is_none() {
+            for key in &keys {
+                app.store.record_login_failure(key, now).await?;
+            }
+            return Err(LoginError::Invalid);
+        }
+        for key in &keys {
+            app.store.clear_login_failures(key).await?;
+        }
+        let token = crypto::random_token();
+        app.store
+            .insert_admin_session(&AdminSession {
+                id: ids::generate("ases"),
+                token_hash: crypto::hash_secret(&token),
+                username: attempt.username.to_string(),
+                created_at: now,
+                expires_at: now + ADMIN_SESSION_TTL,
+                ended_at: None,
+            })
+            .await?;
+        Ok(token)
+    }
+    .await;
+    let label = match &outcome {
+        Ok(_) => "succeeded",
+        Err(LoginError::Invalid) => "failed",
+        Err(LoginError::RateLimited) => "rate_limited",
+        Err(LoginError::Store(_)) => return outcome,
+    };
+    app.audit
+        .record(AuditEvent::AdminLogin {
+            username: attempt.username.chars().take(64).collect(),
+            address: attempt.address.to_string(),
+            user_agent: attempt.user_agent.chars().take(200).collect(),
+            request_id: attempt.request_id.to_string(),
+            outcome: label,
+        })
+        .await;
+    outcome
+}
+
+/// Ends the session a token names.
+pub async fn logout(app: &AppState, token: &str) -> Result<(), StoreError> {
+    if let Some(s) = current(app, token).await? {
+        app.store.end_admin_session(&s.id, app.clock.now()).await?;
+    }
+    Ok(())
+}
+
+/// An argon2id hash of a random password nobody knows, checked for unknown accounts.
+const UNKNOWN_ACCOUNT_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2q2zK5eyQ2jUqk8bIo1M4CuvtRpy3hqaRNIxwzOy0sI";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_is_bound_to_the_session_token() {
+        let a = csrf_token("token-a");
+        assert!(csrf_matches("token-a", &a));
+        assert!(!csrf_matches("token-b", &a));
+        assert!(!csrf_matches("token-a", ""));
+        assert!(!csrf_matches("token-a", &a[1..]));
+    }
+
+    #[test]
+    fn the_cookie_is_strict_and_secure_under_https() {
+        let c = set_cookie("https://auth.example", "t", 60);
+        let c = c.to_str().unwrap();
+        assert!(c.starts_with("__Host-portcullis_admin=t;"));
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
+        let plain = set_cookie("http://127.0.0.1:8080", "t", 60);
+        assert!(!plain.to_str().unwrap().contains("Secure"));
+    }
+}

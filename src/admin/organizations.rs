@@ -1,0 +1,163 @@
+//! Organizations and their email domains: create, edit, enable/disable. Validation is the
+//! seed's (DESIGN.md "Seed file"), so the pages, the API and the seed accept the same input.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Actor, AdminError, Touched, conflict_field, plan_entries, record};
+use crate::app::AppState;
+use crate::ids;
+use crate::seed::file::{OrganizationEntry, SeedFile};
+use crate::store::{Organization, SeedPlan};
+
+/// An organization as an admin writes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrganizationInput {
+    pub display_name: String,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default = "yes")]
+    pub is_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn list(app: &AppState) -> Result<Vec<Organization>, AdminError> {
+    Ok(app.store.list_organizations().await?)
+}
+
+pub async fn get(app: &AppState, id: &str) -> Result<Organization, AdminError> {
+    app.store
+        .find_organization(id)
+        .await?
+        .ok_or(AdminError::NotFound("organization"))
+}
+
+/// Validates through the seed planner and writes in one transaction.
+async fn write(app: &AppState, id: &str, input: OrganizationInput) -> Result<Organization, AdminError> {
+    let external_id = input.external_id.filter(|e| !e.trim().is_empty());
+    let file = SeedFile {
+        organizations: vec![OrganizationEntry {
+            id: Some(id.to_string()),
+            display_name: input.display_name.trim().to_string(),
+            external_id,
+            enabled: Some(input.is_enabled),
+            domains: input.domains,
+            connections: Vec::new(),
+        }],
+        ..Default::default()
+    };
+    if file.organizations[0].display_name.chars().count() > 200 {
+        return Err(AdminError::invalid("display_name", "must be at most 200 characters"));
+    }
+    let now = app.clock.now();
+    let planned = plan_entries(app, file, Vec::new(), Vec::new())?;
+    let org = planned
+        .organizations
+        .first()
+        .cloned()
+        .ok_or(AdminError::NotFound("organization"))?;
+    app.store
+        .apply_seed(
+            &SeedPlan {
+                organizations: planned.organizations,
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .map_err(conflict_field)?;
+    Ok(org)
+}
+
+pub async fn create(
+    app: &AppState,
+    actor: &Actor,
+    input: OrganizationInput,
+) -> Result<Organization, AdminError> {
+    let org = write(app, &ids::generate("org"), input).await?;
+    record(
+        app,
+        actor,
+        "admin.organization.created",
+        &org.id,
+        Touched {
+            organization_id: Some(org.id.clone()),
+            ..Default::default()
+        },
+        json!({ "display_name": org.display_name, "external_id": org.external_id,
+                "domains": org.domains, "enabled": org.is_enabled }),
+    )
+    .await;
+    Ok(org)
+}
+
+pub async fn update(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    input: OrganizationInput,
+) -> Result<Organization, AdminError> {
+    let before = get(app, id).await?;
+    let org = write(app, id, input).await?;
+    record(
+        app,
+        actor,
+        "admin.organization.updated",
+        id,
+        Touched {
+            organization_id: Some(id.to_string()),
+            ..Default::default()
+        },
+        json!({
+            "before": { "display_name": before.display_name, "external_id": before.external_id,
+                        "domains": before.domains, "enabled": before.is_enabled },
+            "after": { "display_name": org.display_name, "external_id": org.external_id,
+                       "domains": org.domains, "enabled": org.is_enabled },
+        }),
+    )
+    .await;
+    Ok(org)
+}
+
+/// Disabling stops sign-ins and the next refresh of every token of its users at once.
+pub async fn set_enabled(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    is_enabled: bool,
+) -> Result<Organization, AdminError> {
+    let before = get(app, id).await?;
+    let org = write(
+        app,
+        id,
+        OrganizationInput {
+            display_name: before.display_name,
+            external_id: before.external_id,
+            domains: before.domains,
+            is_enabled,
+        },
+    )
+    .await?;
+    record(
+        app,
+        actor,
+        if is_enabled {
+            "admin.organization.enabled"
+        } else {
+            "admin.organization.disabled"
+        },
+        id,
+        Touched {
+            organization_id: Some(id.to_string()),
+            ..Default::default()
+        },
+        json!({ "enabled": is_enabled }),
+    )
+    .await;
+    Ok(org)
+}

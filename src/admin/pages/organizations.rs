@@ -1,0 +1,148 @@
+//! `/admin/organizations`: list and create; `/admin/organizations/{id}`: edit, enable or
+//! disable, and its connections.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
+use crate::admin::connections::{self, ConnectionView};
+use crate::admin::organizations::{self, OrganizationInput};
+use crate::app::AppState;
+use crate::store::Organization;
+
+/// What the organization form shows (what was typed, after an error).
+#[derive(Default)]
+pub struct OrgForm {
+    pub display_name: String,
+    pub external_id: String,
+    pub domains: String,
+}
+
+impl OrgForm {
+    fn from_org(o: &Organization) -> Self {
+        Self {
+            display_name: o.display_name.clone(),
+            external_id: o.external_id.clone().unwrap_or_default(),
+            domains: o.domains.join("\n"),
+        }
+    }
+    fn from_fields(f: &Fields) -> Self {
+        Self {
+            display_name: f.get("display_name"),
+            external_id: f.get("external_id"),
+            domains: f.get("domains"),
+        }
+    }
+    fn input(&self, is_enabled: bool) -> OrganizationInput {
+        OrganizationInput {
+            display_name: self.display_name.clone(),
+            external_id: Some(self.external_id.clone()),
+            domains: crate::admin::split_list(&self.domains),
+            is_enabled,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/organizations.html")]
+struct ListPage<'a> {
+    page: &'a AdminPage,
+    organizations: Vec<Organization>,
+    form: OrgForm,
+    errors: Errors,
+}
+
+#[derive(Template)]
+#[template(path = "admin/organization.html")]
+struct EditPage<'a> {
+    page: &'a AdminPage,
+    org: Organization,
+    connections: Vec<ConnectionView>,
+    form: OrgForm,
+    errors: Errors,
+}
+
+async fn list_page(app: &AppState, page: &AdminPage, form: OrgForm, errors: Errors) -> Result<Response, Refused> {
+    let organizations = organizations::list(app).await.map_err(page_error)?;
+    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(page.render(status, &ListPage { page, organizations, form, errors }))
+}
+
+async fn edit_page(
+    app: &AppState,
+    page: &AdminPage,
+    id: &str,
+    form: Option<OrgForm>,
+    errors: Errors,
+) -> Result<Response, Refused> {
+    let org = organizations::get(app, id).await.map_err(page_error)?;
+    let connections = connections::list(app)
+        .await
+        .map_err(page_error)?
+        .into_iter()
+        .filter(|c| c.organization_id == org.id)
+        .collect();
+    let form = form.unwrap_or_else(|| OrgForm::from_org(&org));
+    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(page.render(status, &EditPage { page, org, connections, form, errors }))
+}
+
+pub async fn get_organizations(State(app): State<AppState>, page: AdminPage) -> Result<Response, Refused> {
+    list_page(&app, &page, OrgForm::default(), Errors::none()).await
+}
+
+pub async fn post_organizations(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+    let form = OrgForm::from_fields(&post.fields);
+    match organizations::create(&app, &post.page.actor, form.input(true)).await {
+        Ok(org) => Ok(post.page.done(
+            &format!("/admin/organizations/{}", org.id),
+            &format!("Organization {} created.", org.display_name),
+        )),
+        Err(e) => list_page(&app, &post.page, form, form_error(e)?).await,
+    }
+}
+
+pub async fn get_organization(
+    State(app): State<AppState>,
+    page: AdminPage,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
+    edit_page(&app, &page, &id, None, Errors::none()).await
+}
+
+pub async fn post_organization(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    let form = OrgForm::from_fields(&post.fields);
+    let current = organizations::get(&app, &id).await.map_err(page_error)?;
+    match organizations::update(&app, &post.page.actor, &id, form.input(current.is_enabled)).await {
+        Ok(org) => Ok(post.page.done(
+            &format!("/admin/organizations/{}", org.id),
+            "Organization saved.",
+        )),
+        Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
+    }
+}
+
+pub async fn post_organization_enabled(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    let is_enabled = post.fields.is_checked("enabled");
+    organizations::set_enabled(&app, &post.page.actor, &id, is_enabled)
+        .await
+        .map_err(page_error)?;
+    Ok(post.page.done(
+        &format!("/admin/organizations/{id}"),
+        if is_enabled {
+            "Organization enabled."
+        } else {
+            "Organization disabled: its users cannot sign in or refresh tokens."
+        },
+    ))
+}

@@ -1,0 +1,180 @@
+//! Admin sessions, the admin login rate limit, and the listings and bulk revocations of
+//! the admin pages.
+
+use async_trait::async_trait;
+
+use super::SqlStore;
+use super::consents::{COLUMNS as CONSENT_COLUMNS, ConsentRow};
+use super::users::{USER_COLUMNS, UserRow};
+use crate::store::{
+    AdminConsoleStore, AdminSession, AuditRecord, AuditSearch, Consent, StoreResult, User,
+};
+
+#[derive(sqlx::FromRow)]
+struct AdminSessionRow {
+    id: String,
+    token_hash: String,
+    username: String,
+    created_at: i64,
+    expires_at: i64,
+    ended_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LastUsedRow {
+    id: String,
+    last_used_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    n: i64,
+}
+
+#[async_trait]
+impl AdminConsoleStore for SqlStore {
+    async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO admin_sessions (id, token_hash, username, created_at, expires_at, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(&s.id)
+        .bind(&s.token_hash)
+        .bind(&s.username)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn find_admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>> {
+        let row: Option<AdminSessionRow> = sqlx::query_as(
+            "SELECT id, token_hash, username, created_at, expires_at, ended_at \
+             FROM admin_sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| AdminSession {
+            id: r.id,
+            token_hash: r.token_hash,
+            username: r.username,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            ended_at: r.ended_at,
+        }))
+    }
+
+    async fn end_admin_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE admin_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn record_login_failure(&self, key: &str, at: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO admin_login_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64> {
+        let row: CountRow = sqlx::query_as(
+            "SELECT COUNT(*) AS n FROM admin_login_failures WHERE key = $1 AND at >= $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.n)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM admin_login_failures WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_rule(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM rules WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1"
+        );
+        let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
+        let sql = format!(
+            "SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, id LIMIT $1"
+        );
+        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(ConsentRow::into_consent).collect()
+    }
+
+    async fn search_audit_events(&self, search: &AuditSearch) -> StoreResult<Vec<AuditRecord>> {
+        self.search(search).await
+    }
+
+    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>> {
+        let rows: Vec<LastUsedRow> =
+            sqlx::query_as("SELECT id, last_used_at FROM clients ORDER BY id")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.last_used_at)).collect())
+    }
+}

@@ -1,0 +1,144 @@
+//! Helpers of the admin tests: an admin signed in over HTTP (cookie jar, redirects off),
+//! form posts that carry the page's CSRF token, a user's tokens through the simulator flow,
+//! and an admin bearer token from the admin client.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::browser::{Browser, Page, REDIRECT_URI, authorize_and_consent, hidden};
+use crate::support::{ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, Spawned, basic};
+
+pub const XSS: &str = "<script>alert(1)</script>";
+pub const XSS_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+
+/// An admin's browser: signed in, cookie jar, redirects off.
+pub struct Admin {
+    pub b: Browser,
+}
+
+impl Admin {
+    pub async fn login(s: &Spawned) -> Admin {
+        let b = Browser::new(s);
+        let page = b.get("/admin/login").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let res = b
+            .post(
+                "/admin/login",
+                &[("username", "admin"), ("password", ADMIN_PASSWORD)],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert_eq!(res.location.as_deref(), Some("/admin"));
+        Admin { b }
+    }
+
+    /// GETs a page and asserts it rendered.
+    pub async fn page(&self, path: &str) -> Page {
+        let page = self.b.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        page
+    }
+
+    /// The CSRF token of the session (from any page's logout form).
+    pub async fn csrf(&self) -> String {
+        hidden(&self.page("/admin").await.body, "csrf")
+    }
+
+    /// POSTs a form with the session's CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        form.extend_from_slice(fields);
+        self.b.post(path, &form).await
+    }
+
+    /// POSTs and follows the 303 of Post/Redirect/Get; returns the page and its flash.
+    pub async fn post_ok(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let res = self.post(path, fields).await;
+        assert_eq!(res.status, 303, "{path}: {}", res.body);
+        let next = self.page(res.location.as_deref().unwrap()).await;
+        assert!(next.body.contains("id=\"flash\""), "{}", next.body);
+        next
+    }
+}
+
+/// A user's first tokens through the simulator flow (a new DCR client).
+pub async fn user_tokens(b: &Browser, email: &str, groups: &str) -> (String, Value) {
+    let client_id = b.register("res_tickets").await;
+    let flow = authorize_and_consent(
+        b,
+        "/resources/res_tickets/oauth/authorize",
+        &client_id,
+        None,
+        "tickets.read tickets.manage",
+        email,
+        groups,
+    )
+    .await;
+    let (status, body) = b
+        .token(
+            "/resources/res_tickets/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &flow.code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &flow.verifier),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    (client_id, body)
+}
+
+/// Refreshes; returns the status and body.
+pub async fn refresh(b: &Browser, client_id: &str, tokens: &Value) -> (StatusCode, Value) {
+    b.token(
+        "/resources/res_tickets/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+/// An access token with `portcullis:admin` for the seeded admin client.
+pub async fn admin_token(s: &Spawned) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth/token", s.base))
+        .header("authorization", basic("m2m_admin", ADMIN_CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", "res_tickets"),
+            ("scope", "portcullis:admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["scope"], "portcullis:admin");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// The `sub` (user id) of an access token.
+pub fn user_of(tokens: &Value) -> String {
+    let (_, claims) = crate::support::decode_jwt(tokens["access_token"].as_str().unwrap());
+    claims["sub"].as_str().unwrap().to_string()
+}
+
+/// Asserts the protective headers of an admin page.
+pub fn assert_protected(page: &Page) {
+    let h = |n: &str| {
+        page.headers
+            .get(n)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(h("cache-control"), "no-store");
+    assert_eq!(h("referrer-policy"), "no-referrer");
+    assert_eq!(h("x-frame-options"), "DENY");
+    assert!(h("content-security-policy").contains("frame-ancestors 'none'"));
+}
