@@ -16,7 +16,7 @@ use crate::support::{ADMIN_PASSWORD, TestApp};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const ELEMENT: &str = "element-6066-11e4-a6c6-4653e9c5a6fb";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver on a free port, and one browser session; both end on drop.
 struct Driver {
@@ -132,7 +132,10 @@ impl Driver {
                 Some(json!({ "using": "css selector", "value": css })),
             )
             .await;
-        v[ELEMENT].as_str().unwrap().to_string()
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("{css}: {v}"))
+            .to_string()
     }
 
     async fn type_into(&self, css: &str, text: &str) {

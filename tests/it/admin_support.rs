@@ -9,7 +9,7 @@ use crate::browser::{Browser, Page, REDIRECT_URI, authorize_and_consent, hidden}
 use crate::support::{ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, Spawned, basic};
 
 pub const XSS: &str = "<script>alert(1)</script>";
-pub const XSS_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
+pub const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
 
 /// An admin's browser: signed in, cookie jar, redirects off.
 pub struct Admin {

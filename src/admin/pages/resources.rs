@@ -70,16 +70,17 @@ impl ResourceForm {
         }
     }
     fn input(&self) -> Result<ResourceInput, AdminError> {
-        let number = |field: &str, text: &str| {
-            text.trim()
+        let number = |field: &str, text: &str, default: i64| match text.trim() {
+            "" => Ok(default),
+            t => t
                 .parse::<i64>()
-                .map_err(|_| AdminError::invalid(field, "must be a whole number of seconds"))
+                .map_err(|_| AdminError::invalid(field, "must be a whole number of seconds")),
         };
         Ok(ResourceInput {
             name: self.name.clone(),
             server_url: self.server_url.clone(),
-            access_token_ttl: number("access_token_ttl", &self.access_token_ttl)?,
-            refresh_token_ttl: number("refresh_token_ttl", &self.refresh_token_ttl)?,
+            access_token_ttl: number("access_token_ttl", &self.access_token_ttl, 300)?,
+            refresh_token_ttl: number("refresh_token_ttl", &self.refresh_token_ttl, 86_400)?,
             dynamic_client_registration: self.is_dcr_enabled,
             client_id_metadata_documents: self.is_cimd_enabled,
             cimd_allowlist: split_list(&self.cimd_allowlist),
