@@ -322,7 +322,10 @@ fn admin_pages() -> Router<AppState> {
     };
     Router::new()
         .route("/admin", get(dashboard::get_dashboard))
-        .route("/admin/login", get(login::get_login).post(login::post_login))
+        .route(
+            "/admin/login",
+            get(login::get_login).post(login::post_login),
+        )
         .route("/admin/logout", post(login::post_logout))
         .route(
             "/admin/organizations",
@@ -356,8 +359,14 @@ fn admin_pages() -> Router<AppState> {
             "/admin/resources/{id}",
             get(resources::get_resource).post(resources::post_resource),
         )
-        .route("/admin/rules", get(rules::get_rules).post(rules::post_rules))
-        .route("/admin/rules/{id}", get(rules::get_rule).post(rules::post_rule))
+        .route(
+            "/admin/rules",
+            get(rules::get_rules).post(rules::post_rules),
+        )
+        .route(
+            "/admin/rules/{id}",
+            get(rules::get_rule).post(rules::post_rule),
+        )
         .route("/admin/rules/{id}/delete", post(rules::post_rule_delete))
         .route("/admin/simulator", get(rules::get_simulator))
         .route(

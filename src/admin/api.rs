@@ -88,7 +88,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 // Organizations
 
 pub async fn get_organizations(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {
-    Ok(ok(json!({ "organizations": organizations_json(super::organizations::list(&app).await?) })))
+    Ok(ok(
+        json!({ "organizations": organizations_json(super::organizations::list(&app).await?) }),
+    ))
 }
 
 fn organization_json(o: crate::store::Organization) -> Value {
@@ -105,7 +107,9 @@ pub async fn post_organizations(
     AdminAuth(actor): AdminAuth,
     ApiJson(input): ApiJson<OrganizationInput>,
 ) -> ApiResult {
-    Ok(created(organization_json(super::organizations::create(&app, &actor, input).await?)))
+    Ok(created(organization_json(
+        super::organizations::create(&app, &actor, input).await?,
+    )))
 }
 
 pub async fn get_organization(
@@ -113,7 +117,9 @@ pub async fn get_organization(
     _a: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult {
-    Ok(ok(organization_json(super::organizations::get(&app, &id).await?)))
+    Ok(ok(organization_json(
+        super::organizations::get(&app, &id).await?,
+    )))
 }
 
 pub async fn put_organization(
@@ -122,7 +128,9 @@ pub async fn put_organization(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<OrganizationInput>,
 ) -> ApiResult {
-    Ok(ok(organization_json(super::organizations::update(&app, &actor, &id, input).await?)))
+    Ok(ok(organization_json(
+        super::organizations::update(&app, &actor, &id, input).await?,
+    )))
 }
 
 /// `POST …/{id}/enable` and `…/{id}/disable` share this shape.
@@ -157,7 +165,9 @@ pub async fn post_organization_action(
 // Connections
 
 pub async fn get_connections(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {
-    Ok(ok(json!({ "connections": super::connections::list(&app).await? })))
+    Ok(ok(
+        json!({ "connections": super::connections::list(&app).await? }),
+    ))
 }
 
 pub async fn post_connections(
@@ -165,7 +175,9 @@ pub async fn post_connections(
     AdminAuth(actor): AdminAuth,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult {
-    Ok(created(super::connections::create(&app, &actor, input).await?))
+    Ok(created(
+        super::connections::create(&app, &actor, input).await?,
+    ))
 }
 
 pub async fn post_connection_action(
@@ -179,7 +191,10 @@ pub async fn post_connection_action(
         return Ok(ok(json!({ "ok": is_ok, "checks": checks })));
     }
     let is_enabled = toggle(&t.action)?;
-    Ok(ok(super::connections::set_enabled(&app, &actor, &t.id, is_enabled).await?))
+    Ok(ok(super::connections::set_enabled(
+        &app, &actor, &t.id, is_enabled,
+    )
+    .await?))
 }
 
 // Resources
@@ -206,7 +221,9 @@ pub async fn post_resources(
     AdminAuth(actor): AdminAuth,
     ApiJson(input): ApiJson<ResourceInput>,
 ) -> ApiResult {
-    Ok(created(resource_json(super::resources::create(&app, &actor, input).await?)))
+    Ok(created(resource_json(
+        super::resources::create(&app, &actor, input).await?,
+    )))
 }
 
 pub async fn get_resource(
@@ -223,7 +240,9 @@ pub async fn put_resource(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<ResourceInput>,
 ) -> ApiResult {
-    Ok(ok(resource_json(super::resources::update(&app, &actor, &id, input).await?)))
+    Ok(ok(resource_json(
+        super::resources::update(&app, &actor, &id, input).await?,
+    )))
 }
 
 // Rules
@@ -248,7 +267,9 @@ pub async fn post_rules(
     AdminAuth(actor): AdminAuth,
     ApiJson(input): ApiJson<RuleInput>,
 ) -> ApiResult {
-    Ok(created(rule_json(super::rules::create(&app, &actor, input).await?)))
+    Ok(created(rule_json(
+        super::rules::create(&app, &actor, input).await?,
+    )))
 }
 
 pub async fn get_rule(
@@ -265,7 +286,9 @@ pub async fn put_rule(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<RuleInput>,
 ) -> ApiResult {
-    Ok(ok(rule_json(super::rules::update(&app, &actor, &id, input).await?)))
+    Ok(ok(rule_json(
+        super::rules::update(&app, &actor, &id, input).await?,
+    )))
 }
 
 pub async fn delete_rule(
@@ -296,7 +319,9 @@ pub async fn post_clients(
     AdminAuth(actor): AdminAuth,
     ApiJson(input): ApiJson<StaticClientInput>,
 ) -> ApiResult {
-    Ok(created(super::clients::create_static(&app, &actor, input).await?))
+    Ok(created(
+        super::clients::create_static(&app, &actor, input).await?,
+    ))
 }
 
 /// The client id is a query parameter: metadata-document client ids are URLs.
@@ -343,7 +368,9 @@ pub async fn post_user_action(
 }
 
 pub async fn get_consents(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {
-    Ok(ok(json!({ "consents": super::users::list_consents(&app).await? })))
+    Ok(ok(
+        json!({ "consents": super::users::list_consents(&app).await? }),
+    ))
 }
 
 pub async fn post_consent_revoke(
@@ -364,7 +391,9 @@ pub async fn get_audit_events(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult {
     let (events, has_more) = super::audit::list(&app, &q).await?;
-    Ok(ok(json!({ "events": events, "page": q.page(), "has_more": has_more })))
+    Ok(ok(
+        json!({ "events": events, "page": q.page(), "has_more": has_more }),
+    ))
 }
 
 pub async fn get_audit_export(

@@ -36,9 +36,9 @@ impl AuditQuery {
         let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
         let time = |field: &str, s: &str| match s.trim() {
             "" => Ok(None),
-            t => super::time::parse(t)
-                .map(Some)
-                .ok_or_else(|| AdminError::invalid(field, "use YYYY-MM-DD, YYYY-MM-DDTHH:MM or unix seconds")),
+            t => super::time::parse(t).map(Some).ok_or_else(|| {
+                AdminError::invalid(field, "use YYYY-MM-DD, YYYY-MM-DDTHH:MM or unix seconds")
+            }),
         };
         Ok(AuditSearch {
             kind: text(&self.kind),

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Actor, AdminPrincipal, login};
 use crate::app::AppState;
@@ -73,9 +73,9 @@ impl IntoResponse for AdminRejection {
         let mut r = (self.status, Json(body)).into_response();
         let h = r.headers_mut();
         let challenge = match self.error {
-            "invalid_token" => Some(
-                "Bearer realm=\"portcullis admin\", error=\"invalid_token\"".to_string(),
-            ),
+            "invalid_token" => {
+                Some("Bearer realm=\"portcullis admin\", error=\"invalid_token\"".to_string())
+            }
             "insufficient_scope" => Some(format!(
                 "Bearer realm=\"portcullis admin\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\""
             )),
@@ -206,7 +206,7 @@ async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminReje
         .any(|s| s == ADMIN_SCOPE);
     let client_id = claims["client_id"].as_str().unwrap_or("");
     // Only client_credentials tokens (sub = client) may carry the admin scope.
-    if !has_admin_scope || claims["sub"] != Value::from(client_id) {
+    if !has_admin_scope || claims["sub"].as_str() != Some(client_id) {
         return Err(AdminRejection::insufficient_scope());
     }
     let client = app

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::crypto::SecretBox;
 use crate::seed::SeedError;
 use crate::seed::file::{AdminEntry, SeedFile};
 use crate::seed::plan::{self, PlanContext};
-use crate::crypto::SecretBox;
 use crate::store::{SeedPlan, Store};
 
 /// The username `PORTCULLIS_ADMIN_PASSWORD` applies to.

@@ -93,7 +93,10 @@ pub async fn list(app: &AppState) -> Result<Vec<ClientView>, AdminError> {
         .await?
         .into_iter()
         .map(|c| {
-            let last = used.iter().find(|(id, _)| *id == c.id).and_then(|(_, t)| *t);
+            let last = used
+                .iter()
+                .find(|(id, _)| *id == c.id)
+                .and_then(|(_, t)| *t);
             ClientView::new(c, last)
         })
         .collect())

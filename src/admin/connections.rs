@@ -61,7 +61,8 @@ impl ConnectionInput {
         if self.allow_idp_initiated {
             m.insert("allow_idp_initiated".into(), json!(true));
         }
-        serde_json::from_value(Value::Object(m)).map_err(|e| AdminError::invalid("kind", e.to_string()))
+        serde_json::from_value(Value::Object(m))
+            .map_err(|e| AdminError::invalid("kind", e.to_string()))
     }
 }
 

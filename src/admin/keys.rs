@@ -49,7 +49,11 @@ pub async fn list(app: &AppState) -> Result<Vec<KeyView>, AdminError> {
 }
 
 /// Publishes a new key; it signs after the rotation delay, or at once with `is_immediate`.
-pub async fn rotate(app: &AppState, actor: &Actor, is_immediate: bool) -> Result<String, AdminError> {
+pub async fn rotate(
+    app: &AppState,
+    actor: &Actor,
+    is_immediate: bool,
+) -> Result<String, AdminError> {
     let now = app.clock.now();
     let delay = if is_immediate {
         0

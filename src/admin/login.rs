@@ -186,8 +186,7 @@ pub async fn logout(app: &AppState, token: &str) -> Result<(), StoreError> {
 }
 
 /// An argon2id hash of a random password nobody knows, checked for unknown accounts.
-const UNKNOWN_ACCOUNT_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2q2zK5eyQ2jUqk8bIo1M4CuvtRpy3hqaRNIxwzOy0sI";
+const UNKNOWN_ACCOUNT_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2q2zK5eyQ2jUqk8bIo1M4CuvtRpy3hqaRNIxwzOy0sI";
 
 #[cfg(test)]
 mod tests {

@@ -68,7 +68,10 @@ impl Actor {
 #[derive(Debug)]
 pub enum AdminError {
     /// Bad input, named by the form field / JSON key it concerns.
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+    },
     NotFound(&'static str),
     Store(StoreError),
 }

@@ -38,7 +38,11 @@ pub async fn get(app: &AppState, id: &str) -> Result<Organization, AdminError> {
 }
 
 /// Validates through the seed planner and writes in one transaction.
-async fn write(app: &AppState, id: &str, input: OrganizationInput) -> Result<Organization, AdminError> {
+async fn write(
+    app: &AppState,
+    id: &str,
+    input: OrganizationInput,
+) -> Result<Organization, AdminError> {
     let external_id = input.external_id.filter(|e| !e.trim().is_empty());
     let file = SeedFile {
         organizations: vec![OrganizationEntry {
@@ -52,7 +56,10 @@ async fn write(app: &AppState, id: &str, input: OrganizationInput) -> Result<Org
         ..Default::default()
     };
     if file.organizations[0].display_name.chars().count() > 200 {
-        return Err(AdminError::invalid("display_name", "must be at most 200 characters"));
+        return Err(AdminError::invalid(
+            "display_name",
+            "must be at most 200 characters",
+        ));
     }
     let now = app.clock.now();
     let planned = plan_entries(app, file, Vec::new(), Vec::new())?;

@@ -62,7 +62,10 @@ async fn write(
 ) -> Result<Rule, AdminError> {
     let name = input.name.trim().to_string();
     if name.chars().count() > 200 {
-        return Err(AdminError::invalid("name", "must be at most 200 characters"));
+        return Err(AdminError::invalid(
+            "name",
+            "must be at most 200 characters",
+        ));
     }
     let effect = opt(&input.effect).unwrap_or_else(|| "allow".into());
     let file = SeedFile {
@@ -93,7 +96,10 @@ async fn write(
             return Err(AdminError::invalid("grants", e));
         }
         if g == scope::ADMIN_SCOPE {
-            return Err(AdminError::invalid("grants", "portcullis:admin is never granted by rules"));
+            return Err(AdminError::invalid(
+                "grants",
+                "portcullis:admin is never granted by rules",
+            ));
         }
     }
     let now = app.clock.now();
@@ -105,19 +111,21 @@ async fn write(
         .into_iter()
         .map(|o| o.id)
         .collect();
-    let planned = plan_entries(app, file, existing_resources, existing_organizations).map_err(|e| match e {
-        AdminError::Invalid { field, message } => AdminError::Invalid {
-            field: match field.as_str() {
-                "resource" => "resource_id".into(),
-                "organization" => "organization_id".into(),
-                "grant" => "grants".into(),
-                "when" => "conditions".into(),
-                _ => field,
+    let planned = plan_entries(app, file, existing_resources, existing_organizations).map_err(
+        |e| match e {
+            AdminError::Invalid { field, message } => AdminError::Invalid {
+                field: match field.as_str() {
+                    "resource" => "resource_id".into(),
+                    "organization" => "organization_id".into(),
+                    "grant" => "grants".into(),
+                    "when" => "conditions".into(),
+                    _ => field,
+                },
+                message,
             },
-            message,
+            other => other,
         },
-        other => other,
-    })?;
+    )?;
     let mut rule = planned
         .rules
         .into_iter()
@@ -152,10 +160,23 @@ fn touched(r: &Rule) -> Touched {
 pub async fn create(app: &AppState, actor: &Actor, input: RuleInput) -> Result<Rule, AdminError> {
     let position = match input.position {
         Some(p) => p,
-        None => list(app).await?.iter().map(|r| r.position + 1).max().unwrap_or(0),
+        None => list(app)
+            .await?
+            .iter()
+            .map(|r| r.position + 1)
+            .max()
+            .unwrap_or(0),
     };
     let rule = write(app, &ids::generate("rule"), input, position).await?;
-    record(app, actor, "admin.rule.created", &rule.id, touched(&rule), summary(&rule)).await;
+    record(
+        app,
+        actor,
+        "admin.rule.created",
+        &rule.id,
+        touched(&rule),
+        summary(&rule),
+    )
+    .await;
     Ok(rule)
 }
 
@@ -185,7 +206,15 @@ pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), Admin
     if !app.store.delete_rule(id).await? {
         return Err(AdminError::NotFound("rule"));
     }
-    record(app, actor, "admin.rule.deleted", id, touched(&before), summary(&before)).await;
+    record(
+        app,
+        actor,
+        "admin.rule.deleted",
+        id,
+        touched(&before),
+        summary(&before),
+    )
+    .await;
     Ok(())
 }
 
@@ -260,7 +289,12 @@ pub async fn simulate(app: &AppState, input: SimulationInput) -> Result<Simulati
         Some(u) => (u.is_email_verified, u.groups.clone(), u.attributes.clone()),
         None => (
             input.email_verified.unwrap_or(true),
-            input.groups.iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect(),
+            input
+                .groups
+                .iter()
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect(),
             input.attributes.clone(),
         ),
     };

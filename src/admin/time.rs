@@ -25,7 +25,8 @@ pub fn parse(text: &str) -> Option<i64> {
     }
     let (date, time) = t.split_once(['T', ' ']).unwrap_or((t, "00:00"));
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(day)), None) = (d.next(), d.next(), d.next(), d.next())
+    let (Some(Some(y)), Some(Some(m)), Some(Some(day)), None) =
+        (d.next(), d.next(), d.next(), d.next())
     else {
         return None;
     };

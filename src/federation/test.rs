@@ -87,7 +87,10 @@ pub(crate) struct Check {
 }
 
 /// `portcullis connections test`: discovery reachable, issuer matching, endpoints present.
-pub(crate) async fn check_connection(http: &reqwest::Client, s: &super::oidc::OidcSettings) -> Vec<Check> {
+pub(crate) async fn check_connection(
+    http: &reqwest::Client,
+    s: &super::oidc::OidcSettings,
+) -> Vec<Check> {
     let mut out = Vec::new();
     let url = match IssuerUrl::new(s.issuer.clone()) {
         Ok(u) => u,

@@ -27,7 +27,10 @@ impl Api<'_> {
         let status = res.status();
         assert_eq!(res.headers()["cache-control"], "no-store");
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
     async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(Method::GET, path, None).await;
@@ -59,7 +62,10 @@ async fn no_or_bad_credentials_are_401_with_a_bearer_challenge_and_a_non_admin_t
         .iter()
         .map(|v| v.to_str().unwrap())
         .collect();
-    assert!(challenges.iter().any(|c| c.starts_with("Bearer")), "{challenges:?}");
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Bearer")),
+        "{challenges:?}"
+    );
 
     let admin = admin_token(&s).await;
     for bad in ["garbage", &tamper_payload(&admin)] {
@@ -74,7 +80,10 @@ async fn no_or_bad_credentials_are_401_with_a_bearer_challenge_and_a_non_admin_t
     let res = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.status(), 403);
     let c = res.headers()["www-authenticate"].to_str().unwrap();
-    assert!(c.contains("insufficient_scope") && c.contains("portcullis:admin"), "{c}");
+    assert!(
+        c.contains("insufficient_scope") && c.contains("portcullis:admin"),
+        "{c}"
+    );
     let res = http
         .get(&url)
         .header("authorization", basic("m2m_service", SERVICE_SECRET))
@@ -131,7 +140,15 @@ async fn the_admin_session_needs_its_csrf_token_for_writes() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert!(s.app.state.store.find_organization_by_domain("initech.example").await.unwrap().is_none());
+    assert!(
+        s.app
+            .state
+            .store
+            .find_organization_by_domain("initech.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let csrf = admin.csrf().await;
     let res = admin
         .b
@@ -150,12 +167,18 @@ async fn organizations_connections_and_resources_through_the_api() {
     let s = TestApp::builder().spawn().await;
     let api = bearer(&s).await;
     let (status, org) = api
-        .post("/organizations", json!({ "display_name": "Globex", "domains": ["globex.example"] }))
+        .post(
+            "/organizations",
+            json!({ "display_name": "Globex", "domains": ["globex.example"] }),
+        )
         .await;
     assert_eq!(status, 201, "{org}");
     let id = org["id"].as_str().unwrap().to_string();
     let (status, err) = api
-        .post("/organizations", json!({ "display_name": "Dup", "domains": ["globex.example"] }))
+        .post(
+            "/organizations",
+            json!({ "display_name": "Dup", "domains": ["globex.example"] }),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(err["field"], "domains");
@@ -163,7 +186,9 @@ async fn organizations_connections_and_resources_through_the_api() {
         .call(Method::PUT, &format!("/organizations/{id}"), Some(json!({ "display_name": "Globex Corp", "domains": ["globex.example", "globex.test"] })))
         .await;
     assert_eq!(status, 200);
-    let (status, org) = api.post(&format!("/organizations/{id}/disable"), json!({})).await;
+    let (status, org) = api
+        .post(&format!("/organizations/{id}/disable"), json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(org["enabled"], false);
     assert_eq!(org["domains"], json!(["globex.example", "globex.test"]));
@@ -175,19 +200,36 @@ async fn organizations_connections_and_resources_through_the_api() {
         .await;
     assert_eq!(status, 201, "{conn}");
     assert!(!conn.to_string().contains("very-secret-value"));
-    assert!(!conn["settings"].as_object().unwrap().keys().any(|k| k.contains("secret")));
+    assert!(
+        !conn["settings"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("secret"))
+    );
     let (status, err) = api
-        .post("/connections", json!({ "organization_id": id, "kind": "ldap" }))
+        .post(
+            "/connections",
+            json!({ "organization_id": id, "kind": "ldap" }),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(err["field"], "kind");
     let (status, test) = api.post("/connections/conn_acme_sim/test", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(test["ok"], true);
-    let (status, c) = api.post("/connections/conn_acme_sim/disable", json!({})).await;
+    let (status, c) = api
+        .post("/connections/conn_acme_sim/disable", json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(c["is_enabled"], false);
-    assert_eq!(api.get("/connections").await["connections"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        api.get("/connections").await["connections"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     let (status, r) = api
         .post("/resources", json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
@@ -196,7 +238,10 @@ async fn organizations_connections_and_resources_through_the_api() {
     assert_eq!(status, 201, "{r}");
     let rid = r["id"].as_str().unwrap();
     let (status, err) = api
-        .post("/resources", json!({ "name": "Bad", "server_url": "ftp://x", "scopes": [{ "name": "a.b" }] }))
+        .post(
+            "/resources",
+            json!({ "name": "Bad", "server_url": "ftp://x", "scopes": [{ "name": "a.b" }] }),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(err["field"], "server_url");
@@ -206,7 +251,13 @@ async fn organizations_connections_and_resources_through_the_api() {
         .await;
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["access_token_ttl"], 90);
-    assert_eq!(api.get("/resources").await["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        api.get("/resources").await["resources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -214,22 +265,34 @@ async fn rules_and_the_simulator_through_the_api() {
     let s = TestApp::builder().spawn().await;
     let api = bearer(&s).await;
     let (status, rule) = api
-        .post("/rules", json!({ "name": "QA", "resource_id": "res_tickets", "group": "qa",
-            "grants": ["tickets.manage:{org}"] }))
+        .post(
+            "/rules",
+            json!({ "name": "QA", "resource_id": "res_tickets", "group": "qa",
+            "grants": ["tickets.manage:{org}"] }),
+        )
         .await;
     assert_eq!(status, 201, "{rule}");
     let id = rule["id"].as_str().unwrap().to_string();
     let (status, err) = api
-        .post("/rules", json!({ "resource_id": "res_tickets", "group": "qa", "grants": ["portcullis:admin"] }))
+        .post(
+            "/rules",
+            json!({ "resource_id": "res_tickets", "group": "qa", "grants": ["portcullis:admin"] }),
+        )
         .await;
     assert_eq!(status, 400, "{err}");
     assert_eq!(err["field"], "grants");
     let (status, sim) = api
-        .post("/rules:simulate", json!({ "resource_id": "res_tickets", "organization_id": "org_acme",
-            "email": "q@example.com", "groups": ["qa"], "scope": "tickets.read tickets.manage" }))
+        .post(
+            "/rules:simulate",
+            json!({ "resource_id": "res_tickets", "organization_id": "org_acme",
+            "email": "q@example.com", "groups": ["qa"], "scope": "tickets.read tickets.manage" }),
+        )
         .await;
     assert_eq!(status, 200, "{sim}");
-    assert_eq!(sim["granted"], json!(["tickets.read", "tickets.manage:org_acme"]));
+    assert_eq!(
+        sim["granted"],
+        json!(["tickets.read", "tickets.manage:org_acme"])
+    );
     let manage = sim["explanations"]
         .as_array()
         .unwrap()
@@ -241,17 +304,29 @@ async fn rules_and_the_simulator_through_the_api() {
     assert_eq!(manage["outcome"], "granted");
 
     let (status, _) = api
-        .call(Method::PUT, &format!("/rules/{id}"), Some(json!({ "name": "QA deny", "resource_id": "res_tickets",
-            "any": true, "grants": ["tickets.manage"], "effect": "deny" })))
+        .call(
+            Method::PUT,
+            &format!("/rules/{id}"),
+            Some(json!({ "name": "QA deny", "resource_id": "res_tickets",
+            "any": true, "grants": ["tickets.manage"], "effect": "deny" })),
+        )
         .await;
     assert_eq!(status, 200);
     let (_, sim) = api
-        .post("/rules:simulate", json!({ "resource_id": "res_tickets", "organization_id": "org_acme",
-            "email": "a@example.com", "groups": ["jira-admins"] }))
+        .post(
+            "/rules:simulate",
+            json!({ "resource_id": "res_tickets", "organization_id": "org_acme",
+            "email": "a@example.com", "groups": ["jira-admins"] }),
+        )
         .await;
     assert_eq!(sim["granted"], json!(["tickets.read"]));
-    assert_eq!(api.get("/rules").await["rules"].as_array().unwrap().len(), 3);
-    let (status, _) = api.call(Method::DELETE, &format!("/rules/{id}"), None).await;
+    assert_eq!(
+        api.get("/rules").await["rules"].as_array().unwrap().len(),
+        3
+    );
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/rules/{id}"), None)
+        .await;
     assert_eq!(status, 204);
     let (status, _) = api.call(Method::GET, &format!("/rules/{id}"), None).await;
     assert_eq!(status, 404);
@@ -269,13 +344,26 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
     let cid = created["client"]["id"].as_str().unwrap().to_string();
     let secret = created["client_secret"].as_str().unwrap().to_string();
     let list = api.get("/clients").await;
-    assert!(!list.to_string().contains(&secret), "the secret is shown once");
-    assert!(list["clients"].as_array().unwrap().iter().any(|c| c["id"] == cid.as_str() && c["last_used_at"].is_null()));
+    assert!(
+        !list.to_string().contains(&secret),
+        "the secret is shown once"
+    );
+    assert!(
+        list["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == cid.as_str() && c["last_used_at"].is_null())
+    );
     // The new client can get an admin token and use the API.
     let res = reqwest::Client::new()
         .post(format!("{}/oauth/token", s.base))
         .header("authorization", basic(&cid, &secret))
-        .form(&[("grant_type", "client_credentials"), ("resource", "res_tickets"), ("scope", "portcullis:admin")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", "res_tickets"),
+            ("scope", "portcullis:admin"),
+        ])
         .send()
         .await
         .unwrap();
@@ -290,14 +378,18 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
     assert_eq!(u["groups"], json!(["jira-admins"]));
     let consents = api.get("/consents").await;
     let consent_id = consents["consents"][0]["id"].as_str().unwrap().to_string();
-    let (status, _) = api.post(&format!("/consents/{consent_id}/revoke"), json!({})).await;
+    let (status, _) = api
+        .post(&format!("/consents/{consent_id}/revoke"), json!({}))
+        .await;
     assert_eq!(status, 200);
     let (status, _) = refresh(&b, &client_id, &tokens).await;
     assert_eq!(status, 400, "a revoked consent stops the next refresh");
 
     let b2 = Browser::new(&s);
     let (c2, t2) = user_tokens(&b2, "bob@example.com", "").await;
-    let (status, r) = api.post(&format!("/users/{}/revoke", user_of(&t2)), json!({})).await;
+    let (status, r) = api
+        .post(&format!("/users/{}/revoke", user_of(&t2)), json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(r["refresh_tokens_revoked"], 1);
     let (status, _) = refresh(&b2, &c2, &t2).await;
@@ -314,13 +406,21 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
     // …and so does disabling the connection.
     let b4 = Browser::new(&s);
     let (c4, t4) = user_tokens(&b4, "dan@example.com", "").await;
-    api.post("/connections/conn_acme_sim/disable", json!({})).await;
+    api.post("/connections/conn_acme_sim/disable", json!({}))
+        .await;
     let (status, _) = refresh(&b4, &c4, &t4).await;
     assert_eq!(status, 400);
 
-    let (status, r) = api.post(&format!("/clients:revoke-tokens?client_id={client_id}"), json!({})).await;
+    let (status, r) = api
+        .post(
+            &format!("/clients:revoke-tokens?client_id={client_id}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200, "{r}");
-    let (status, _) = api.call(Method::DELETE, &format!("/clients?client_id={cid}"), None).await;
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/clients?client_id={cid}"), None)
+        .await;
     assert_eq!(status, 204);
 
     let keys = api.get("/keys").await;
@@ -338,12 +438,26 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
     assert_eq!(e["detail"]["address"], "127.0.0.1");
     assert_eq!(e["user_id"], user.as_str());
     assert!(!e["detail"]["request_id"].as_str().unwrap().is_empty());
-    let events = api.get(&format!("/audit-events?user_id={user}&limit=2")).await;
+    let events = api
+        .get(&format!("/audit-events?user_id={user}&limit=2"))
+        .await;
     assert_eq!(events["events"].as_array().unwrap().len(), 2);
     assert_eq!(events["has_more"], true);
-    let events = api.get("/audit-events?organization_id=org_acme&kind=admin.organization.disabled").await;
+    let events = api
+        .get("/audit-events?organization_id=org_acme&kind=admin.organization.disabled")
+        .await;
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
-    let (status, text) = api.call(Method::GET, "/audit-events:export?kind=admin.key.rotated", None).await;
+    let (status, text) = api
+        .call(
+            Method::GET,
+            "/audit-events:export?kind=admin.key.rotated",
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(text.as_str().map(|t| t.lines().count()).unwrap_or(1), 1, "{text}");
+    assert_eq!(
+        text.as_str().map(|t| t.lines().count()).unwrap_or(1),
+        1,
+        "{text}"
+    );
 }

@@ -59,7 +59,9 @@ impl Driver {
         let mut ready = false;
         for _ in 0..100 {
             if let Ok(r) = http.get(format!("{base}/status")).send().await
-                && r.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true)
+                && r.json::<Value>()
+                    .await
+                    .is_ok_and(|v| v["value"]["ready"] == true)
             {
                 ready = true;
                 break;
@@ -140,8 +142,12 @@ impl Driver {
 
     async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{e}/clear"), Some(json!({})))
-            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
         self.cmd(
             reqwest::Method::POST,
             &format!("/element/{e}/value"),
@@ -152,8 +158,12 @@ impl Driver {
 
     async fn click(&self, css: &str) {
         let e = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({})))
-            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn text(&self, css: &str) -> String {
@@ -217,7 +227,10 @@ async fn an_admin_in_chromium_creates_an_organization_and_a_rule_and_simulates_i
     let d = Driver::start().await;
 
     d.goto(&format!("{}/admin/rules", s.base)).await;
-    assert!(d.url().await.ends_with("/admin/login"), "no session: the login page");
+    assert!(
+        d.url().await.ends_with("/admin/login"),
+        "no session: the login page"
+    );
     d.type_into("#username", "admin").await;
     d.type_into("#password", ADMIN_PASSWORD).await;
     d.click("#sign-in").await;
@@ -234,25 +247,35 @@ async fn an_admin_in_chromium_creates_an_organization_and_a_rule_and_simulates_i
     assert!(org.starts_with("org_"), "{org}");
 
     d.goto(&format!("{}/admin/rules", s.base)).await;
-    d.type_into("#name", "Initech Jira admins manage tickets").await;
+    d.type_into("#name", "Initech Jira admins manage tickets")
+        .await;
     d.click("#resource_id option[value=res_tickets]").await;
-    d.click(&format!("#organization_id option[value={org}]")).await;
+    d.click(&format!("#organization_id option[value={org}]"))
+        .await;
     d.type_into("#group", "jira-admins").await;
     d.type_into("#grants", "tickets.manage:{org}").await;
     d.click("#create-rule").await;
     assert!(d.text("#flash").await.starts_with("Rule rule_"), "created");
-    assert!(d.text("#rules").await.contains("Initech Jira admins manage tickets"));
+    assert!(
+        d.text("#rules")
+            .await
+            .contains("Initech Jira admins manage tickets")
+    );
     d.screenshot("rules").await;
 
     d.goto(&format!("{}/admin/simulator", s.base)).await;
     d.click("#resource_id option[value=res_tickets]").await;
-    d.click(&format!("#organization_id option[value={org}]")).await;
+    d.click(&format!("#organization_id option[value={org}]"))
+        .await;
     d.type_into("#email", "alice@initech.example").await;
     d.type_into("#groups", "jira-admins").await;
     d.type_into("#scope", "tickets.read tickets.manage").await;
     d.click("#simulate").await;
     let granted = d.text("#granted").await;
-    assert!(granted.contains(&format!("tickets.manage:{org}")), "{granted}");
+    assert!(
+        granted.contains(&format!("tickets.manage:{org}")),
+        "{granted}"
+    );
     let why = d.text("#explanations").await;
     assert!(
         why.contains(&format!(
@@ -260,7 +283,10 @@ async fn an_admin_in_chromium_creates_an_organization_and_a_rule_and_simulates_i
         )),
         "{why}"
     );
-    assert!(why.contains("tickets.read granted by rule rule_readers"), "{why}");
+    assert!(
+        why.contains("tickets.read granted by rule rule_readers"),
+        "{why}"
+    );
     d.screenshot("simulator").await;
 
     d.goto(&format!("{}/admin/clients", s.base)).await;

@@ -36,7 +36,10 @@ async fn without_a_session_every_page_leads_to_the_login_page() {
     }
     let before = s.app.snapshot().await;
     let page = b
-        .post("/admin/organizations", &[("display_name", "Evil"), ("csrf", "x")])
+        .post(
+            "/admin/organizations",
+            &[("display_name", "Evil"), ("csrf", "x")],
+        )
         .await;
     assert_eq!(page.status, 303);
     assert_eq!(page.location.as_deref(), Some("/admin/login"));
@@ -65,9 +68,16 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_every_page_renders_protected
     assert_eq!(res.status, 303);
     let cookie = res.headers["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("portcullis_admin="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     // Only a hash of the token is stored.
-    let token = cookie.split(';').next().unwrap().trim_start_matches("portcullis_admin=");
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("portcullis_admin=");
     let stored = s
         .app
         .state
@@ -112,10 +122,17 @@ async fn failed_sign_ins_are_rate_limited_with_a_clear_message() {
     let b = Browser::new(&s);
     for _ in 0..5 {
         let page = b
-            .post("/admin/login", &[("username", "admin"), ("password", "wrong")])
+            .post(
+                "/admin/login",
+                &[("username", "admin"), ("password", "wrong")],
+            )
             .await;
         assert_eq!(page.status, 401);
-        assert!(page.body.contains("Wrong username or password."), "{}", page.body);
+        assert!(
+            page.body.contains("Wrong username or password."),
+            "{}",
+            page.body
+        );
     }
     // Now even the right password is refused for a while, with a message saying why.
     let page = b
@@ -125,7 +142,11 @@ async fn failed_sign_ins_are_rate_limited_with_a_clear_message() {
         )
         .await;
     assert_eq!(page.status, 429);
-    assert!(page.body.contains("Too many failed sign-ins"), "{}", page.body);
+    assert!(
+        page.body.contains("Too many failed sign-ins"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("Wait 15 minutes"), "{}", page.body);
     // After the window the account works again.
     s.app.clock.advance(15 * 60 + 1);
@@ -151,7 +172,10 @@ async fn failed_sign_ins_are_rate_limited_with_a_clear_message() {
     assert!(kinds.contains(&"admin.login.failed"));
     assert!(kinds.contains(&"admin.login.rate_limited"));
     assert!(kinds.contains(&"admin.login.succeeded"));
-    assert!(!format!("{events:?}").contains("wrong"), "no password in the trail");
+    assert!(
+        !format!("{events:?}").contains("wrong"),
+        "no password in the trail"
+    );
 }
 
 #[tokio::test]
@@ -160,7 +184,10 @@ async fn a_wrong_csrf_token_is_refused_and_changes_nothing() {
     let admin = Admin::login(&s).await;
     let before = s.app.snapshot().await;
     for (path, fields) in [
-        ("/admin/organizations", vec![("display_name", "Evil"), ("domains", "evil.example")]),
+        (
+            "/admin/organizations",
+            vec![("display_name", "Evil"), ("domains", "evil.example")],
+        ),
         ("/admin/organizations/org_acme/enabled", vec![]),
         ("/admin/connections/conn_acme_sim/enabled", vec![]),
         ("/admin/rules/rule_admins/delete", vec![]),
@@ -184,7 +211,16 @@ async fn a_wrong_csrf_token_is_refused_and_changes_nothing() {
         .await;
     assert_eq!(page.status, 403);
     assert_eq!(s.app.snapshot().await, before);
-    assert_eq!(s.app.state.store.list_rules("res_tickets").await.unwrap().len(), 2);
+    assert_eq!(
+        s.app
+            .state
+            .store
+            .list_rules("res_tickets")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -194,10 +230,17 @@ async fn organizations_are_created_edited_and_disabled_with_field_errors() {
     let page = admin
         .post_ok(
             "/admin/organizations",
-            &[("display_name", "Globex"), ("domains", "globex.example\nglobex.test")],
+            &[
+                ("display_name", "Globex"),
+                ("domains", "globex.example\nglobex.test"),
+            ],
         )
         .await;
-    assert!(page.body.contains("Organization Globex created."), "{}", page.body);
+    assert!(
+        page.body.contains("Organization Globex created."),
+        "{}",
+        page.body
+    );
     let org = s
         .app
         .state
@@ -216,7 +259,10 @@ async fn organizations_are_created_edited_and_disabled_with_field_errors() {
     let page = admin
         .post(
             &format!("/admin/organizations/{}", org.id),
-            &[("display_name", "Globex 2"), ("domains", "globex.example\nexample.com")],
+            &[
+                ("display_name", "Globex 2"),
+                ("domains", "globex.example\nexample.com"),
+            ],
         )
         .await;
     assert_eq!(page.status, 400, "{}", page.body);
@@ -225,39 +271,75 @@ async fn organizations_are_created_edited_and_disabled_with_field_errors() {
         "{}",
         page.body
     );
-    assert!(page.body.contains("value=\"Globex 2\""), "what was typed is kept");
+    assert!(
+        page.body.contains("value=\"Globex 2\""),
+        "what was typed is kept"
+    );
     assert_eq!(s.app.snapshot().await, before, "no partial save");
     // Not a domain at all.
     let page = admin
-        .post("/admin/organizations", &[("display_name", "Bad"), ("domains", "not a domain")])
+        .post(
+            "/admin/organizations",
+            &[("display_name", "Bad"), ("domains", "not a domain")],
+        )
         .await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("is not a domain name"), "{}", page.body);
     let page = admin
-        .post("/admin/organizations", &[("display_name", " "), ("domains", "")])
+        .post(
+            "/admin/organizations",
+            &[("display_name", " "), ("domains", "")],
+        )
         .await;
     assert_eq!(page.status, 400);
-    assert!(page.body.contains("id=\"error-display_name\">must not be empty"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("id=\"error-display_name\">must not be empty"),
+        "{}",
+        page.body
+    );
     assert_eq!(s.app.snapshot().await, before);
 
     admin
         .post_ok(
             &format!("/admin/organizations/{}", org.id),
-            &[("display_name", "Globex Corp"), ("domains", "globex.example")],
+            &[
+                ("display_name", "Globex Corp"),
+                ("domains", "globex.example"),
+            ],
         )
         .await;
     let page = admin
         .post_ok(&format!("/admin/organizations/{}/enabled", org.id), &[])
         .await;
     assert!(page.body.contains("Organization disabled"), "{}", page.body);
-    let org = s.app.state.store.find_organization(&org.id).await.unwrap().unwrap();
+    let org = s
+        .app
+        .state
+        .store
+        .find_organization(&org.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(org.display_name, "Globex Corp");
     assert_eq!(org.domains, vec!["globex.example"]);
     assert!(!org.is_enabled);
     admin
-        .post_ok(&format!("/admin/organizations/{}/enabled", org.id), &[("enabled", "1")])
+        .post_ok(
+            &format!("/admin/organizations/{}/enabled", org.id),
+            &[("enabled", "1")],
+        )
         .await;
-    assert!(s.app.state.store.find_organization(&org.id).await.unwrap().unwrap().is_enabled);
+    assert!(
+        s.app
+            .state
+            .store
+            .find_organization(&org.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_enabled
+    );
 }
 
 #[tokio::test]
@@ -285,7 +367,10 @@ async fn connections_are_created_tested_and_disabled() {
         .await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("is not an http(s) URL"), "{}", page.body);
-    assert!(!page.body.contains("s3cret-value-never-shown"), "the secret is not echoed");
+    assert!(
+        !page.body.contains("s3cret-value-never-shown"),
+        "the secret is not echoed"
+    );
     // A good OIDC connection: its secret is sealed, never listed.
     admin
         .post_ok(
@@ -324,7 +409,14 @@ async fn connections_are_created_tested_and_disabled() {
     admin
         .post_ok("/admin/connections/conn_acme_sim/enabled", &[])
         .await;
-    let c = s.app.state.store.find_connection("conn_acme_sim").await.unwrap().unwrap();
+    let c = s
+        .app
+        .state
+        .store
+        .find_connection("conn_acme_sim")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!c.is_enabled);
 }
 
@@ -335,22 +427,39 @@ async fn resources_are_created_and_edited_with_field_errors() {
     let before = s.app.snapshot().await;
     for (fields, field, message) in [
         (
-            vec![("name", "Docs"), ("server_url", "not a url"), ("scopes", "docs.read Read")],
+            vec![
+                ("name", "Docs"),
+                ("server_url", "not a url"),
+                ("scopes", "docs.read Read"),
+            ],
             "server_url",
             "is not an http(s) URL",
         ),
         (
-            vec![("name", "Docs"), ("server_url", "http://127.0.0.1:8083/mcp"), ("scopes", "docs:read Read")],
+            vec![
+                ("name", "Docs"),
+                ("server_url", "http://127.0.0.1:8083/mcp"),
+                ("scopes", "docs:read Read"),
+            ],
             "scopes",
             "is not a plain resource scope name",
         ),
         (
-            vec![("name", "Docs"), ("server_url", "http://127.0.0.1:8081/mcp"), ("scopes", "docs.read Read")],
+            vec![
+                ("name", "Docs"),
+                ("server_url", "http://127.0.0.1:8081/mcp"),
+                ("scopes", "docs.read Read"),
+            ],
             "server_url",
             "already used by res_tickets",
         ),
         (
-            vec![("name", "Docs"), ("server_url", "http://127.0.0.1:8083/mcp"), ("scopes", "docs.read"), ("access_token_ttl", "5")],
+            vec![
+                ("name", "Docs"),
+                ("server_url", "http://127.0.0.1:8083/mcp"),
+                ("scopes", "docs.read"),
+                ("access_token_ttl", "5"),
+            ],
             "access_token_ttl",
             "must be 10 to 86400 seconds",
         ),
@@ -363,7 +472,11 @@ async fn resources_are_created_and_edited_with_field_errors() {
             .find(&beside)
             .unwrap_or_else(|| panic!("{field}: {}", page.body));
         let shown = page.body[at + beside.len()..].split('<').next().unwrap();
-        assert!(shown.contains(message), "{field}: {shown} {}", page.body.split("class=\"alert\"").nth(1).unwrap_or(""));
+        assert!(
+            shown.contains(message),
+            "{field}: {shown} {}",
+            page.body.split("class=\"alert\"").nth(1).unwrap_or("")
+        );
     }
     assert_eq!(s.app.snapshot().await, before);
 
@@ -373,14 +486,21 @@ async fn resources_are_created_and_edited_with_field_errors() {
             &[
                 ("name", "Docs"),
                 ("server_url", "http://127.0.0.1:8083/mcp"),
-                ("scopes", "docs.read Read documents\ndocs.write Change documents"),
+                (
+                    "scopes",
+                    "docs.read Read documents\ndocs.write Change documents",
+                ),
                 ("access_token_ttl", "120"),
                 ("refresh_token_ttl", "3600"),
                 ("dynamic_client_registration", "1"),
             ],
         )
         .await;
-    assert!(page.body.contains("docs.write Change documents"), "{}", page.body);
+    assert!(
+        page.body.contains("docs.write Change documents"),
+        "{}",
+        page.body
+    );
     let r = s
         .app
         .state
@@ -399,7 +519,10 @@ async fn resources_are_created_and_edited_with_field_errors() {
             &[
                 ("name", "Tickets"),
                 ("server_url", "http://127.0.0.1:8081/mcp"),
-                ("scopes", "tickets.read Read tickets\ntickets.manage Create and change tickets"),
+                (
+                    "scopes",
+                    "tickets.read Read tickets\ntickets.manage Create and change tickets",
+                ),
                 ("access_token_ttl", "60"),
                 ("refresh_token_ttl", "86400"),
                 ("dynamic_client_registration", "1"),
@@ -430,13 +553,39 @@ async fn rules_are_created_edited_deleted_and_simulated() {
         )
         .await;
     assert_eq!(page.status, 400);
-    assert!(page.body.contains("id=\"error-grants\">`wiki.read` is not a scope of res_tickets"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("id=\"error-grants\">`wiki.read` is not a scope of res_tickets"),
+        "{}",
+        page.body
+    );
     let page = admin
-        .post("/admin/rules", &[("name", "No condition"), ("resource_id", "res_tickets"), ("grants", "tickets.read")])
+        .post(
+            "/admin/rules",
+            &[
+                ("name", "No condition"),
+                ("resource_id", "res_tickets"),
+                ("grants", "tickets.read"),
+            ],
+        )
         .await;
     assert_eq!(page.status, 400);
-    assert!(page.body.contains("id=\"error-conditions\">needs a condition"), "{}", page.body);
-    assert_eq!(s.app.state.store.list_rules("res_tickets").await.unwrap().len(), 2);
+    assert!(
+        page.body
+            .contains("id=\"error-conditions\">needs a condition"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        s.app
+            .state
+            .store
+            .list_rules("res_tickets")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     admin
         .post_ok(
@@ -462,22 +611,51 @@ async fn rules_are_created_edited_deleted_and_simulated() {
         .into_iter()
         .find(|r| r.name == "QA may manage")
         .unwrap();
-    assert_eq!(rule.conditions, serde_json::json!({"group": "qa", "email_domain": "example.com"}));
+    assert_eq!(
+        rule.conditions,
+        serde_json::json!({"group": "qa", "email_domain": "example.com"})
+    );
     let page = admin.page("/admin/rules").await;
-    assert!(page.body.contains("in group “qa” and verified email at example.com"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("in group “qa” and verified email at example.com"),
+        "{}",
+        page.body
+    );
 
     // The simulator names the rule that granted and the rule that denied.
-    let sim = |q: &str| format!("/admin/simulator?run=1&resource_id=res_tickets&organization_id=org_acme&{q}");
+    let sim = |q: &str| {
+        format!("/admin/simulator?run=1&resource_id=res_tickets&organization_id=org_acme&{q}")
+    };
     let page = admin
-        .page(&sim("email=carol%40example.com&groups=qa&scope=tickets.read+tickets.manage"))
+        .page(&sim(
+            "email=carol%40example.com&groups=qa&scope=tickets.read+tickets.manage",
+        ))
         .await;
-    assert!(page.body.contains("tickets.manage:org_acme granted by rule “QA may manage”"), "{}", page.body);
-    assert!(page.body.contains("tickets.read granted by rule rule_readers"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("tickets.manage:org_acme granted by rule “QA may manage”"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("tickets.read granted by rule rule_readers"),
+        "{}",
+        page.body
+    );
     // An unverified email does not meet the email_domain condition.
     let page = admin
-        .page(&sim("email=carol%40example.com&groups=qa&unverified=1&scope=tickets.manage"))
+        .page(&sim(
+            "email=carol%40example.com&groups=qa&unverified=1&scope=tickets.manage",
+        ))
         .await;
-    assert!(page.body.contains("tickets.manage: requested, but no rule allows it"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("tickets.manage: requested, but no rule allows it"),
+        "{}",
+        page.body
+    );
 
     // Edit into a deny: deny wins over the seeded allow of rule_admins.
     admin
@@ -492,15 +670,36 @@ async fn rules_are_created_edited_deleted_and_simulated() {
             ],
         )
         .await;
-    let page = admin.page(&sim("email=alice%40example.com&groups=jira-admins")).await;
-    assert!(page.body.contains("tickets.manage:org_acme denied by rule “QA may not manage”"), "{}", page.body);
-    assert!(page.body.contains("id=\"granted\"><code>tickets.read</code>"), "{}", page.body);
+    let page = admin
+        .page(&sim("email=alice%40example.com&groups=jira-admins"))
+        .await;
+    assert!(
+        page.body
+            .contains("tickets.manage:org_acme denied by rule “QA may not manage”"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("id=\"granted\"><code>tickets.read</code>"),
+        "{}",
+        page.body
+    );
 
     let page = admin
         .post_ok(&format!("/admin/rules/{}/delete", rule.id), &[])
         .await;
     assert!(page.body.contains("deleted"), "{}", page.body);
-    assert_eq!(s.app.state.store.list_rules("res_tickets").await.unwrap().len(), 2);
+    assert_eq!(
+        s.app
+            .state
+            .store
+            .list_rules("res_tickets")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     // Every change is in the audit trail with who, from where and what.
     s.app.state.audit.flush().await;
     let events = s
@@ -514,7 +713,10 @@ async fn rules_are_created_edited_deleted_and_simulated() {
         })
         .await
         .unwrap();
-    let updated = events.iter().find(|e| e.kind == "admin.rule.updated").unwrap();
+    let updated = events
+        .iter()
+        .find(|e| e.kind == "admin.rule.updated")
+        .unwrap();
     assert_eq!(updated.detail["actor"], "admin:admin");
     assert_eq!(updated.detail["address"], "127.0.0.1");
     assert!(!updated.detail["request_id"].as_str().unwrap().is_empty());
@@ -541,8 +743,24 @@ async fn static_clients_show_their_secret_once_and_are_revoked_and_deleted() {
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
-    let id = res.body.split("id=\"client-id\">").nth(1).unwrap().split('<').next().unwrap().to_string();
-    let secret = res.body.split("id=\"client-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let id = res
+        .body
+        .split("id=\"client-id\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let secret = res
+        .body
+        .split("id=\"client-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(id.starts_with("m2m_"));
     assert_eq!(res.headers["cache-control"], "no-store");
     // The secret works, and is never shown again.
@@ -550,7 +768,10 @@ async fn static_clients_show_their_secret_once_and_are_revoked_and_deleted() {
         .app
         .post_form(
             "/oauth/token",
-            &[("grant_type", "client_credentials"), ("resource", "res_tickets")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "res_tickets"),
+            ],
             Some(&crate::support::basic(&id, &secret)),
         )
         .await;
@@ -562,27 +783,51 @@ async fn static_clients_show_their_secret_once_and_are_revoked_and_deleted() {
     let page = admin
         .post(
             "/admin/clients",
-            &[("name", "X"), ("confidential", "1"), ("grant_types", "client_credentials"), ("resources", "res_tickets"), ("scopes", "wiki.read")],
+            &[
+                ("name", "X"),
+                ("confidential", "1"),
+                ("grant_types", "client_credentials"),
+                ("resources", "res_tickets"),
+                ("scopes", "wiki.read"),
+            ],
         )
         .await;
     assert_eq!(page.status, 400);
-    assert!(page.body.contains("id=\"error-scopes\">`wiki.read` is not a scope of the client&#39;s resources")
-        || page.body.contains("id=\"error-scopes\">`wiki.read` is not a scope of the client&#x27;s resources"), "{}", page.body);
+    assert!(
+        page.body.contains(
+            "id=\"error-scopes\">`wiki.read` is not a scope of the client&#39;s resources"
+        ) || page.body.contains(
+            "id=\"error-scopes\">`wiki.read` is not a scope of the client&#x27;s resources"
+        ),
+        "{}",
+        page.body
+    );
 
     // Revoking a DCR client's tokens stops its refresh.
     let b = Browser::new(&s);
     let (client_id, tokens) = user_tokens(&b, "alice@example.com", "").await;
-    let page = admin.post_ok("/admin/clients/revoke", &[("client_id", &client_id)]).await;
-    assert!(page.body.contains("Revoked 1 refresh tokens"), "{}", page.body);
+    let page = admin
+        .post_ok("/admin/clients/revoke", &[("client_id", &client_id)])
+        .await;
+    assert!(
+        page.body.contains("Revoked 1 refresh tokens"),
+        "{}",
+        page.body
+    );
     let (status, body) = refresh(&b, &client_id, &tokens).await;
     assert_eq!(status, 400, "{body}");
-    admin.post_ok("/admin/clients/delete", &[("client_id", &id)]).await;
+    admin
+        .post_ok("/admin/clients/delete", &[("client_id", &id)])
+        .await;
     assert!(s.app.state.store.find_client(&id).await.unwrap().is_none());
     let token = s
         .app
         .post_form(
             "/oauth/token",
-            &[("grant_type", "client_credentials"), ("resource", "res_tickets")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "res_tickets"),
+            ],
             Some(&crate::support::basic(&id, &secret)),
         )
         .await;
@@ -598,7 +843,10 @@ async fn disabling_a_user_revoking_a_consent_or_a_user_stops_the_next_refresh() 
     let (c1, t1) = user_tokens(&b, "alice@example.com", "jira-admins").await;
     let page = admin.page("/admin/users").await;
     assert!(page.body.contains("alice@example.com"));
-    assert!(page.body.contains("<code>jira-admins</code>"), "groups at last sign-in");
+    assert!(
+        page.body.contains("<code>jira-admins</code>"),
+        "groups at last sign-in"
+    );
     let page = admin.page("/admin/consents").await;
     let consent = s
         .app
@@ -609,21 +857,32 @@ async fn disabling_a_user_revoking_a_consent_or_a_user_stops_the_next_refresh() 
         .unwrap()
         .remove(0);
     assert!(page.body.contains(&consent.id));
-    admin.post_ok(&format!("/admin/consents/{}/revoke", consent.id), &[]).await;
+    admin
+        .post_ok(&format!("/admin/consents/{}/revoke", consent.id), &[])
+        .await;
     let (status, body) = refresh(&b, &c1, &t1).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant");
 
     let b2 = Browser::new(&s);
     let (c2, t2) = user_tokens(&b2, "bob@example.com", "").await;
-    admin.post_ok(&format!("/admin/users/{}/enabled", user_of(&t2)), &[]).await;
+    admin
+        .post_ok(&format!("/admin/users/{}/enabled", user_of(&t2)), &[])
+        .await;
     let (status, _) = refresh(&b2, &c2, &t2).await;
     assert_eq!(status, 400);
 
     let b3 = Browser::new(&s);
     let (c3, t3) = user_tokens(&b3, "dave@example.com", "").await;
-    let page = admin.post_ok(&format!("/admin/users/{}/revoke", user_of(&t3)), &[]).await;
-    assert!(page.body.contains("Ended 1 sessions and revoked 1 refresh tokens"), "{}", page.body);
+    let page = admin
+        .post_ok(&format!("/admin/users/{}/revoke", user_of(&t3)), &[])
+        .await;
+    assert!(
+        page.body
+            .contains("Ended 1 sessions and revoked 1 refresh tokens"),
+        "{}",
+        page.body
+    );
     let (status, _) = refresh(&b3, &c3, &t3).await;
     assert_eq!(status, 400);
 }
@@ -636,12 +895,29 @@ async fn keys_rotate_and_the_audit_log_filters_pages_and_exports() {
     assert!(page.body.contains("New signing key snk_"), "{}", page.body);
     assert!(page.body.contains(">next<"), "{}", page.body);
     assert!(page.body.contains(">signing<"));
-    assert_eq!(s.app.state.store.list_signing_keys().await.unwrap().len(), 2);
+    assert_eq!(
+        s.app.state.store.list_signing_keys().await.unwrap().len(),
+        2
+    );
 
     for i in 0..60 {
-        s.app.service_token(&[("resource", "res_tickets"), ("scope", if i % 2 == 0 { "tickets.read" } else { "tickets.manage" })]).await;
+        s.app
+            .service_token(&[
+                ("resource", "res_tickets"),
+                (
+                    "scope",
+                    if i % 2 == 0 {
+                        "tickets.read"
+                    } else {
+                        "tickets.manage"
+                    },
+                ),
+            ])
+            .await;
     }
-    let page = admin.page("/admin/audit?kind=token.issued&client_id=m2m_service").await;
+    let page = admin
+        .page("/admin/audit?kind=token.issued&client_id=m2m_service")
+        .await;
     assert_eq!(page.body.matches("<code>token.issued</code>").count(), 50);
     assert!(page.body.contains("id=\"next-page\""));
     let next = hidden_href(&page.body, "next-page");
@@ -650,7 +926,10 @@ async fn keys_rotate_and_the_audit_log_filters_pages_and_exports() {
     assert!(!page2.body.contains("id=\"next-page\""));
     assert!(page2.body.contains("id=\"prev-page\""));
     let page = admin.page("/admin/audit?kind=admin.key.rotated").await;
-    assert_eq!(page.body.matches("<code>admin.key.rotated</code>").count(), 1);
+    assert_eq!(
+        page.body.matches("<code>admin.key.rotated</code>").count(),
+        1
+    );
     // A time range: nothing before the test clock's start.
     let page = admin.page("/admin/audit?until=2020-01-01").await;
     assert!(page.body.contains("No events."));
@@ -658,7 +937,10 @@ async fn keys_rotate_and_the_audit_log_filters_pages_and_exports() {
     assert_eq!(page.status, 400);
     assert!(page.body.contains("use YYYY-MM-DD"));
 
-    let export = admin.b.get("/admin/audit/export?client_id=m2m_service").await;
+    let export = admin
+        .b
+        .get("/admin/audit/export?client_id=m2m_service")
+        .await;
     assert_eq!(export.status, 200);
     assert_eq!(export.headers["content-type"], "application/x-ndjson");
     let lines: Vec<serde_json::Value> = export
@@ -674,7 +956,12 @@ fn hidden_href(html: &str, id: &str) -> String {
     let marker = "href=\"";
     let at = html.find(&format!("id=\"{id}\"")).unwrap();
     let start = html[..at].rfind(marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&")
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }
 
 #[tokio::test]
@@ -724,11 +1011,21 @@ async fn hostile_client_and_rule_names_render_as_text_on_every_page() {
         "/admin/rules".into(),
         format!("/admin/rules/{}", rule.id),
         "/admin/audit".into(),
-        format!("/admin/simulator?run=1&resource_id=res_tickets&organization_id=org_acme&groups={groups}&scope=tickets.read"),
+        format!(
+            "/admin/simulator?run=1&resource_id=res_tickets&organization_id=org_acme&groups={groups}&scope=tickets.read"
+        ),
     ] {
         let page = admin.page(&path).await;
-        assert!(!page.body.contains(XSS), "{path} shows the raw string: {}", page.body);
-        assert!(page.body.contains(XSS_ESCAPED), "{path} shows the escaped string: {}", page.body);
+        assert!(
+            !page.body.contains(XSS),
+            "{path} shows the raw string: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains(XSS_ESCAPED),
+            "{path} shows the escaped string: {}",
+            page.body
+        );
     }
 }
 

@@ -73,14 +73,35 @@ struct CreatedPage<'a> {
     created: CreatedClient,
 }
 
-async fn list_page(app: &AppState, page: &AdminPage, form: ClientForm, errors: Errors) -> Result<Response, Refused> {
+async fn list_page(
+    app: &AppState,
+    page: &AdminPage,
+    form: ClientForm,
+    errors: Errors,
+) -> Result<Response, Refused> {
     let clients = clients::list(app).await.map_err(page_error)?;
     let resources = resources::list(app).await.map_err(page_error)?;
-    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Ok(page.render(status, &ListPage { page, clients, resources, form, errors }))
+    let status = if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(page.render(
+        status,
+        &ListPage {
+            page,
+            clients,
+            resources,
+            form,
+            errors,
+        },
+    ))
 }
 
-pub async fn get_clients(State(app): State<AppState>, page: AdminPage) -> Result<Response, Refused> {
+pub async fn get_clients(
+    State(app): State<AppState>,
+    page: AdminPage,
+) -> Result<Response, Refused> {
     let form = ClientForm {
         is_confidential: true,
         grant_types: vec!["client_credentials".into()],
@@ -90,18 +111,28 @@ pub async fn get_clients(State(app): State<AppState>, page: AdminPage) -> Result
 }
 
 /// Not a redirect: the secret is shown on this response, once, and never stored in clear.
-pub async fn post_clients(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_clients(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let form = ClientForm::from_fields(&post.fields);
     match clients::create_static(&app, &post.page.actor, form.input()).await {
-        Ok(created) => Ok(post
-            .page
-            .render(StatusCode::CREATED, &CreatedPage { page: &post.page, created })),
+        Ok(created) => Ok(post.page.render(
+            StatusCode::CREATED,
+            &CreatedPage {
+                page: &post.page,
+                created,
+            },
+        )),
         Err(e) => list_page(&app, &post.page, form, form_error(e)?).await,
     }
 }
 
 /// The client id travels in the form: metadata-document client ids are URLs.
-pub async fn post_client_revoke(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_client_revoke(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let id = post.fields.get("client_id");
     let n = clients::revoke_tokens(&app, &post.page.actor, &id)
         .await
@@ -112,10 +143,15 @@ pub async fn post_client_revoke(State(app): State<AppState>, post: AdminPost) ->
     ))
 }
 
-pub async fn post_client_delete(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_client_delete(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let id = post.fields.get("client_id");
     clients::delete(&app, &post.page.actor, &id)
         .await
         .map_err(page_error)?;
-    Ok(post.page.done("/admin/clients", &format!("Client {id} deleted.")))
+    Ok(post
+        .page
+        .done("/admin/clients", &format!("Client {id} deleted.")))
 }

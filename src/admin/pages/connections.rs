@@ -63,7 +63,11 @@ async fn list_page(
     let organizations = organizations::list(app).await.map_err(page_error)?;
     // The secret is never sent back to the browser.
     form.client_secret.clear();
-    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     Ok(page.render(
         status,
         &ListPage {
@@ -91,7 +95,10 @@ pub async fn get_connections(
     list_page(&app, &page, form, Errors::none(), None).await
 }
 
-pub async fn post_connections(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_connections(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let form = input(&post.fields);
     match connections::create(&app, &post.page.actor, form.clone()).await {
         Ok(c) => Ok(post.page.done(

@@ -45,7 +45,10 @@ struct DashboardPage<'a> {
     events: Vec<EventRow>,
 }
 
-pub async fn get_dashboard(State(app): State<AppState>, page: AdminPage) -> Result<Response, Refused> {
+pub async fn get_dashboard(
+    State(app): State<AppState>,
+    page: AdminPage,
+) -> Result<Response, Refused> {
     let (counts, events) = dashboard::overview(&app).await.map_err(page_error)?;
     let events = events.into_iter().map(EventRow::from).collect();
     Ok(page.render(

@@ -45,13 +45,15 @@ pub async fn get_keys(State(app): State<AppState>, page: AdminPage) -> Result<Re
     ))
 }
 
-pub async fn post_rotate(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_rotate(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let is_immediate = post.fields.is_checked("now");
     let kid = keys::rotate(&app, &post.page.actor, is_immediate)
         .await
         .map_err(page_error)?;
-    Ok(post.page.done(
-        "/admin/keys",
-        &format!("New signing key {kid} published."),
-    ))
+    Ok(post
+        .page
+        .done("/admin/keys", &format!("New signing key {kid} published.")))
 }

@@ -89,7 +89,10 @@ pub async fn post_login(
     }
 }
 
-pub async fn post_logout(State(app): State<AppState>, post: AdminPost) -> Result<Response, PageError> {
+pub async fn post_logout(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, PageError> {
     login::logout(&app, &post.page.token).await?;
     let mut r = StatusCode::SEE_OTHER.into_response();
     r.headers_mut()

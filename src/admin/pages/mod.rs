@@ -130,10 +130,8 @@ impl AdminPage {
             r.headers_mut().insert(header::LOCATION, v);
         }
         let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            flash_cookie(&self.issuer, &encoded, 60),
-        );
+        r.headers_mut()
+            .append(header::SET_COOKIE, flash_cookie(&self.issuer, &encoded, 60));
         protect(r.headers_mut());
         r
     }

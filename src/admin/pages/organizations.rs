@@ -64,10 +64,27 @@ struct EditPage<'a> {
     errors: Errors,
 }
 
-async fn list_page(app: &AppState, page: &AdminPage, form: OrgForm, errors: Errors) -> Result<Response, Refused> {
+async fn list_page(
+    app: &AppState,
+    page: &AdminPage,
+    form: OrgForm,
+    errors: Errors,
+) -> Result<Response, Refused> {
     let organizations = organizations::list(app).await.map_err(page_error)?;
-    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Ok(page.render(status, &ListPage { page, organizations, form, errors }))
+    let status = if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(page.render(
+        status,
+        &ListPage {
+            page,
+            organizations,
+            form,
+            errors,
+        },
+    ))
 }
 
 async fn edit_page(
@@ -85,15 +102,34 @@ async fn edit_page(
         .filter(|c| c.organization_id == org.id)
         .collect();
     let form = form.unwrap_or_else(|| OrgForm::from_org(&org));
-    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Ok(page.render(status, &EditPage { page, org, connections, form, errors }))
+    let status = if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(page.render(
+        status,
+        &EditPage {
+            page,
+            org,
+            connections,
+            form,
+            errors,
+        },
+    ))
 }
 
-pub async fn get_organizations(State(app): State<AppState>, page: AdminPage) -> Result<Response, Refused> {
+pub async fn get_organizations(
+    State(app): State<AppState>,
+    page: AdminPage,
+) -> Result<Response, Refused> {
     list_page(&app, &page, OrgForm::default(), Errors::none()).await
 }
 
-pub async fn post_organizations(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_organizations(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let form = OrgForm::from_fields(&post.fields);
     match organizations::create(&app, &post.page.actor, form.input(true)).await {
         Ok(org) => Ok(post.page.done(

@@ -109,12 +109,30 @@ struct EditPage<'a> {
 }
 
 fn status(errors: &Errors) -> StatusCode {
-    if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK }
+    if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
 }
 
-async fn list_page(app: &AppState, page: &AdminPage, form: ResourceForm, errors: Errors) -> Result<Response, Refused> {
+async fn list_page(
+    app: &AppState,
+    page: &AdminPage,
+    form: ResourceForm,
+    errors: Errors,
+) -> Result<Response, Refused> {
     let resources = resources::list(app).await.map_err(page_error)?;
-    Ok(page.render(status(&errors), &ListPage { page, issuer: app.issuer(), resources, form, errors }))
+    Ok(page.render(
+        status(&errors),
+        &ListPage {
+            page,
+            issuer: app.issuer(),
+            resources,
+            form,
+            errors,
+        },
+    ))
 }
 
 async fn edit_page(
@@ -126,14 +144,28 @@ async fn edit_page(
 ) -> Result<Response, Refused> {
     let resource = resources::get(app, id).await.map_err(page_error)?;
     let form = form.unwrap_or_else(|| ResourceForm::from_resource(&resource));
-    Ok(page.render(status(&errors), &EditPage { page, resource, form, errors }))
+    Ok(page.render(
+        status(&errors),
+        &EditPage {
+            page,
+            resource,
+            form,
+            errors,
+        },
+    ))
 }
 
-pub async fn get_resources(State(app): State<AppState>, page: AdminPage) -> Result<Response, Refused> {
+pub async fn get_resources(
+    State(app): State<AppState>,
+    page: AdminPage,
+) -> Result<Response, Refused> {
     list_page(&app, &page, ResourceForm::default(), Errors::none()).await
 }
 
-pub async fn post_resources(State(app): State<AppState>, post: AdminPost) -> Result<Response, Refused> {
+pub async fn post_resources(
+    State(app): State<AppState>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
     let form = ResourceForm::from_fields(&post.fields);
     let result = match form.input() {
         Ok(input) => resources::create(&app, &post.page.actor, input).await,
@@ -167,7 +199,9 @@ pub async fn post_resource(
         Err(e) => Err(e),
     };
     match result {
-        Ok(r) => Ok(post.page.done(&format!("/admin/resources/{}", r.id), "MCP server saved.")),
+        Ok(r) => Ok(post
+            .page
+            .done(&format!("/admin/resources/{}", r.id), "MCP server saved.")),
         Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
     }
 }

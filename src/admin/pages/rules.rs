@@ -67,7 +67,13 @@ pub struct RuleForm {
 
 impl RuleForm {
     fn from_rule(r: &Rule) -> Self {
-        let c = |k: &str| r.conditions.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let c = |k: &str| {
+            r.conditions
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         Self {
             name: r.name.clone(),
             resource_id: r.resource_id.clone(),
@@ -143,7 +149,11 @@ struct EditPage<'a> {
 }
 
 fn status(errors: &Errors) -> StatusCode {
-    if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK }
+    if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -164,13 +174,23 @@ async fn list_page(
         .map_err(page_error)?
         .into_iter()
         .filter(|r| filter.is_empty() || r.resource_id == filter)
-        .map(|rule| RuleRow { when: describe(&rule.conditions), rule })
+        .map(|rule| RuleRow {
+            when: describe(&rule.conditions),
+            rule,
+        })
         .collect();
     let resources = resources::list(app).await.map_err(page_error)?;
     let organizations = organizations::list(app).await.map_err(page_error)?;
     Ok(page.render(
         status(&errors),
-        &ListPage { page, rules, resources, organizations, form, errors },
+        &ListPage {
+            page,
+            rules,
+            resources,
+            organizations,
+            form,
+            errors,
+        },
     ))
 }
 
@@ -187,7 +207,14 @@ async fn edit_page(
     let form = form.unwrap_or_else(|| RuleForm::from_rule(&rule));
     Ok(page.render(
         status(&errors),
-        &EditPage { page, rule, resources, organizations, form, errors },
+        &EditPage {
+            page,
+            rule,
+            resources,
+            organizations,
+            form,
+            errors,
+        },
     ))
 }
 
@@ -211,7 +238,9 @@ pub async fn post_rules(State(app): State<AppState>, post: AdminPost) -> Result<
         Err(e) => Err(e),
     };
     match result {
-        Ok(r) => Ok(post.page.done("/admin/rules", &format!("Rule {} created.", r.id))),
+        Ok(r) => Ok(post
+            .page
+            .done("/admin/rules", &format!("Rule {} created.", r.id))),
         Err(e) => list_page(&app, &post.page, "", form, form_error(e)?).await,
     }
 }
@@ -235,7 +264,9 @@ pub async fn post_rule(
         Err(e) => Err(e),
     };
     match result {
-        Ok(r) => Ok(post.page.done("/admin/rules", &format!("Rule {} saved.", r.id))),
+        Ok(r) => Ok(post
+            .page
+            .done("/admin/rules", &format!("Rule {} saved.", r.id))),
         Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
     }
 }
@@ -248,7 +279,9 @@ pub async fn post_rule_delete(
     rules::delete(&app, &post.page.actor, &id)
         .await
         .map_err(page_error)?;
-    Ok(post.page.done("/admin/rules", &format!("Rule {id} deleted.")))
+    Ok(post
+        .page
+        .done("/admin/rules", &format!("Rule {id} deleted.")))
 }
 
 /// The simulator's form, as typed (a GET: simulating changes nothing).

@@ -85,18 +85,30 @@ struct ConsentsPage<'a> {
     consents: Vec<ConsentRow>,
 }
 
-pub async fn get_consents(State(app): State<AppState>, page: AdminPage) -> Result<Response, Refused> {
+pub async fn get_consents(
+    State(app): State<AppState>,
+    page: AdminPage,
+) -> Result<Response, Refused> {
     let consents = users::list_consents(&app)
         .await
         .map_err(page_error)?
         .into_iter()
         .map(|c| ConsentRow {
             created: crate::admin::time::format(c.created_at),
-            revoked: c.revoked_at.map(crate::admin::time::format).unwrap_or_default(),
+            revoked: c
+                .revoked_at
+                .map(crate::admin::time::format)
+                .unwrap_or_default(),
             consent: c,
         })
         .collect();
-    Ok(page.render(StatusCode::OK, &ConsentsPage { page: &page, consents }))
+    Ok(page.render(
+        StatusCode::OK,
+        &ConsentsPage {
+            page: &page,
+            consents,
+        },
+    ))
 }
 
 pub async fn post_consent_revoke(

@@ -55,9 +55,7 @@ pub async fn exchange(
     let allowed: Vec<String> = client
         .scopes
         .iter()
-        .filter(|s| {
-            *s == scope::ADMIN_SCOPE || resource.scope_names().any(|n| n == scope::base(s))
-        })
+        .filter(|s| *s == scope::ADMIN_SCOPE || resource.scope_names().any(|n| n == scope::base(s)))
         .cloned()
         .collect();
     let granted = match params.get("scope") {

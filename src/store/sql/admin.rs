@@ -112,9 +112,8 @@ impl AdminConsoleStore for SqlStore {
     }
 
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1"
-        );
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1");
         let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(limit.clamp(1, 1000))
             .fetch_all(self.pool())
@@ -156,9 +155,8 @@ impl AdminConsoleStore for SqlStore {
     }
 
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
-        let sql = format!(
-            "SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, id LIMIT $1"
-        );
+        let sql =
+            format!("SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, id LIMIT $1");
         let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(limit.clamp(1, 1000))
             .fetch_all(self.pool())
