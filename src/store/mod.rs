@@ -2,6 +2,8 @@
 //! ([`sql::SqlStore`]) serves SQLite and PostgreSQL through sqlx's `Any` driver; the
 //! backend is chosen by the URL scheme and only `connect` knows the difference.
 
+#[cfg(test)]
+mod admin_tests;
 mod cache;
 mod error;
 pub mod flow;

@@ -26,7 +26,7 @@ fn both_migration_folders_list_the_same_files() {
 
 /// Every backend under test, each on a fresh database. The temp dir lives as long as the
 /// returned stores.
-async fn stores() -> (Vec<(&'static str, SqlStore)>, tempfile::TempDir) {
+pub(super) async fn stores() -> (Vec<(&'static str, SqlStore)>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -53,7 +53,7 @@ async fn stores() -> (Vec<(&'static str, SqlStore)>, tempfile::TempDir) {
     (out, dir)
 }
 
-fn client(id: &str) -> Client {
+pub(super) fn client(id: &str) -> Client {
     Client {
         id: id.into(),
         name: "Client <b>".into(),
@@ -73,7 +73,7 @@ fn client(id: &str) -> Client {
     }
 }
 
-fn resource(id: &str, url: &str) -> Resource {
+pub(super) fn resource(id: &str, url: &str) -> Resource {
     Resource {
         id: id.into(),
         name: "R".into(),
@@ -90,7 +90,7 @@ fn resource(id: &str, url: &str) -> Resource {
     }
 }
 
-fn org(id: &str, domains: &[&str]) -> Organization {
+pub(super) fn org(id: &str, domains: &[&str]) -> Organization {
     Organization {
         id: id.into(),
         display_name: id.into(),
@@ -306,7 +306,7 @@ async fn audit_events_filter_and_order() {
     }
 }
 
-fn grant() -> Grant {
+pub(super) fn grant() -> Grant {
     Grant {
         client_id: "m2m_1".into(),
         user_id: "usr_1".into(),

@@ -1,0 +1,319 @@
+//! Store contract tests of what the admin pages and API use: admin sessions, the login
+//! rate limit, bulk revocation, listings and the audit search. SQLite always, PostgreSQL
+//! when `PORTCULLIS_TEST_POSTGRES_URL` is set.
+
+use serde_json::json;
+
+use super::tests::{client, grant, org, resource, stores};
+use super::*;
+
+#[tokio::test]
+async fn admin_sessions_end_and_login_failures_count_per_key_and_window() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        s.apply_seed(
+            &SeedPlan {
+                admins: vec![Admin {
+                    username: "root".into(),
+                    password_hash: "$argon2id$x".into(),
+                }],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        let session = AdminSession {
+            id: "ases_1".into(),
+            token_hash: "th".into(),
+            username: "root".into(),
+            created_at: 10,
+            expires_at: 100,
+            ended_at: None,
+        };
+        s.insert_admin_session(&session).await.unwrap();
+        assert_eq!(
+            s.find_admin_session("th").await.unwrap(),
+            Some(session.clone()),
+            "{name}"
+        );
+        assert_eq!(s.find_admin_session("other").await.unwrap(), None, "{name}");
+        s.end_admin_session("ases_1", 20).await.unwrap();
+        s.end_admin_session("ases_1", 30).await.unwrap();
+        assert_eq!(
+            s.find_admin_session("th").await.unwrap().unwrap().ended_at,
+            Some(20),
+            "{name}: ended once"
+        );
+
+        for at in [5, 10, 15] {
+            s.record_login_failure("user:root", at).await.unwrap();
+        }
+        s.record_login_failure("addr:1.2.3.4", 15).await.unwrap();
+        assert_eq!(
+            s.count_login_failures("user:root", 0).await.unwrap(),
+            3,
+            "{name}"
+        );
+        assert_eq!(
+            s.count_login_failures("user:root", 10).await.unwrap(),
+            2,
+            "{name}"
+        );
+        assert_eq!(
+            s.count_login_failures("addr:1.2.3.4", 0).await.unwrap(),
+            1,
+            "{name}"
+        );
+        s.clear_login_failures("user:root").await.unwrap();
+        assert_eq!(
+            s.count_login_failures("user:root", 0).await.unwrap(),
+            0,
+            "{name}"
+        );
+        assert_eq!(
+            s.count_login_failures("addr:1.2.3.4", 0).await.unwrap(),
+            1,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        s.apply_seed(
+            &SeedPlan {
+                organizations: vec![org("org_a", &[])],
+                connections: vec![Connection {
+                    id: "conn_1".into(),
+                    organization_id: "org_a".into(),
+                    kind: "idp_simulator".into(),
+                    is_enabled: true,
+                    settings: json!({}),
+                }],
+                resources: vec![resource("res_1", "http://127.0.0.1:1/mcp")],
+                rules: vec![Rule {
+                    id: "rule_1".into(),
+                    name: "R".into(),
+                    resource_id: "res_1".into(),
+                    organization_id: None,
+                    conditions: json!({ "any": true }),
+                    grants: vec!["r.read".into()],
+                    effect: "allow".into(),
+                    position: 0,
+                }],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        let user = |subject: &str, at: i64| User {
+            id: String::new(),
+            connection_id: "conn_1".into(),
+            organization_id: "org_a".into(),
+            subject: subject.into(),
+            email: None,
+            is_email_verified: false,
+            name: None,
+            groups: vec![],
+            attributes: serde_json::Map::new(),
+            is_enabled: true,
+            last_login_at: at,
+        };
+        let alice = s.upsert_user(&user("alice", 5)).await.unwrap();
+        let bob = s.upsert_user(&user("bob", 9)).await.unwrap();
+        let listed = s.list_users(10).await.unwrap();
+        assert_eq!(listed[0].id, bob.id, "{name}: most recent login first");
+        assert_eq!(listed.len(), 2, "{name}");
+
+        for (id, u) in [("ses_1", &alice), ("ses_2", &alice), ("ses_3", &bob)] {
+            s.insert_session(&Session {
+                id: id.into(),
+                token_hash: format!("h{id}"),
+                user_id: u.id.clone(),
+                connection_id: "conn_1".into(),
+                organization_id: "org_a".into(),
+                auth_time: 1,
+                expires_at: 100,
+                ended_at: None,
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            s.end_user_sessions(&alice.id, 7).await.unwrap(),
+            2,
+            "{name}"
+        );
+        assert_eq!(
+            s.end_user_sessions(&alice.id, 8).await.unwrap(),
+            0,
+            "{name}"
+        );
+        assert!(
+            s.find_session_by_token("hses_3")
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at
+                .is_none()
+        );
+
+        let token = |hash: &str, user_id: &str, client_id: &str| RefreshRecord {
+            token_hash: hash.into(),
+            family_id: format!("fam_{hash}"),
+            grant: Grant {
+                user_id: user_id.into(),
+                client_id: client_id.into(),
+                ..grant()
+            },
+            created_at: 1,
+            expires_at: 100,
+            family_expires_at: 100,
+            used_at: None,
+            revoked_at: None,
+        };
+        s.insert_refresh(&token("r1", &alice.id, "m2m_a"))
+            .await
+            .unwrap();
+        s.insert_refresh(&token("r2", &bob.id, "m2m_a"))
+            .await
+            .unwrap();
+        s.insert_refresh(&token("r3", &bob.id, "m2m_b"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.revoke_user_grants(&alice.id, 10).await.unwrap(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            s.find_refresh("r1").await.unwrap().unwrap().revoked_at,
+            Some(10)
+        );
+        assert_eq!(
+            s.revoke_client_grants("m2m_a", 11).await.unwrap(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            s.find_refresh("r2").await.unwrap().unwrap().revoked_at,
+            Some(11)
+        );
+        assert_eq!(
+            s.find_refresh("r3").await.unwrap().unwrap().revoked_at,
+            None
+        );
+
+        assert!(s.delete_rule("rule_1").await.unwrap(), "{name}");
+        assert!(!s.delete_rule("rule_1").await.unwrap(), "{name}");
+        assert!(s.list_rules("res_1").await.unwrap().is_empty(), "{name}");
+
+        s.upsert_consent(&Consent {
+            id: "usrcnst_1".into(),
+            user_id: bob.id.clone(),
+            client_id: "m2m_b".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            resource_id: "res_1".into(),
+            scopes: vec!["r.read".into()],
+            created_at: 3,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+        let all = s.list_all_consents(10).await.unwrap();
+        assert_eq!(all.len(), 1, "{name}");
+        assert_eq!(all[0].user_id, bob.id, "{name}");
+
+        s.insert_client(&client("m2m_c")).await.unwrap();
+        s.touch_client("m2m_c", 5000).await.unwrap();
+        let used = s.list_client_last_used().await.unwrap();
+        assert_eq!(used, vec![("m2m_c".to_string(), Some(5000))], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_search_filters_by_every_column_and_time_and_pages() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let ev = |id: &str, at: i64, user: Option<&str>, org: Option<&str>, res: Option<&str>| {
+            AuditRecord {
+                id: id.into(),
+                at,
+                kind: "k".into(),
+                client_id: Some("m2m_1".into()),
+                user_id: user.map(str::to_string),
+                organization_id: org.map(str::to_string),
+                resource_id: res.map(str::to_string),
+                detail: json!({}),
+            }
+        };
+        s.insert_audit_events(&[
+            ev("evt_1", 10, Some("usr_1"), Some("org_a"), None),
+            ev("evt_2", 20, Some("usr_2"), Some("org_a"), Some("res_1")),
+            ev("evt_3", 30, Some("usr_1"), None, Some("res_1")),
+            ev("evt_4", 40, None, Some("org_b"), None),
+        ])
+        .await
+        .unwrap();
+        let ids = |found: Vec<AuditRecord>| found.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        let search = |f: AuditSearch| {
+            let s = &s;
+            async move {
+                ids(s
+                    .search_audit_events(&AuditSearch { limit: 10, ..f })
+                    .await
+                    .unwrap())
+            }
+        };
+        assert_eq!(
+            search(AuditSearch {
+                user_id: Some("usr_1".into()),
+                ..Default::default()
+            })
+            .await,
+            ["evt_3", "evt_1"],
+            "{name}"
+        );
+        assert_eq!(
+            search(AuditSearch {
+                organization_id: Some("org_a".into()),
+                ..Default::default()
+            })
+            .await,
+            ["evt_2", "evt_1"],
+            "{name}"
+        );
+        assert_eq!(
+            search(AuditSearch {
+                resource_id: Some("res_1".into()),
+                ..Default::default()
+            })
+            .await,
+            ["evt_3", "evt_2"],
+            "{name}"
+        );
+        assert_eq!(
+            search(AuditSearch {
+                since: Some(20),
+                until: Some(30),
+                ..Default::default()
+            })
+            .await,
+            ["evt_3", "evt_2"],
+            "{name}"
+        );
+        let page = s
+            .search_audit_events(&AuditSearch {
+                offset: 1,
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(page), ["evt_3", "evt_2"], "{name}: newest first, paged");
+    }
+}
