@@ -124,8 +124,8 @@ impl FromRequestParts<AppState> for AdminAuth {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let principal = principal(parts, app).await?;
         let (address, user_agent, request_id) = request_context(parts, app).await;
+        let principal = principal(parts, app, &address).await?;
         Ok(AdminAuth(Actor {
             principal,
             address,
@@ -135,7 +135,11 @@ impl FromRequestParts<AppState> for AdminAuth {
     }
 }
 
-async fn principal(parts: &Parts, app: &AppState) -> Result<AdminPrincipal, AdminRejection> {
+async fn principal(
+    parts: &Parts,
+    app: &AppState,
+    address: &str,
+) -> Result<AdminPrincipal, AdminRejection> {
     let authorization = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -144,7 +148,7 @@ async fn principal(parts: &Parts, app: &AppState) -> Result<AdminPrincipal, Admi
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         return match scheme.to_ascii_lowercase().as_str() {
             "bearer" => bearer(app, rest.trim()).await,
-            "basic" => basic(app, rest.trim()).await,
+            "basic" => basic(app, rest.trim(), address).await,
             _ => Err(AdminRejection::unauthorized()),
         };
     }
@@ -222,7 +226,11 @@ async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminReje
 }
 
 /// HTTP Basic: an admin's username and password, or an admin client's id and secret.
-async fn basic(app: &AppState, encoded: &str) -> Result<AdminPrincipal, AdminRejection> {
+async fn basic(
+    app: &AppState,
+    encoded: &str,
+    address: &str,
+) -> Result<AdminPrincipal, AdminRejection> {
     let fail = AdminRejection::unauthorized;
     let (user, password) = base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -234,11 +242,23 @@ async fn basic(app: &AppState, encoded: &str) -> Result<AdminPrincipal, AdminRej
         })
         .ok_or_else(fail)?;
     let server_error = |_| AdminRejection::server_error();
-    if let Some(admin) = app.store.find_admin(&user).await.map_err(server_error)? {
-        return if crate::password::verify(password, admin.password_hash).await {
-            Ok(AdminPrincipal::Admin(user))
-        } else {
-            Err(fail())
+    if app
+        .store
+        .find_admin(&user)
+        .await
+        .map_err(server_error)?
+        .is_some()
+    {
+        // The sign-in page's rate limit applies to admin passwords here too.
+        return match login::check_password(app, &user, password, address).await {
+            Ok(()) => Ok(AdminPrincipal::Admin(user)),
+            Err(login::LoginError::Invalid) => Err(fail()),
+            Err(login::LoginError::RateLimited) => Err(AdminRejection::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed sign-ins; wait 15 minutes",
+            )),
+            Err(login::LoginError::Store(_)) => Err(AdminRejection::server_error()),
         };
     }
     let client = app

@@ -110,41 +110,52 @@ pub async fn current(app: &AppState, token: &str) -> Result<Option<AdminSession>
     Ok(Some(session))
 }
 
-/// Checks the password (unless the account or address is rate limited) and opens a
-/// session. Returns the new session token for the cookie.
+/// Checks an admin's password unless the account or the address is rate limited; a
+/// failure counts against both, a success clears both. Shared by the sign-in page and
+/// HTTP Basic on the admin API.
+pub async fn check_password(
+    app: &AppState,
+    username: &str,
+    password: String,
+    address: &str,
+) -> Result<(), LoginError> {
+    let now = app.clock.now();
+    let keys = [format!("user:{username}"), format!("addr:{address}")];
+    for key in &keys {
+        if app
+            .store
+            .count_login_failures(key, now - FAILURE_WINDOW)
+            .await?
+            >= MAX_FAILURES
+        {
+            return Err(LoginError::RateLimited);
+        }
+    }
+    let admin = app.store.find_admin(username).await?;
+    // Verify against a fixed hash when the account is unknown: the same cost either way.
+    let hash = admin
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| UNKNOWN_ACCOUNT_HASH.to_string());
+    let is_ok = crate::password::verify(password, hash).await;
+    if !is_ok || admin.is_none() {
+        for key in &keys {
+            app.store.record_login_failure(key, now).await?;
+        }
+        return Err(LoginError::Invalid);
+    }
+    for key in &keys {
+        app.store.clear_login_failures(key).await?;
+    }
+    Ok(())
+}
+
+/// Checks the password (see [`check_password`]) and opens a session. Returns the new
+/// session token for the cookie.
 pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<String, LoginError> {
     let now = app.clock.now();
-    let keys = [
-        format!("user:{}", attempt.username),
-        format!("addr:{}", attempt.address),
-    ];
     let outcome = async {
-        for key in &keys {
-            if app
-                .store
-                .count_login_failures(key, now - FAILURE_WINDOW)
-                .await?
-                >= MAX_FAILURES
-            {
-                return Err(LoginError::RateLimited);
-            }
-        }
-        let admin = app.store.find_admin(attempt.username).await?;
-        // Verify against a fixed hash when the account is unknown: the same cost either way.
-        let hash = admin
-            .as_ref()
-            .map(|a| a.password_hash.clone())
-            .unwrap_or_else(|| UNKNOWN_ACCOUNT_HASH.to_string());
-        let is_ok = crate::password::verify(attempt.password, hash).await;
-        if !is_ok || admin.is_none() {
-            for key in &keys {
-                app.store.record_login_failure(key, now).await?;
-            }
-            return Err(LoginError::Invalid);
-        }
-        for key in &keys {
-            app.store.clear_login_failures(key).await?;
-        }
+        check_password(app, attempt.username, attempt.password, attempt.address).await?;
         let token = crypto::random_token();
         app.store
             .insert_admin_session(&AdminSession {

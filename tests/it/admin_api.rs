@@ -461,3 +461,25 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn admin_passwords_over_basic_share_the_sign_in_rate_limit() {
+    let s = TestApp::builder().spawn().await;
+    let wrong = Api {
+        s: &s,
+        auth: basic("admin", "wrong-password"),
+    };
+    for _ in 0..5 {
+        let (status, _) = wrong.call(Method::GET, "/organizations", None).await;
+        assert_eq!(status, 401);
+    }
+    let right = Api {
+        s: &s,
+        auth: basic("admin", ADMIN_PASSWORD),
+    };
+    let (status, body) = right.call(Method::GET, "/organizations", None).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "rate_limited");
+    s.app.clock.advance(15 * 60 + 1);
+    right.get("/organizations").await;
+}
