@@ -387,7 +387,8 @@ fn admin_pages() -> Router<AppState> {
         .route("/admin/audit/export", get(dashboard::get_audit_export))
         .route("/admin/keys", get(keys::get_keys))
         .route("/admin/keys/rotate", post(keys::post_rotate))
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        // SAML IdP metadata pasted into a form can be large.
+        .layer(DefaultBodyLimit::max(512 * 1024))
 }
 
 /// The JSON admin API (`/api/v1/admin/…`) over the same domain functions as the pages.
@@ -460,7 +461,7 @@ fn admin_api() -> Router<AppState> {
         )
         .route("/api/v1/admin/keys", get(api::get_keys))
         .route("/api/v1/admin/keys:rotate", post(api::post_rotate))
-        .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(DefaultBodyLimit::max(512 * 1024))
 }
 
 fn env_lookup(name: &str) -> Option<String> {

@@ -26,11 +26,14 @@ pub struct UserView {
     pub groups: Vec<String>,
     pub is_enabled: bool,
     pub last_login_at: i64,
+    /// Browser sessions not ended and not expired.
+    pub live_sessions: i64,
 }
 
 impl From<User> for UserView {
     fn from(u: User) -> Self {
         Self {
+            live_sessions: 0,
             id: u.id,
             email: u.email,
             name: u.name,
@@ -43,13 +46,22 @@ impl From<User> for UserView {
     }
 }
 
+/// Users, most recent sign-in first, with their live sessions.
 pub async fn list(app: &AppState) -> Result<Vec<UserView>, AdminError> {
+    let live = app.store.count_live_sessions(app.clock.now()).await?;
     Ok(app
         .store
         .list_users(500)
         .await?
         .into_iter()
-        .map(UserView::from)
+        .map(|u| {
+            let mut v = UserView::from(u);
+            v.live_sessions = live
+                .iter()
+                .find(|(id, _)| *id == v.id)
+                .map_or(0, |(_, n)| *n);
+            v
+        })
         .collect())
 }
 

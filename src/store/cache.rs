@@ -236,6 +236,9 @@ impl AdminConsoleStore for CachedStore {
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
         self.inner.list_users(limit).await
     }
+    async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>> {
+        self.inner.count_live_sessions(now).await
+    }
     async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64> {
         self.inner.end_user_sessions(user_id, now).await
     }

@@ -170,6 +170,8 @@ pub trait AdminConsoleStore {
     async fn delete_rule(&self, id: &str) -> StoreResult<bool>;
     /// Users, most recent login first.
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
+    /// How many live (not ended, not expired) browser sessions each user has.
+    async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>>;
     /// Ends every live browser session of a user; returns how many.
     async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Revokes every live refresh token of a user; returns how many.

@@ -294,6 +294,22 @@ async fn an_admin_in_chromium_creates_an_organization_and_a_rule_and_simulates_i
     d.goto(&format!("{}/admin/audit", s.base)).await;
     assert!(d.text("#events").await.contains("admin.rule.created"));
     d.screenshot("audit").await;
+
+    // A phone-sized window: the pages still read (no horizontal overflow of the page).
+    d.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({ "width": 390, "height": 844 })),
+    )
+    .await;
+    d.goto(&format!("{}/admin/rules", s.base)).await;
+    let metrics = d.cdp("Page.getLayoutMetrics", json!({})).await;
+    let width = metrics["cssContentSize"]["width"].as_f64().unwrap();
+    assert!(
+        width <= 400.0,
+        "the rules page fits a narrow screen: {width}"
+    );
+    d.screenshot("rules-narrow").await;
     assert!(shot.exists());
     let _ = d
         .http

@@ -847,6 +847,10 @@ async fn disabling_a_user_revoking_a_consent_or_a_user_stops_the_next_refresh() 
         page.body.contains("<code>jira-admins</code>"),
         "groups at last sign-in"
     );
+    assert!(
+        page.body.contains("<td class=\"sessions\">1</td>"),
+        "live sessions"
+    );
     let page = admin.page("/admin/consents").await;
     let consent = s
         .app
@@ -881,6 +885,12 @@ async fn disabling_a_user_revoking_a_consent_or_a_user_stops_the_next_refresh() 
         page.body
             .contains("Ended 1 sessions and revoked 1 refresh tokens"),
         "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("<td class=\"sessions\">1</td>").count(),
+        2,
+        "alice and bob keep theirs; dave has none: {}",
         page.body
     );
     let (status, _) = refresh(&b3, &c3, &t3).await;

@@ -31,6 +31,12 @@ struct CountRow {
     n: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct UserCountRow {
+    user_id: String,
+    n: i64,
+}
+
 #[async_trait]
 impl AdminConsoleStore for SqlStore {
     async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
@@ -119,6 +125,17 @@ impl AdminConsoleStore for SqlStore {
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>> {
+        let rows: Vec<UserCountRow> = sqlx::query_as(
+            "SELECT user_id, COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND expires_at > $1 \
+             GROUP BY user_id ORDER BY user_id",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.user_id, r.n)).collect())
     }
 
     async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64> {
