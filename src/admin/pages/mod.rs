@@ -217,8 +217,10 @@ impl FromRequest<AppState> for AdminPost {
         let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), app)
             .await
             .map_err(|_| {
-                Refused::Page(PageError::bad_request(
+                Refused::Page(PageError::new(
+                    StatusCode::BAD_REQUEST,
                     "invalid_request",
+                    "That did not work",
                     "The form is too large or malformed.",
                 ))
             })?;
