@@ -268,6 +268,30 @@ pub struct StartQuery {
     pub(crate) request: String,
 }
 
+/// The open pending request and the connection of kind `kind` a start URL names, checked
+/// to fit each other.
+pub(crate) async fn pending_and_connection(
+    app: &AppState,
+    conn: &str,
+    kind: &str,
+    request: &str,
+) -> Result<(PendingAuthorization, Connection), PageError> {
+    let pending = open_pending(app, request).await?;
+    let connection = app
+        .store
+        .find_connection(conn)
+        .await?
+        .filter(|c| c.kind == kind)
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "unknown_connection",
+                "This sign-in connection is not known here.",
+            )
+        })?;
+    check_connection_fits(&pending, &connection)?;
+    Ok((pending, connection))
+}
+
 /// `GET /sso/v1/oidc/{conn}/start?request=…`: begins the upstream OIDC login.
 pub async fn get_oidc_start(
     axum::extract::State(app): axum::extract::State<AppState>,
@@ -275,19 +299,7 @@ pub async fn get_oidc_start(
     axum::extract::Query(q): axum::extract::Query<StartQuery>,
 ) -> Response {
     let result = async {
-        let pending = open_pending(&app, &q.request).await?;
-        let connection = app
-            .store
-            .find_connection(&conn)
-            .await?
-            .filter(|c| c.kind == "oidc")
-            .ok_or_else(|| {
-                PageError::bad_request(
-                    "unknown_connection",
-                    "This sign-in connection is not known here.",
-                )
-            })?;
-        check_connection_fits(&pending, &connection)?;
+        let (pending, connection) = pending_and_connection(&app, &conn, "oidc", &q.request).await?;
         oidc::start(&app, &pending, &connection).await
     }
     .await;

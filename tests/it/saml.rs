@@ -34,19 +34,6 @@ pub async fn spawn() -> Spawned {
     TestApp::builder().clock(clock).spawn().await
 }
 
-/// Applies more seed.
-pub async fn seed(s: &Spawned, text: &str) {
-    portcullis::seed::apply(
-        &s.app.state.store,
-        &s.app.state.config.secret,
-        &|_| None,
-        text,
-        s.app.clock.now(),
-    )
-    .await
-    .expect("seed");
-}
-
 /// An organization `org_saml` with a `saml` connection `conn_saml` to saml-idp and the
 /// rule `jira-admins` → `tickets.read tickets.manage:{org}`.
 async fn setup(allow_idp_initiated: bool) -> Setup {
@@ -74,7 +61,7 @@ grant = ["tickets.read", "tickets.manage:{{org}}"]
 "#,
         md = idp.metadata_url()
     );
-    self::seed(&s, &text).await;
+    s.apply_seed(&text).await;
     Setup { s, idp: Some(idp) }
 }
 
@@ -259,20 +246,6 @@ pub async fn finish(
     decode_jwt(body["access_token"].as_str().unwrap()).1
 }
 
-pub async fn audit(s: &Spawned, kind: &str) -> Vec<portcullis::store::AuditRecord> {
-    s.app.state.audit.flush().await;
-    s.app
-        .state
-        .store
-        .list_audit_events(&portcullis::store::AuditFilter {
-            kind: Some(kind.into()),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-}
-
 /// SP-initiated login of `user`, the ACS POST without cookies; returns the token's claims.
 async fn sp_initiated(su: &Setup, user: &crate::saml_idp::User) -> serde_json::Value {
     let idp = su.idp.as_ref().unwrap();
@@ -317,7 +290,7 @@ async fn sp_initiated_alice_gets_tickets_manage_though_the_acs_post_carries_no_c
     assert_eq!(user.email.as_deref(), Some("alice@example.com"));
     assert_eq!(user.groups, ["jira-admins", "eng"], "multi-valued groups");
     assert_eq!(user.name.as_deref(), Some("Alice Admin"));
-    let logins = audit(&su.s, "login.succeeded").await;
+    let logins = su.s.audit("login.succeeded").await;
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0].detail["connection_kind"], "saml");
 }
@@ -397,7 +370,7 @@ async fn idp_initiated_login_is_refused_unless_allowed() {
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("Sign-in failed"));
     assert!(page.headers.get("set-cookie").is_none(), "no session");
-    let failed = audit(&su.s, "login.failed").await;
+    let failed = su.s.audit("login.failed").await;
     assert!(
         failed[0].detail["reason"]
             .as_str()
@@ -406,7 +379,7 @@ async fn idp_initiated_login_is_refused_unless_allowed() {
         "{:?}",
         failed[0].detail
     );
-    assert!(audit(&su.s, "login.succeeded").await.is_empty());
+    assert!(su.s.audit("login.succeeded").await.is_empty());
 }
 
 #[tokio::test]
@@ -428,8 +401,8 @@ async fn an_unsolicited_response_never_completes_a_pending_authorization() {
     )
     .await;
     assert_eq!(page.status, 403, "{}", page.body);
-    assert!(audit(&su.s, "login.succeeded").await.is_empty());
-    let failed = audit(&su.s, "login.failed").await;
+    assert!(su.s.audit("login.succeeded").await.is_empty());
+    let failed = su.s.audit("login.failed").await;
     assert!(
         failed[0].detail["reason"]
             .as_str()
@@ -506,7 +479,7 @@ async fn a_replayed_good_response_is_refused() {
     assert_eq!(first.status, 200, "{}", first.body);
     let again = post_acs_cross_site(&su.s, &jar, &posted.action, &posted.saml_response, "").await;
     assert_eq!(again.status, 403, "{}", again.body);
-    let failed = audit(&su.s, "login.failed").await;
+    let failed = su.s.audit("login.failed").await;
     assert!(
         failed.iter().any(|e| e.detail["reason"]
             .as_str()

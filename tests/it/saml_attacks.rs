@@ -4,9 +4,7 @@
 //! is the check's doing and not a broken fixture's.
 
 use crate::browser::{Browser, Page, REDIRECT_URI, query};
-use crate::saml::{
-    acs, audit, begin, begin_with, browser, entity, post_acs_cross_site, seed, spawn,
-};
+use crate::saml::{acs, begin, begin_with, browser, entity, post_acs_cross_site, spawn};
 use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign};
 use crate::support::Spawned;
 
@@ -62,7 +60,7 @@ idp_metadata_xml = '''{md_other}'''
         md_fx = idp_metadata(FX_IDP, &[&a, &b]),
         md_other = idp_metadata(OTHER_IDP, &[&o]),
     );
-    seed(&s, &text).await;
+    s.apply_seed(&text).await;
     Fx {
         s,
         a,
@@ -96,19 +94,19 @@ impl Fx {
 
     /// Refused on the page, no cookie, and the last audit event names `check`.
     async fn refused(&self, what: &str, conn: &str, xml: &str, check: &str) {
-        let before = audit(&self.s, "login.succeeded").await.len();
+        let before = self.s.audit("login.succeeded").await.len();
         let page = self.post(conn, xml, "").await;
         assert_eq!(page.status, 403, "{what}: accepted! {}", page.body);
         assert!(page.body.contains("Sign-in failed"), "{what}");
         assert!(page.headers.get("set-cookie").is_none(), "{what}: a cookie");
-        let failed = audit(&self.s, "login.failed").await;
+        let failed = self.s.audit("login.failed").await;
         let reason = failed[0].detail["reason"].as_str().unwrap().to_string();
         assert!(
             reason.starts_with(&format!("saml check failed: {check}:")),
             "{what}: expected check `{check}`, got {reason}"
         );
         assert_eq!(
-            audit(&self.s, "login.succeeded").await.len(),
+            self.s.audit("login.succeeded").await.len(),
             before,
             "{what}: nothing stored"
         );
@@ -144,7 +142,7 @@ async fn good_responses_pass_signed_either_way_and_by_either_metadata_certificat
         &r.signed(&fx.b, Alg::Sha256, true),
     )
     .await;
-    let users = audit(&fx.s, "login.succeeded").await;
+    let users = fx.s.audit("login.succeeded").await;
     assert_eq!(users.len(), 4);
     assert_eq!(users[0].organization_id.as_deref(), Some("org_fx"));
 }
@@ -394,7 +392,7 @@ async fn wrapping_comment_and_dtd_attacks_are_refused() {
         .await;
 
     // No user came into existence through any of these.
-    assert!(audit(&fx.s, "login.succeeded").await.is_empty());
+    assert!(fx.s.audit("login.succeeded").await.is_empty());
 }
 
 #[tokio::test]
@@ -419,7 +417,7 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         )
         .await;
     assert_eq!(page.status, 403, "{}", page.body);
-    let reason = audit(&fx.s, "login.failed").await[0].detail["reason"].clone();
+    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
     assert!(
         reason
             .as_str()
@@ -502,4 +500,32 @@ async fn a_trusted_client_hears_access_denied_when_the_response_is_refused() {
     let q = query(&location);
     assert_eq!(q["error"], "access_denied");
     assert_eq!(q["state"], "mcp-state");
+}
+
+#[tokio::test]
+async fn an_idp_initiated_login_lands_on_the_configured_path() {
+    let fx = setup().await;
+    fx.s.apply_seed(&format!(
+        r#"
+[[organizations]]
+id = "org_fx"
+display_name = "Fixture Org"
+domains = ["fx.example"]
+
+[[organizations.connections]]
+id = "conn_fx"
+kind = "saml"
+allow_idp_initiated = true
+idp_initiated_redirect = "/welcome"
+idp_metadata_xml = '''{md}'''
+"#,
+        md = idp_metadata(FX_IDP, &[&fx.a])
+    ))
+    .await;
+    let page = fx
+        .post("conn_fx", &fx.good().signed(&fx.a, Alg::Sha256, true), "")
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/welcome"));
+    assert!(page.headers.get("set-cookie").is_some(), "signed in");
 }

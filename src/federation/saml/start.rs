@@ -11,7 +11,7 @@ use super::settings;
 use crate::app::AppState;
 use crate::crypto;
 use crate::federation::oidc::UPSTREAM_TTL;
-use crate::federation::{StartQuery, check_connection_fits, open_pending, refuse};
+use crate::federation::{StartQuery, pending_and_connection, refuse};
 use crate::pages::{self, PageError};
 use crate::store::{Connection, PendingAuthorization, UpstreamLogin};
 
@@ -21,19 +21,7 @@ pub async fn get_start(
     Query(q): Query<StartQuery>,
 ) -> Response {
     let result = async {
-        let pending = open_pending(&app, &q.request).await?;
-        let connection = app
-            .store
-            .find_connection(&conn)
-            .await?
-            .filter(|c| c.kind == "saml")
-            .ok_or_else(|| {
-                PageError::bad_request(
-                    "unknown_connection",
-                    "This sign-in connection is not known here.",
-                )
-            })?;
-        check_connection_fits(&pending, &connection)?;
+        let (pending, connection) = pending_and_connection(&app, &conn, "saml", &q.request).await?;
         start(&app, &pending, &connection).await
     }
     .await;
