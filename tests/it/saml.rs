@@ -537,3 +537,15 @@ async fn sp_metadata_is_well_formed_and_names_the_acs_and_entity_id() {
     );
     assert_eq!(b.get("/sso/v1/saml/conn_nope/metadata").await.status, 404);
 }
+
+#[tokio::test]
+async fn an_idp_key_rotation_is_picked_up_without_a_restart() {
+    let mut su = setup(false).await;
+    let before = sp_initiated(&su, &ALICE).await;
+    assert_eq!(before["scope"], "tickets.read tickets.manage:org_saml");
+    // The IdP now signs with a new key its metadata lists; portcullis has the old
+    // metadata cached, sees an unknown signer, refetches the metadata once and accepts.
+    su.idp.as_mut().unwrap().restart_with_new_key().await;
+    let after = sp_initiated(&su, &BOB).await;
+    assert_eq!(after["scope"], "tickets.read");
+}

@@ -5,7 +5,7 @@
 
 use crate::browser::{Browser, Page, REDIRECT_URI, query};
 use crate::saml::{acs, begin, begin_with, browser, entity, post_acs_cross_site, spawn};
-use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign};
+use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign, xmlsec_verifies};
 use crate::support::Spawned;
 
 const FX_IDP: &str = "urn:test:fixture-idp";
@@ -159,28 +159,35 @@ async fn signature_attacks_are_refused() {
     )
     .await;
     let r = fx.good();
+    let by_x = r.signed(&fx.x, Alg::Sha256, true);
+    assert!(
+        xmlsec_verifies(&by_x, &fx.x, "Response"),
+        "a sound signature, by x"
+    );
     fx.refused(
         "signed by a key not in the metadata",
         "conn_fx",
-        &r.signed(&fx.x, Alg::Sha256, true),
+        &by_x,
         "signature",
     )
     .await;
     let r = fx.good();
-    let tampered = r
-        .signed(&fx.a, Alg::Sha256, false)
-        .replace(">alice@example.com<", ">admin@example.com<");
+    let signed = r.signed(&fx.a, Alg::Sha256, false);
+    assert!(xmlsec_verifies(&signed, &fx.a, "Assertion"));
+    let tampered = signed.replace(">alice@example.com<", ">admin@example.com<");
     assert!(tampered.contains(">admin@example.com<"));
+    assert!(!xmlsec_verifies(&tampered, &fx.a, "Assertion"));
     fx.refused("tampered after signing", "conn_fx", &tampered, "signature")
         .await;
     let r = fx.good();
-    fx.refused(
-        "SHA-1 signature",
-        "conn_fx",
-        &r.signed(&fx.a, Alg::Sha1, true),
-        "signature",
-    )
-    .await;
+    let sha1 = r.signed(&fx.a, Alg::Sha1, true);
+    assert!(sha1.contains("xmldsig#rsa-sha1"));
+    assert!(
+        xmlsec_verifies(&sha1, &fx.a, "Response"),
+        "a sound SHA-1 signature"
+    );
+    fx.refused("SHA-1 signature", "conn_fx", &sha1, "signature")
+        .await;
     // Each connection accepts only its own IdP: the other organization's IdP posting here,
     // and this IdP posting to the other connection.
     let mut r = fx.good();
@@ -351,13 +358,13 @@ async fn wrapping_comment_and_dtd_attacks_are_refused() {
     let mut r = fx.good();
     r.name_id = "alice@example.com<!---->.evil.test".into();
     r.email = "alice@example.com<!---->.evil.test".into();
-    fx.refused(
-        "comment in NameID",
-        "conn_fx",
-        &r.signed(&fx.a, Alg::Sha256, true),
-        "comment",
-    )
-    .await;
+    let commented = r.signed(&fx.a, Alg::Sha256, true);
+    assert!(
+        xmlsec_verifies(&commented, &fx.a, "Response"),
+        "the comment does not break the signature"
+    );
+    fx.refused("comment in NameID", "conn_fx", &commented, "comment")
+        .await;
 
     let r = fx.good();
     let with_dtd = format!(

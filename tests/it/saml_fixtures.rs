@@ -234,6 +234,30 @@ pub fn sign(xml: &str, key: &Key, what: &str) -> String {
     }
 }
 
+/// Whether `xmlsec1` finds the first signature of `what` valid under `key`'s certificate:
+/// the control that a refused fixture's signature is sound, so that the refusal is about
+/// what the test says (algorithm, issuer, comment) and not a broken signature.
+pub fn xmlsec_verifies(xml: &str, key: &Key, what: &str) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.xml");
+    std::fs::write(&input, xml).unwrap();
+    std::process::Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--pubkey-cert-pem")
+        .arg(&key.crt)
+        .args(["--id-attr:ID", &format!("{SAML}:Assertion")])
+        .args(["--id-attr:ID", &format!("{SAMLP}:Response")])
+        .args([
+            "--node-xpath",
+            &format!("(//*[local-name()='{what}'])[1]/*[local-name()='Signature']"),
+        ])
+        .arg(&input)
+        .output()
+        .expect("run xmlsec1")
+        .status
+        .success()
+}
+
 pub fn b64(xml: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(xml)
 }

@@ -46,9 +46,14 @@ pub struct Posted {
 
 pub struct SamlIdp {
     pub base: String,
-    child: Child,
+    child: Option<Child>,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    port: u16,
+    /// Which certificate it signs with (`idp{generation}.crt` in `dir`).
+    generation: u32,
+    acs_url: String,
+    audience: String,
 }
 
 fn peer_dir() -> PathBuf {
@@ -122,46 +127,74 @@ impl SamlIdp {
             peer.display()
         );
         let dir = tempfile::tempdir().unwrap();
-        let (crt, key) = make_cert(dir.path(), "idp");
-        let config = dir.path().join("users.js");
-        std::fs::write(&config, USERS_JS).unwrap();
+        std::fs::write(dir.path().join("users.js"), USERS_JS).unwrap();
         let port = free_port();
-        let child = Command::new("node")
-            .arg(peer.join("node_modules/saml-idp/bin/run.js"))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--cert")
-            .arg(&crt)
-            .arg("--key")
-            .arg(&key)
-            .args(["--issuer", IDP_ENTITY_ID])
-            .args(["--acsUrl", acs_url, "--audience", audience])
-            .arg("--configFile")
-            .arg(&config)
-            .current_dir(&peer)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("run node (Node.js on PATH?)");
-        let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        for _ in 0..300 {
-            let ready = http.get(format!("{base}/metadata")).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return SamlIdp {
-                    base,
-                    child,
-                    dir,
-                    http,
-                };
+        let mut idp = SamlIdp {
+            base: format!("http://127.0.0.1:{port}"),
+            child: None,
+            dir,
+            http,
+            port,
+            generation: 0,
+            acs_url: acs_url.into(),
+            audience: audience.into(),
+        };
+        idp.run().await;
+        idp
+    }
+
+    /// A key rotation: stopped, then started again on the same port (same entity id and
+    /// metadata URL) with a new certificate and key.
+    pub async fn restart_with_new_key(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill saml-idp");
+        }
+        self.generation += 1;
+        self.run().await;
+    }
+
+    async fn run(&mut self) {
+        let (crt, key) = make_cert(self.dir.path(), &format!("idp{}", self.generation));
+        for _ in 0..50 {
+            let mut child = Command::new("node")
+                .arg(peer_dir().join("node_modules/saml-idp/bin/run.js"))
+                .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+                .arg("--cert")
+                .arg(&crt)
+                .arg("--key")
+                .arg(&key)
+                .args(["--issuer", IDP_ENTITY_ID])
+                .args(["--acsUrl", &self.acs_url, "--audience", &self.audience])
+                .arg("--configFile")
+                .arg(self.dir.path().join("users.js"))
+                .current_dir(peer_dir())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("run node (Node.js on PATH?)");
+            for _ in 0..300 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port is not free yet: try again
+                }
+                let ready = self.http.get(self.metadata_url()).send().await;
+                if ready.is_ok_and(|r| r.status().is_success()) {
+                    self.child = Some(child);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("saml-idp did not serve {base}/metadata within 30 s");
+        panic!(
+            "saml-idp did not serve {} within its time",
+            self.metadata_url()
+        );
     }
 
     pub fn metadata_url(&self) -> String {
@@ -213,7 +246,9 @@ impl SamlIdp {
 
 impl Drop for SamlIdp {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        if let Some(child) = &mut self.child {
+            let _ = child.start_kill();
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::metadata::{IdpMetadata, idp_metadata};
+use super::metadata::{IdpMetadata, idp_metadata, refetch_idp_metadata};
 use super::verify::{Expected, Refusal, Verified, verify_response};
 use super::{SamlSettings, settings};
 use crate::app::AppState;
@@ -164,8 +164,10 @@ async fn unsolicited(
     Ok(response)
 }
 
-/// The checks (off the async runtime), then the replay cache: an assertion ID is accepted
-/// once, remembered in the store until it could no longer be valid.
+/// The checks (off the async runtime; once more with refetched metadata when the signature
+/// is by a certificate the metadata did not list, as after a key rotation), then the replay
+/// cache: an assertion ID is accepted once, remembered in the store until it could no
+/// longer be valid.
 async fn check(
     app: &AppState,
     connection: &Connection,
@@ -174,24 +176,13 @@ async fn check(
     request_id: Option<String>,
     saml_response: &str,
 ) -> Result<Verified, Refusal> {
-    let (idp, s, encoded) = (idp.clone(), s.clone(), saml_response.to_string());
-    let verified = tokio::task::spawn_blocking(move || {
-        verify_response(
-            &encoded,
-            &Expected {
-                sp_entity_id: &s.sp_entity_id,
-                acs_url: &s.acs_url,
-                idp: &idp,
-                request_id: request_id.as_deref(),
-                mapping: &s.mapping,
-            },
-        )
-    })
-    .await
-    .map_err(|_| Refusal {
-        check: "internal",
-        detail: "the verification task failed".into(),
-    })??;
+    let mut verified = verify_blocking(s, idp.clone(), request_id.clone(), saml_response).await;
+    if matches!(&verified, Err(r) if r.check == "signature")
+        && let Some(fresh) = refetch_idp_metadata(app, s).await
+    {
+        verified = verify_blocking(s, (*fresh).clone(), request_id, saml_response).await;
+    }
+    let verified = verified?;
     let is_first = app
         .store
         .remember_assertion(
@@ -211,6 +202,32 @@ async fn check(
         });
     }
     Ok(verified)
+}
+
+async fn verify_blocking(
+    s: &SamlSettings,
+    idp: IdpMetadata,
+    request_id: Option<String>,
+    saml_response: &str,
+) -> Result<Verified, Refusal> {
+    let (s, encoded) = (s.clone(), saml_response.to_string());
+    tokio::task::spawn_blocking(move || {
+        verify_response(
+            &encoded,
+            &Expected {
+                sp_entity_id: &s.sp_entity_id,
+                acs_url: &s.acs_url,
+                idp: &idp,
+                request_id: request_id.as_deref(),
+                mapping: &s.mapping,
+            },
+        )
+    })
+    .await
+    .map_err(|_| Refusal {
+        check: "internal",
+        detail: "the verification task failed".into(),
+    })?
 }
 
 async fn refuse_unsolicited(

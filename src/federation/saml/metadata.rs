@@ -19,6 +19,9 @@ use crate::pages::PageError;
 const MAX_METADATA_BYTES: usize = 1024 * 1024;
 /// How long a fetched metadata document is used before it is fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(600);
+/// After a signature by an unknown certificate, the metadata is fetched again at once, but
+/// not more often than this (the IdP may have rotated its key).
+const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What we use of an IdP's metadata.
 #[derive(Debug, Clone)]
@@ -77,6 +80,7 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, String> {
 struct Entry {
     source: String,
     read_at: Instant,
+    refetched_at: Option<Instant>,
     metadata: Arc<IdpMetadata>,
 }
 
@@ -107,14 +111,53 @@ impl IdpCache {
 
     fn put(&self, connection_id: &str, source: &str, metadata: Arc<IdpMetadata>) {
         if let Ok(mut entries) = self.entries.lock() {
+            let refetched_at = entries.get(connection_id).and_then(|e| e.refetched_at);
             entries.insert(
                 connection_id.to_string(),
                 Entry {
                     source: source.to_string(),
                     read_at: Instant::now(),
+                    refetched_at,
                     metadata,
                 },
             );
+        }
+    }
+
+    /// Claims the right to refetch now (at most once per [`REFETCH_INTERVAL`]).
+    fn claim_refetch(&self, connection_id: &str) -> bool {
+        let Ok(mut entries) = self.entries.lock() else {
+            return false;
+        };
+        match entries.get_mut(connection_id) {
+            Some(e)
+                if e.refetched_at
+                    .is_none_or(|t| t.elapsed() >= REFETCH_INTERVAL) =>
+            {
+                e.refetched_at = Some(Instant::now());
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// After a response signed by a certificate the cached metadata does not list: the
+/// metadata fetched again from its URL (rate-limited), when that is allowed now.
+pub async fn refetch_idp_metadata(app: &AppState, s: &SamlSettings) -> Option<Arc<IdpMetadata>> {
+    let url = s.idp_metadata_url.as_deref()?;
+    if s.idp_metadata_xml.is_some() || !app.saml.claim_refetch(&s.connection_id) {
+        return None;
+    }
+    match fetch_idp_metadata(&app.http, url).await {
+        Ok(m) => {
+            let m = Arc::new(m);
+            app.saml.put(&s.connection_id, url, m.clone());
+            Some(m)
+        }
+        Err(why) => {
+            tracing::warn!(connection = %s.connection_id, reason = %why, "SAML IdP metadata refetch failed");
+            None
         }
     }
 }
