@@ -549,3 +549,73 @@ async fn an_idp_key_rotation_is_picked_up_without_a_restart() {
     let after = sp_initiated(&su, &BOB).await;
     assert_eq!(after["scope"], "tickets.read");
 }
+
+#[tokio::test]
+async fn connections_test_reads_the_idp_metadata_and_says_what_to_hand_the_idp() {
+    let su = setup(false).await;
+    let run = |db: String| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["connections", "test", "conn_saml", "--dev"])
+            .env("PORTCULLIS_DATABASE_URL", db)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, report) = run(su.s.app.db.url.clone()).await;
+    assert!(ok, "{report}");
+    assert!(
+        report.contains(&format!(
+            "[ ok ] idp_metadata: entity id {}",
+            crate::saml_idp::IDP_ENTITY_ID
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("[ ok ] signing_certificates: 1 in the metadata"),
+        "{report}"
+    );
+    assert!(report.contains("/sso/v1/saml/conn_saml/acs"), "{report}");
+    drop(su.idp);
+    let (ok, down) = run(su.s.app.db.url.clone()).await;
+    assert!(!ok);
+    assert!(down.contains("[FAIL] idp_metadata"), "{down}");
+}
+
+#[tokio::test]
+async fn an_unreachable_idp_is_server_error_for_a_trusted_client_and_a_page_otherwise() {
+    let su = setup(false).await;
+    drop(su.idp);
+    let (b, _) = browser(&su.s);
+    let (_, challenge) = pkce();
+    let authorize = |client: &str, redirect: &str| {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "st"),
+                ("scope", "tickets.read"),
+                ("connection_id", "conn_saml"),
+            ])
+            .finish();
+        format!("/resources/res_tickets/oauth/authorize?{q}")
+    };
+    let client_id = b.register("res_tickets").await;
+    let start = b.get(&authorize(&client_id, REDIRECT_URI)).await;
+    let page = b.get(start.location.as_deref().unwrap()).await;
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert!(page.body.contains("upstream_unavailable"));
+    let start = b.get(&authorize("m2m_public", "http://127.0.0.1/cb")).await;
+    let redirect = b.get(start.location.as_deref().unwrap()).await;
+    let params = query(redirect.location.as_deref().expect("to the trusted client"));
+    assert_eq!(params["error"], "server_error");
+    let failed = su.s.audit("login.failed").await;
+    assert_eq!(failed.len(), 2);
+}
