@@ -284,6 +284,10 @@ pub fn build_router(state: AppState) -> Router {
             get(federation::saml::get_sp_metadata),
         )
         .route(
+            "/sso/v1/saml/{conn}/continue",
+            post(federation::saml::post_continue),
+        )
+        .route(
             "/sso/v1/saml/{conn}/acs",
             post(federation::saml::post_acs).layer(DefaultBodyLimit::max(
                 federation::saml::verify::MAX_RESPONSE_BYTES * 4,

@@ -23,7 +23,7 @@ use crate::session::{self, SessionCookie};
 use crate::store::{Connection, PendingAuthorization, Session, User};
 
 /// What an upstream asserted about a person, after its checks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VerifiedIdentity {
     pub subject: String,
     pub email: Option<String>,

@@ -221,6 +221,16 @@ async fn begin_as(
     }
 }
 
+/// Confirms an IdP-initiated login on the page the ACS answered with, in browser `b`.
+pub async fn confirm(b: &Browser, conn: &str, continue_page: &str) -> Page {
+    let login = crate::saml_idp::field(continue_page, "login").expect("a confirmation form");
+    b.post(
+        &format!("/sso/v1/saml/{conn}/continue"),
+        &[("login", &login)],
+    )
+    .await
+}
+
 /// Consent and code exchange after a login that led to the consent page.
 pub async fn finish(
     b: &Browser,
@@ -317,8 +327,18 @@ async fn idp_initiated(su: &Setup, user: &crate::saml_idp::User) -> serde_json::
     )
     .await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("You are signed in"), "{}", page.body);
-    assert!(page.body.contains(user.email));
+    assert!(
+        page.body.contains(&format!("Continue as {}", user.email)),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.headers.get("set-cookie").is_some(),
+        "the browser binding"
+    );
+    let done = confirm(&b, "conn_saml", &page.body).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("You are signed in"), "{}", done.body);
     let client_id = b.register("res_tickets").await;
     let (verifier, challenge) = pkce();
     let q = form_urlencoded::Serializer::new(String::new())
@@ -412,8 +432,8 @@ async fn an_unsolicited_response_never_completes_a_pending_authorization() {
         failed[0].detail
     );
 
-    // Without a RelayState it is an IdP-initiated login: a session, a page, and the
-    // victim's pending authorization is not completed by it.
+    // Without a RelayState it is an IdP-initiated login: a confirmation page, no session,
+    // and the victim's pending authorization is not completed by it.
     let (victim, victim_jar) = browser(&su.s);
     let begun = begin(&victim, &client_id, REDIRECT_URI, "conn_saml", None).await;
     let attacker = idp.sign_in(&BOB, None).await;
@@ -431,6 +451,33 @@ async fn an_unsolicited_response_never_completes_a_pending_authorization() {
         "no redirect to consent or the client"
     );
     assert!(!page.body.contains("code="));
+    assert!(page.body.contains("Continue as bob@example.com"));
+    // Unless the victim confirms, nobody is signed in: a new authorization asks the IdP.
+    let again = begin(&victim, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    assert!(again.sso_url.starts_with(&idp.base));
+    // The attacker's own confirmation, posted from the victim's browser, is refused: it is
+    // bound to the browser that received it.
+    let (attacker_browser, attacker_jar) = browser(&su.s);
+    let theirs = idp.sign_in(&BOB, None).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &attacker_jar,
+        &theirs.action,
+        &theirs.saml_response,
+        "",
+    )
+    .await;
+    let _ = attacker_browser;
+    let forged = confirm(&victim, "conn_saml", &page.body).await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.body.contains("confirmation_invalid"));
+    assert!(
+        forged.headers.get_all("set-cookie").iter().all(|c| !c
+            .to_str()
+            .unwrap()
+            .starts_with("portcullis_session=")
+            || c.to_str().unwrap().starts_with("portcullis_session=;"))
+    );
     // The victim's own response still completes the victim's request, as alice.
     let mine = idp.sign_in(&ALICE, Some(&begun.sso_url)).await;
     let page = post_acs_cross_site(

@@ -4,7 +4,7 @@
 //! is the check's doing and not a broken fixture's.
 
 use crate::browser::{Browser, Page, REDIRECT_URI, query};
-use crate::saml::{acs, begin, begin_with, browser, entity, post_acs_cross_site, spawn};
+use crate::saml::{acs, begin, begin_with, browser, confirm, entity, post_acs_cross_site, spawn};
 use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign, xmlsec_verifies};
 use crate::support::Spawned;
 
@@ -86,10 +86,14 @@ impl Fx {
         post_acs_cross_site(&self.s, &jar, &acs(&self.s, conn), &b64(xml), relay_state).await
     }
 
-    async fn accepted(&self, what: &str, xml: &str) {
-        let page = self.post("conn_fx", xml, "").await;
+    /// Accepted: the confirmation page, and confirming it signs the person in.
+    async fn accepted(&self, what: &str, xml: &str) -> Page {
+        let (b, jar) = browser(&self.s);
+        let page =
+            post_acs_cross_site(&self.s, &jar, &acs(&self.s, "conn_fx"), &b64(xml), "").await;
         assert_eq!(page.status, 200, "{what}: {}", page.body);
-        assert!(page.body.contains("You are signed in"), "{what}");
+        assert!(page.body.contains("Continue as"), "{what}");
+        confirm(&b, "conn_fx", &page.body).await
     }
 
     /// Refused on the page, no cookie, and the last audit event names `check`.
@@ -284,6 +288,35 @@ async fn condition_attacks_are_refused() {
     )
     .await;
     let mut r = fx.good();
+    r.destination = None;
+    fx.refused(
+        "a signed response without Destination",
+        "conn_fx",
+        &r.signed(&fx.a, Alg::Sha256, true),
+        "destination",
+    )
+    .await;
+    let mut r = fx.good();
+    r.issuer = "urn:test:someone-else".into();
+    fx.refused(
+        "another issuer, signed with the right key",
+        "conn_fx",
+        &r.signed(&fx.a, Alg::Sha256, true),
+        "issuer",
+    )
+    .await;
+    let r = fx.good();
+    let utf7 = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-7\"?>{}",
+        r.signed(&fx.a, Alg::Sha256, true)
+    );
+    fx.refused("declared UTF-7", "conn_fx", &utf7, "encoding")
+        .await;
+    let r = fx.good();
+    let wrapped = format!("<wrapper>{}</wrapper>", r.signed(&fx.a, Alg::Sha256, false));
+    fx.refused("not rooted at a Response", "conn_fx", &wrapped, "malformed")
+        .await;
+    let mut r = fx.good();
     r.status = "urn:oasis:names:tc:SAML:2.0:status:Requester".into();
     fx.refused(
         "status not Success",
@@ -452,6 +485,14 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         "unsigned InResponseTo trusted: {}",
         page.body
     );
+    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .starts_with("saml check failed: in_response_to:"),
+        "{reason}"
+    );
 
     // The right one completes (control), once: the RelayState is single use.
     let begun = begin(&b, &client_id, REDIRECT_URI, "conn_fx", None).await;
@@ -468,6 +509,41 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
     assert!(consent.starts_with("/oauth/consent"), "{consent}");
     let replay = fx.post("conn_fx", &xml, &begun.relay_state).await;
     assert_eq!(replay.status, 403, "{}", replay.body);
+    // The used RelayState names nothing now: the replay is unsolicited, and answers a
+    // request, so it is refused as such.
+    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .starts_with("saml check failed: in_response_to:"),
+        "{reason}"
+    );
+
+    // A RelayState issued for this connection, presented at another connection's ACS.
+    let begun = begin(&b, &client_id, REDIRECT_URI, "conn_fx", None).await;
+    let r = Response::good(
+        OTHER_IDP,
+        &entity(&fx.s, "conn_other"),
+        &acs(&fx.s, "conn_other"),
+        Some(&begun.request_id),
+    );
+    let page = fx
+        .post(
+            "conn_other",
+            &r.signed(&fx.o, Alg::Sha256, true),
+            &begun.relay_state,
+        )
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .starts_with("saml check failed: relay_state:"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -530,7 +606,7 @@ idp_metadata_xml = '''{md}'''
     ))
     .await;
     let page = fx
-        .post("conn_fx", &fx.good().signed(&fx.a, Alg::Sha256, true), "")
+        .accepted("good", &fx.good().signed(&fx.a, Alg::Sha256, true))
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(page.location.as_deref(), Some("/welcome"));

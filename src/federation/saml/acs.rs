@@ -4,9 +4,8 @@
 //! Anything else is unsolicited (IdP-initiated): refused unless the connection allows it,
 //! and then it only signs the person in; it never completes a pending authorization.
 
-use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,8 +16,8 @@ use super::{SamlSettings, settings};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
-use crate::federation::{complete_login, establish_session, open_pending, refuse};
-use crate::pages::{self, PageError, PageForm};
+use crate::federation::{complete_login, open_pending, refuse};
+use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
 use crate::store::{Connection, Taken, UpstreamLogin};
 
@@ -70,13 +69,14 @@ async fn acs(
             .take_upstream_login(&hash, app.clock.now())
             .await?
         {
-            Taken::Fresh(login) => Some(login),
+            Taken::Fresh(login) if login.expires_at > app.clock.now() => Some(login),
+            Taken::Fresh(_) => None,
             Taken::Replayed(_) | Taken::Missing => None,
         }
     };
     match outstanding {
         Some(login) => solicited(app, &connection, &s, login, &form.saml_response, cookie).await,
-        None => unsolicited(app, &connection, &s, &form.saml_response, cookie).await,
+        None => unsolicited(app, &connection, &s, &form.saml_response).await,
     }
 }
 
@@ -123,7 +123,6 @@ async fn unsolicited(
     connection: &Connection,
     s: &SamlSettings,
     saml_response: &str,
-    cookie: &SessionCookie,
 ) -> Result<Response, PageError> {
     if !s.allow_idp_initiated || !connection.is_enabled {
         let detail = if connection.is_enabled {
@@ -146,22 +145,7 @@ async fn unsolicited(
         Ok(v) => v,
         Err(r) => return Ok(refuse_unsolicited(app, connection, r.check, &r.detail).await),
     };
-    let email = verified.identity.email.clone().unwrap_or_default();
-    let (_, set_cookie) = establish_session(app, connection, verified.identity, cookie).await?;
-    let mut response = match &s.idp_initiated_redirect {
-        Some(to) => pages::redirect(to, StatusCode::SEE_OTHER),
-        None => pages::render(
-            StatusCode::OK,
-            &SignedInPage {
-                email: &email,
-                connection: &connection.id,
-            },
-        ),
-    };
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie);
-    Ok(response)
+    Ok(super::confirm::ask(app, connection, verified.identity))
 }
 
 /// The checks (off the async runtime; once more with refetched metadata when the signature
@@ -253,11 +237,4 @@ async fn refuse_unsolicited(
         "Your organization's identity provider did not sign you in here. Start again from your application.",
     )
     .into_response()
-}
-
-#[derive(Template)]
-#[template(path = "login/saml_signed_in.html")]
-struct SignedInPage<'a> {
-    email: &'a str,
-    connection: &'a str,
 }

@@ -3,15 +3,18 @@
 //! at `/sso/v1/saml/{conn}/metadata`. The outstanding request is found through a
 //! server-side RelayState (single use, 10 minutes), never a cookie: the IdP's POST is
 //! cross-site and a SameSite=Lax cookie does not come with it. Every check is in
-//! [`verify`]; IdP-initiated login is off unless the connection allows it, and it never
-//! completes a pending authorization.
+//! [`verify`]; IdP-initiated login is off unless the connection allows it, it never
+//! completes a pending authorization, and it signs the person in only after they confirm
+//! on our own page (no login CSRF).
 
 mod acs;
+mod confirm;
 pub mod metadata;
 mod start;
 pub mod verify;
 
 pub use acs::post_acs;
+pub use confirm::post_continue;
 pub use metadata::get_sp_metadata;
 pub use start::get_start;
 

@@ -58,10 +58,18 @@ pub struct Refusal {
     pub detail: String,
 }
 
+/// Longest detail kept (it may quote unsigned, attacker-chosen text).
+const MAX_DETAIL_CHARS: usize = 200;
+
 fn refuse(check: &'static str, detail: impl Into<String>) -> Refusal {
+    let detail: String = detail.into();
     Refusal {
         check,
-        detail: detail.into(),
+        detail: detail
+            .chars()
+            .take(MAX_DETAIL_CHARS)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
     }
 }
 
@@ -69,6 +77,40 @@ fn refuse(check: &'static str, detail: impl Into<String>) -> Refusal {
 pub fn has_dtd(xml: &str) -> bool {
     let upper = xml.to_ascii_uppercase();
     upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY")
+}
+
+/// Why a document is not plain UTF-8 as declared, if it is not: NUL bytes (UTF-16/32),
+/// a byte-order mark other than UTF-8's, or an XML declaration naming another encoding.
+fn foreign_encoding(xml: &str) -> Option<&'static str> {
+    let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    if body.contains('\0') || body.starts_with('\u{fffe}') {
+        return Some("the document is not UTF-8");
+    }
+    let declaration = body.trim_start().strip_prefix("<?xml")?;
+    let declaration = &declaration[..declaration.find("?>")?];
+    let encoding = declaration.split("encoding").nth(1)?;
+    let value = encoding
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start()
+        .trim_start_matches(['"', '\''])
+        .split(['"', '\''])
+        .next()?;
+    (!value.eq_ignore_ascii_case("utf-8") && !value.eq_ignore_ascii_case("utf8"))
+        .then_some("the document declares an encoding other than UTF-8")
+}
+
+/// The local name of the document's root element.
+fn root_local_name(xml: &str) -> Option<&str> {
+    let mut rest = xml.strip_prefix('\u{feff}').unwrap_or(xml).trim_start();
+    // The XML declaration and processing instructions before the root.
+    while let Some(pi) = rest.strip_prefix("<?") {
+        rest = pi[pi.find("?>")? + 2..].trim_start();
+    }
+    let tag = rest.strip_prefix('<')?;
+    let end = tag.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+    let name = &tag[..end];
+    Some(name.rsplit_once(':').map_or(name, |(_, local)| local))
 }
 
 /// How many start tags have this local name (any prefix).
@@ -106,8 +148,16 @@ pub fn verify_response(encoded: &str, expected: &Expected<'_>) -> Result<Verifie
 
 /// Checks a decoded response document.
 pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Verified, Refusal> {
+    // The text checks below read the document as UTF-8: an encoding libxml2 would read
+    // differently (UTF-7, UTF-16, a declared other charset) could hide what they look for.
+    if let Some(why) = foreign_encoding(xml) {
+        return Err(refuse("encoding", why));
+    }
     if has_dtd(xml) {
         return Err(refuse("dtd", "the document declares a DTD or entities"));
+    }
+    if root_local_name(xml) != Some("Response") {
+        return Err(refuse("malformed", "the document is not a SAML Response"));
     }
     if xml.contains("<!--") {
         return Err(refuse("comment", "the document contains XML comments"));
@@ -127,14 +177,39 @@ pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Verified, Refusa
             "encrypted assertions are not supported; turn assertion encryption off at the IdP",
         ));
     }
-    // An unsigned failure status can only make us refuse.
-    let failed_status = xml.parse::<Response>().ok().and_then(|r| {
-        r.status
+    // Unsigned content may only make us refuse: a failure status, or an InResponseTo on a
+    // response that answers no request of ours.
+    if let Ok(response) = xml.parse::<Response>() {
+        if let Some(code) = response
+            .status
             .and_then(|s| s.status_code.value)
             .filter(|c| c != SUCCESS)
-    });
-    if let Some(code) = failed_status {
-        return Err(refuse("status", format!("the IdP answered {code}")));
+        {
+            return Err(refuse("status", format!("the IdP answered {code}")));
+        }
+        // SAML bindings §3.5.5.2: a signed response names where it was sent.
+        let is_signed = response.signature.is_some();
+        match response.destination.as_deref() {
+            Some(d) if d != expected.acs_url => {
+                return Err(refuse(
+                    "destination",
+                    "the response was sent to another ACS",
+                ));
+            }
+            None if is_signed => {
+                return Err(refuse(
+                    "destination",
+                    "a signed response must name its Destination",
+                ));
+            }
+            _ => {}
+        }
+        if expected.request_id.is_none() && response.in_response_to.is_some() {
+            return Err(refuse(
+                "in_response_to",
+                "an unsolicited response answers a request this server does not have outstanding",
+            ));
+        }
     }
     let sp = service_provider(expected);
     // Without signing certificates samael would not check signatures: never get there.
@@ -334,6 +409,34 @@ mod tests {
         let xml = "<p:Response><saml:Assertion ID='a'><x/></saml:Assertion><Assertion/><saml:AssertionX/></p:Response>";
         assert_eq!(count_elements(xml, "Assertion"), 2);
         assert_eq!(count_elements("<a>text</a>", "Assertion"), 0);
+    }
+
+    #[test]
+    fn only_utf8_documents_rooted_at_a_response() {
+        assert_eq!(
+            foreign_encoding("<?xml version=\"1.0\" encoding=\"UTF-8\"?><r/>"),
+            None
+        );
+        assert_eq!(
+            foreign_encoding("<?xml version='1.0' encoding = 'utf-8'?><r/>"),
+            None
+        );
+        assert_eq!(foreign_encoding("<r/>"), None);
+        assert!(
+            foreign_encoding("<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-r/+AD4-").is_some()
+        );
+        assert!(foreign_encoding("<?xml version='1.0' encoding='ISO-8859-1'?><r/>").is_some());
+        assert!(foreign_encoding("<\0r\0/\0>").is_some());
+        assert_eq!(
+            root_local_name("<?xml version='1.0'?>\n<samlp:Response ID='x'>"),
+            Some("Response")
+        );
+        assert_eq!(root_local_name("<Response/>"), Some("Response"));
+        assert_eq!(
+            root_local_name("<wrapper><samlp:Response/></wrapper>"),
+            Some("wrapper")
+        );
+        assert_eq!(root_local_name("text"), None);
     }
 
     #[test]
