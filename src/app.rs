@@ -39,6 +39,8 @@ pub struct AppState {
     /// The SSRF-guarded client for URLs outsiders control (CIMD documents).
     pub outsider_http: reqwest::Client,
     pub upstreams: Arc<federation::oidc::Upstreams>,
+    /// IdP metadata of SAML connections.
+    pub saml: Arc<federation::saml::metadata::IdpCache>,
     pub cimd: Arc<crate::oauth::cimd::CimdCache>,
 }
 
@@ -102,6 +104,7 @@ pub async fn build_state_with_lookup(
         http,
         outsider_http,
         upstreams: Arc::default(),
+        saml: Arc::default(),
         cimd: Arc::default(),
     };
     let reaper = spawn_reaper(state.clone());
@@ -272,6 +275,24 @@ pub fn build_router(state: AppState) -> Router {
             get(simulator::get_simulator).post(simulator::post_simulator),
         )
         .route("/sso/v1/oidc/{conn}/start", get(federation::get_oidc_start))
+        .route(
+            "/sso/v1/saml/{conn}/start",
+            get(federation::saml::get_start),
+        )
+        .route(
+            "/sso/v1/saml/{conn}/metadata",
+            get(federation::saml::get_sp_metadata),
+        )
+        .route(
+            "/sso/v1/saml/{conn}/continue",
+            post(federation::saml::post_continue),
+        )
+        .route(
+            "/sso/v1/saml/{conn}/acs",
+            post(federation::saml::post_acs).layer(DefaultBodyLimit::max(
+                federation::saml::verify::MAX_RESPONSE_BYTES * 4,
+            )),
+        )
         .route(
             "/sso/v1/oidc/{conn}/callback",
             get(federation::oidc::get_callback),

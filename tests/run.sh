@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML,
-# Authlib, mcp in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider; npm
+# Authlib, mcp in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider; npm saml-idp
+# in tests/peers/saml-idp; npm
 # @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/conformance with
 # Node 22 from npm in tests/peers/conformance), builds the demo MCP server, runs every unit
 # and integration test on SQLite, the store contract tests on PostgreSQL too, and the
@@ -33,6 +34,17 @@ if [[ ! -d "$IDP/node_modules/oidc-provider" ]] || ! cmp -s "$IDP/package-lock.j
   npm ci --prefix "$IDP" --no-audit --no-fund --loglevel=error
   cp "$IDP/package-lock.json" "$IDP/node_modules/.lock-stamp"
 fi
+
+# --- saml-idp (npm, pinned by its package-lock.json, with the `samlp` override of
+# ../shared/PEERS.md): the upstream SAML IdP (tests/it/saml.rs)
+SAMLIDP="$ROOT/tests/peers/saml-idp"
+if [[ ! -d "$SAMLIDP/node_modules/saml-idp" ]] || ! cmp -s "$SAMLIDP/package-lock.json" "$SAMLIDP/node_modules/.lock-stamp"; then
+  echo "==> installing saml-idp into tests/peers/saml-idp/node_modules"
+  npm ci --prefix "$SAMLIDP" --no-audit --no-fund --loglevel=error
+  cp "$SAMLIDP/package-lock.json" "$SAMLIDP/node_modules/.lock-stamp"
+fi
+command -v xmlsec1 >/dev/null && command -v openssl >/dev/null \
+  || { echo "tests/run.sh: xmlsec1 and openssl are needed (they sign the SAML attack fixtures)" >&2; exit 1; }
 
 # --- MCP TypeScript SDK (npm @modelcontextprotocol/sdk, pinned by its package-lock.json) ------
 MCPTS="$ROOT/tests/peers/mcp-ts"

@@ -228,11 +228,21 @@ pub async fn test(app: &AppState, id: &str) -> Result<Vec<CheckLine>, AdminError
             Err(e) => vec![line("settings", false, e)],
         },
         "idp_simulator" => vec![line("simulator", true, "no upstream to reach".into())],
-        "saml" => vec![line(
-            "sp_metadata",
-            true,
-            format!("{}/sso/v1/saml/{}/metadata", app.issuer(), connection.id),
-        )],
+        "saml" => {
+            let settings = crate::federation::saml::settings(app.issuer(), &connection);
+            let mut lines: Vec<CheckLine> =
+                crate::federation::test::check_saml(&app.http, &settings)
+                    .await
+                    .into_iter()
+                    .map(|c| line(c.name, c.is_ok, c.detail))
+                    .collect();
+            lines.push(line(
+                "sp_metadata",
+                true,
+                format!("{}/sso/v1/saml/{}/metadata", app.issuer(), connection.id),
+            ));
+            lines
+        }
         other => vec![line(other, false, "no test for this kind".into())],
     })
 }

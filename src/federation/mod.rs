@@ -1,10 +1,11 @@
-//! Upstream login. Every upstream (the IdP simulator now; OIDC and SAML next) ends in
+//! Upstream login. Every upstream (the IdP simulator, OIDC, SAML) ends in
 //! [`complete_login`] with a [`VerifiedIdentity`]; the organization of the identity is
 //! the organization of the connection used, never a request parameter.
 
 pub mod claims;
 pub mod discovery;
 pub mod oidc;
+pub mod saml;
 pub mod simulator;
 pub mod test;
 
@@ -22,7 +23,7 @@ use crate::session::{self, SessionCookie};
 use crate::store::{Connection, PendingAuthorization, Session, User};
 
 /// What an upstream asserted about a person, after its checks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VerifiedIdentity {
     pub subject: String,
     pub email: Option<String>,
@@ -42,6 +43,10 @@ pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<S
         )),
         "oidc" => Some(format!(
             "/sso/v1/oidc/{}/start?request={request}",
+            connection.id
+        )),
+        "saml" => Some(format!(
+            "/sso/v1/saml/{}/start?request={request}",
             connection.id
         )),
         _ => None,
@@ -101,6 +106,24 @@ pub async fn complete_login(
     identity: VerifiedIdentity,
     old_cookie: &SessionCookie,
 ) -> Result<Response, PageError> {
+    let (session, cookie) = establish_session(app, connection, identity, old_cookie).await?;
+    app.store.attach_session(&pending.id, &session.id).await?;
+    let mut response = match consent::decide(app, pending, &session).await {
+        Ok(r) => r,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Signs a verified identity in: the user upserted (refused when disabled, or when the
+/// organization is), the old session ended, a new session; returns it with its cookie.
+pub async fn establish_session(
+    app: &AppState,
+    connection: &Connection,
+    identity: VerifiedIdentity,
+    old_cookie: &SessionCookie,
+) -> Result<(Session, axum::http::HeaderValue), PageError> {
     let now = app.clock.now();
     let org = app
         .store
@@ -158,7 +181,6 @@ pub async fn complete_login(
         ended_at: None,
     };
     app.store.insert_session(&session).await?;
-    app.store.attach_session(&pending.id, &session.id).await?;
     app.audit
         .record(AuditEvent::LoginSucceeded {
             user_id: user.id.clone(),
@@ -171,15 +193,7 @@ pub async fn complete_login(
             has_groups: !identity.groups.is_empty(),
         })
         .await;
-    let mut response = match consent::decide(app, pending, &session).await {
-        Ok(r) => r,
-        Err(e) => axum::response::IntoResponse::into_response(e),
-    };
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(app.issuer(), &token),
-    );
-    Ok(response)
+    Ok((session, session::set_cookie(app.issuer(), &token)))
 }
 
 /// An upstream login that failed: audited with the reason; the MCP client gets `error`
@@ -251,7 +265,31 @@ pub async fn refuse(
 
 #[derive(serde::Deserialize)]
 pub struct StartQuery {
-    request: String,
+    pub(crate) request: String,
+}
+
+/// The open pending request and the connection of kind `kind` a start URL names, checked
+/// to fit each other.
+pub(crate) async fn pending_and_connection(
+    app: &AppState,
+    conn: &str,
+    kind: &str,
+    request: &str,
+) -> Result<(PendingAuthorization, Connection), PageError> {
+    let pending = open_pending(app, request).await?;
+    let connection = app
+        .store
+        .find_connection(conn)
+        .await?
+        .filter(|c| c.kind == kind)
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "unknown_connection",
+                "This sign-in connection is not known here.",
+            )
+        })?;
+    check_connection_fits(&pending, &connection)?;
+    Ok((pending, connection))
 }
 
 /// `GET /sso/v1/oidc/{conn}/start?request=…`: begins the upstream OIDC login.
@@ -261,19 +299,7 @@ pub async fn get_oidc_start(
     axum::extract::Query(q): axum::extract::Query<StartQuery>,
 ) -> Response {
     let result = async {
-        let pending = open_pending(&app, &q.request).await?;
-        let connection = app
-            .store
-            .find_connection(&conn)
-            .await?
-            .filter(|c| c.kind == "oidc")
-            .ok_or_else(|| {
-                PageError::bad_request(
-                    "unknown_connection",
-                    "This sign-in connection is not known here.",
-                )
-            })?;
-        check_connection_fits(&pending, &connection)?;
+        let (pending, connection) = pending_and_connection(&app, &conn, "oidc", &q.request).await?;
         oidc::start(&app, &pending, &connection).await
     }
     .await;

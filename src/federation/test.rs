@@ -40,6 +40,19 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
                 );
             }
         }
+        "saml" => {
+            let s = super::saml::settings(config.issuer(), &connection);
+            let http = crate::app::outbound_client(&crate::app::extra_roots(config));
+            for check in check_saml(&http, &s).await {
+                is_ok &= check.is_ok;
+                println!(
+                    "  [{}] {}: {}",
+                    if check.is_ok { " ok " } else { "FAIL" },
+                    check.name,
+                    check.detail
+                );
+            }
+        }
         "idp_simulator" => println!("  [ ok ] simulator: no upstream to reach"),
         other => println!("  [ -- ] {other}: no test for this kind yet"),
     }
@@ -163,5 +176,52 @@ pub(crate) async fn check_connection(
             },
         });
     }
+    out
+}
+
+/// SAML: the IdP metadata readable (entity id, HTTP-Redirect SSO endpoint, signing
+/// certificates), and what to hand to the IdP's admin.
+pub(crate) async fn check_saml(
+    http: &reqwest::Client,
+    s: &super::saml::SamlSettings,
+) -> Vec<Check> {
+    let loaded = match (&s.idp_metadata_xml, &s.idp_metadata_url) {
+        (Some(xml), _) => super::saml::metadata::parse_idp_metadata(xml),
+        (None, Some(url)) => super::saml::metadata::fetch_idp_metadata(http, url).await,
+        (None, None) => Err("neither idp_metadata_url nor idp_metadata_xml is set".into()),
+    };
+    let mut out = Vec::new();
+    match loaded {
+        Ok(m) => {
+            out.push(Check {
+                name: "idp_metadata",
+                is_ok: true,
+                detail: format!("entity id {}", m.entity_id),
+            });
+            out.push(Check {
+                name: "sso_endpoint",
+                is_ok: true,
+                detail: m.sso_redirect_url.clone(),
+            });
+            out.push(Check {
+                name: "signing_certificates",
+                is_ok: m.signing_certificates > 0,
+                detail: format!("{} in the metadata", m.signing_certificates),
+            });
+        }
+        Err(e) => out.push(Check {
+            name: "idp_metadata",
+            is_ok: false,
+            detail: e,
+        }),
+    }
+    out.push(Check {
+        name: "sp",
+        is_ok: true,
+        detail: format!(
+            "entity id {}, ACS {} (SP metadata at /sso/v1/saml/{}/metadata)",
+            s.sp_entity_id, s.acs_url, s.connection_id
+        ),
+    });
     out
 }

@@ -37,6 +37,9 @@ pub(super) fn plan_connection(
         ("groups_attribute", c.groups_attribute.is_some()),
         ("email_attribute", c.email_attribute.is_some()),
         ("allow_idp_initiated", c.allow_idp_initiated.is_some()),
+        ("name_attribute", c.name_attribute.is_some()),
+        ("name_id_format", c.name_id_format.is_some()),
+        ("idp_initiated_redirect", c.idp_initiated_redirect.is_some()),
     ];
     let foreign = |keys: &[(&str, bool)]| {
         keys.iter()
@@ -137,6 +140,8 @@ pub(super) fn plan_connection(
                     settings.insert("idp_metadata_url".into(), json!(u));
                 }
                 (None, Some(x)) => {
+                    crate::federation::saml::metadata::parse_idp_metadata(x)
+                        .map_err(|e| SeedError::new(entry, "idp_metadata_xml", e))?;
                     settings.insert("idp_metadata_xml".into(), json!(x));
                 }
                 _ => {
@@ -166,9 +171,32 @@ pub(super) fn plan_connection(
                 "allow_idp_initiated".into(),
                 json!(c.allow_idp_initiated.unwrap_or(false)),
             );
+            for (key, value) in [
+                ("name_attribute", &c.name_attribute),
+                ("name_id_format", &c.name_id_format),
+            ] {
+                if let Some(v) = value {
+                    settings.insert(key.into(), json!(v));
+                }
+            }
+            if let Some(to) = &c.idp_initiated_redirect {
+                if !crate::federation::saml::is_local_target(to) {
+                    return Err(SeedError::new(
+                        entry,
+                        "idp_initiated_redirect",
+                        "must be a path on this server, such as /welcome",
+                    ));
+                }
+                settings.insert("idp_initiated_redirect".into(), json!(to));
+            }
+            let entity = c
+                .idp_metadata_xml
+                .as_deref()
+                .and_then(|x| crate::federation::saml::metadata::parse_idp_metadata(x).ok())
+                .map(|m| m.entity_id);
             format!(
                 "{org}|saml|{}",
-                c.idp_metadata_url.clone().unwrap_or_default()
+                c.idp_metadata_url.clone().or(entity).unwrap_or_default()
             )
         }
         other => {

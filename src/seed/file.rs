@@ -58,6 +58,12 @@ pub struct ConnectionEntry {
     pub groups_attribute: Option<String>,
     pub email_attribute: Option<String>,
     pub allow_idp_initiated: Option<bool>,
+    pub name_attribute: Option<String>,
+    /// The NameID format asked for in AuthnRequests (default: the IdP's choice).
+    pub name_id_format: Option<String>,
+    /// Where an IdP-initiated login lands (a path or URL on this server's origin); by
+    /// default a page that says the person is signed in.
+    pub idp_initiated_redirect: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

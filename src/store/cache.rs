@@ -353,6 +353,16 @@ impl GrantStore for CachedStore {
     ) -> StoreResult<Taken<UpstreamLogin>> {
         self.inner.take_upstream_login(state_hash, now).await
     }
+    async fn remember_assertion(
+        &self,
+        connection_id: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .remember_assertion(connection_id, assertion_id, expires_at)
+            .await
+    }
 }
 
 #[async_trait]

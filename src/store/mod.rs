@@ -138,6 +138,14 @@ pub trait GrantStore {
         state_hash: &str,
         now: i64,
     ) -> StoreResult<Taken<UpstreamLogin>>;
+    /// Records a SAML assertion ID until `expires_at`; false when it was already recorded
+    /// (a replay).
+    async fn remember_assertion(
+        &self,
+        connection_id: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -374,6 +374,35 @@ async fn codes_are_single_use_and_replays_are_recognised() {
 }
 
 #[tokio::test]
+async fn saml_assertion_ids_are_accepted_once_per_connection_until_they_expire() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        assert!(
+            s.remember_assertion("conn_a", "_id1", 100).await.unwrap(),
+            "{name}"
+        );
+        assert!(
+            !s.remember_assertion("conn_a", "_id1", 100).await.unwrap(),
+            "{name}: a replay"
+        );
+        assert!(
+            s.remember_assertion("conn_b", "_id1", 100).await.unwrap(),
+            "{name}: another connection's IdP has its own IDs"
+        );
+        s.purge_expired(100).await.unwrap();
+        assert!(
+            !s.remember_assertion("conn_a", "_id1", 100).await.unwrap(),
+            "{name}: kept while it could still be valid"
+        );
+        s.purge_expired(101).await.unwrap();
+        assert!(
+            s.remember_assertion("conn_a", "_id1", 200).await.unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn refresh_tokens_rotate_once_and_families_revoke_together() {
     let (stores, _dir) = stores().await;
     for (name, s) in stores {

@@ -313,24 +313,11 @@ async fn py_client(demo: &Demo, args: &[&str]) -> Value {
     run_client(cmd, "the Python mcp client", demo).await
 }
 
-async fn audit(s: &Spawned, kind: &str) -> Vec<portcullis::store::AuditRecord> {
-    s.app.state.audit.flush().await;
-    s.app
-        .state
-        .store
-        .list_audit_events(&portcullis::store::AuditFilter {
-            kind: Some(kind.into()),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-}
-
 /// The `token.issued` events of the demo resource for `client_id` (in no particular order:
 /// the clock is fixed, so they share one timestamp).
 async fn tokens_issued(s: &Spawned, client_id: &str) -> Vec<portcullis::store::AuditRecord> {
-    let events: Vec<_> = audit(s, "token.issued")
+    let events: Vec<_> = s
+        .audit("token.issued")
         .await
         .into_iter()
         .filter(|e| e.client_id.as_deref() == Some(client_id))
@@ -481,7 +468,7 @@ async fn ts_sdk_alice_registers_signs_in_steps_up_and_creates_a_ticket() {
     );
 
     // portcullis's audit: the registration and both tokens, per-resource issuer.
-    let registered = audit(&s, "client.registered").await;
+    let registered = s.audit("client.registered").await;
     assert_eq!(registered.len(), 1, "{registered:?}");
     assert_eq!(registered[0].client_id.as_deref(), Some(client_id.as_str()));
     assert_eq!(registered[0].resource_id.as_deref(), Some("res_demo"));
@@ -587,7 +574,7 @@ async fn ts_sdk_bob_reads_and_is_refused_create_ticket() {
         .collect();
     // Twice for the first client (before and after its refresh), once for the second.
     assert_eq!(refused, vec![json!("refused"); 3], "{:#?}", demo.logs());
-    assert_eq!(audit(&s, "client.registered").await.len(), 2);
+    assert_eq!(s.audit("client.registered").await.len(), 2);
 }
 
 #[tokio::test]
@@ -663,7 +650,7 @@ async fn ts_sdk_with_a_preregistered_client() {
     assert_eq!(sum["registered"], Value::Null, "{sum:#}");
     assert_eq!(sum["client_id"], "m2m_demo_preregistered");
     assert_eq!(sum["create_ticket"]["ok"], true, "{sum:#}");
-    assert!(audit(&s, "client.registered").await.is_empty());
+    assert!(s.audit("client.registered").await.is_empty());
     assert_eq!(tokens_issued(&s, "m2m_demo_preregistered").await.len(), 2);
 }
 
@@ -732,7 +719,7 @@ async fn ts_sdk_with_a_client_id_metadata_document_registers_nothing() {
         !requests.iter().any(|r| r.ends_with(registration_endpoint)),
         "the SDK called the registration endpoint: {requests:#?}"
     );
-    assert!(audit(&s, "client.registered").await.is_empty());
+    assert!(s.audit("client.registered").await.is_empty());
     let first = &sum["authorizations"][0];
     assert_eq!(first["client_id"], client_id.as_str(), "{sum:#}");
     assert_eq!(first["redirect_uri"], redirect_uri.as_str(), "{sum:#}");
@@ -751,7 +738,8 @@ async fn ts_sdk_with_a_client_id_metadata_document_registers_nothing() {
     );
 
     // portcullis fetched the document (successfully) and its tokens name the URL as client.
-    let fetched: Vec<_> = audit(&s, "client_metadata.fetched")
+    let fetched: Vec<_> = s
+        .audit("client_metadata.fetched")
         .await
         .into_iter()
         .filter(|e| e.client_id.as_deref() == Some(client_id.as_str()))
@@ -759,7 +747,7 @@ async fn ts_sdk_with_a_client_id_metadata_document_registers_nothing() {
     // Once: the document says max-age=300, and later requests are answered from the cache.
     assert_eq!(fetched.len(), 1, "{fetched:?}");
     assert_eq!(fetched[0].detail["error"], Value::Null, "{fetched:?}");
-    assert!(audit(&s, "client_metadata.refused").await.is_empty());
+    assert!(s.audit("client_metadata.refused").await.is_empty());
     assert_eq!(documents.hits("127.0.0.1", "/client.json"), 1);
     let token_client_ids = sum["token_client_ids"]
         .as_array()
@@ -1087,7 +1075,8 @@ async fn ts_sdk_refreshes_and_the_rotated_refresh_token_is_refused() {
             (json!("refresh_token"), json!(["tickets.read"]))
         ]
     );
-    let rotated: Vec<_> = audit(&s, "refresh.rotated")
+    let rotated: Vec<_> = s
+        .audit("refresh.rotated")
         .await
         .into_iter()
         .filter(|e| e.client_id.as_deref() == Some(client_id.as_str()))
@@ -1095,7 +1084,7 @@ async fn ts_sdk_refreshes_and_the_rotated_refresh_token_is_refused() {
     assert_eq!(rotated.len(), 1, "{rotated:?}");
     let family = rotated[0].detail["family_id"].clone();
     assert!(family.is_string(), "{rotated:?}");
-    assert!(audit(&s, "refresh.reuse_detected").await.is_empty());
+    assert!(s.audit("refresh.reuse_detected").await.is_empty());
 
     // The refresh token of the code grant was rotated away; presented again, it is refused
     // and portcullis revokes the family, so the current refresh token dies with it.
@@ -1121,7 +1110,7 @@ async fn ts_sdk_refreshes_and_the_rotated_refresh_token_is_refused() {
     let (status, body) = present(refresh_tokens[0].clone()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
-    let reused = audit(&s, "refresh.reuse_detected").await;
+    let reused = s.audit("refresh.reuse_detected").await;
     assert_eq!(reused.len(), 1, "{reused:?}");
     assert_eq!(reused[0].client_id.as_deref(), Some(client_id.as_str()));
     assert_eq!(reused[0].detail["family_id"], family, "{reused:?}");

@@ -153,27 +153,13 @@ async fn token_claims(b: &Browser, su: &Setup, login_hint: &str) -> serde_json::
     decode_jwt(body["access_token"].as_str().unwrap()).1
 }
 
-async fn audit(s: &Spawned, kind: &str) -> Vec<portcullis::store::AuditRecord> {
-    s.app.state.audit.flush().await;
-    s.app
-        .state
-        .store
-        .list_audit_events(&portcullis::store::AuditFilter {
-            kind: Some(kind.into()),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn alice_signs_in_at_the_real_provider_and_gets_tickets_manage() {
     let su = setup("").await;
     let claims = token_claims(&Browser::new(&su.s), &su, "alice").await;
     assert_eq!(claims["scope"], "tickets.read tickets.manage:org_idp");
     assert_eq!(claims["oid"], "org_idp");
-    let logins = audit(&su.s, "login.succeeded").await;
+    let logins = su.s.audit("login.succeeded").await;
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0].detail["connection_kind"], "oidc");
     assert_eq!(logins[0].detail["simulated"], false);
@@ -208,7 +194,7 @@ async fn an_idp_error_response_is_refused_with_an_audit_event_and_no_session() {
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("upstream_refused"));
     assert!(page.location.is_none());
-    let failed = audit(&su.s, "login.failed").await;
+    let failed = su.s.audit("login.failed").await;
     assert!(
         failed[0].detail["reason"]
             .as_str()
@@ -217,8 +203,8 @@ async fn an_idp_error_response_is_refused_with_an_audit_event_and_no_session() {
         "{:?}",
         failed[0].detail
     );
-    assert!(audit(&su.s, "login.succeeded").await.is_empty());
-    assert!(audit(&su.s, "code.issued").await.is_empty());
+    assert!(su.s.audit("login.succeeded").await.is_empty());
+    assert!(su.s.audit("code.issued").await.is_empty());
 
     // The static public client's redirect URI is trusted: it gets access_denied.
     let b = Browser::new(&su.s);
@@ -304,18 +290,19 @@ async fn a_replayed_callback_and_another_browsers_callback_are_refused() {
     let stolen = attacker.get(&url).await;
     assert_eq!(stolen.status, 400);
     assert!(stolen.body.contains("browser_mismatch"), "{}", stolen.body);
-    let reasons: Vec<String> = audit(&su.s, "login.failed")
-        .await
-        .iter()
-        .map(|e| e.detail["reason"].to_string())
-        .collect();
+    let reasons: Vec<String> =
+        su.s.audit("login.failed")
+            .await
+            .iter()
+            .map(|e| e.detail["reason"].to_string())
+            .collect();
     assert!(reasons.iter().any(|r| r.contains("replay")), "{reasons:?}");
     assert!(
         reasons.iter().any(|r| r.contains("another browser")),
         "{reasons:?}"
     );
     assert_eq!(
-        audit(&su.s, "login.succeeded").await.len(),
+        su.s.audit("login.succeeded").await.len(),
         1,
         "only the legitimate first callback signed in"
     );
@@ -330,7 +317,7 @@ async fn a_tenant_pin_refuses_identities_from_another_tenant() {
     let (page, _) = login(&b, &su, &client_id, "alice").await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("upstream_refused"));
-    let failed = audit(&su.s, "login.failed").await;
+    let failed = su.s.audit("login.failed").await;
     assert!(
         failed[0].detail["reason"]
             .as_str()
@@ -339,7 +326,7 @@ async fn a_tenant_pin_refuses_identities_from_another_tenant() {
         "{:?}",
         failed[0].detail
     );
-    assert!(audit(&su.s, "login.succeeded").await.is_empty());
+    assert!(su.s.audit("login.succeeded").await.is_empty());
 }
 
 #[tokio::test]
@@ -434,7 +421,7 @@ async fn an_unreachable_idp_is_server_error_for_a_trusted_client_and_a_page_othe
     );
     assert_eq!(params["error"], "server_error");
     assert_eq!(params["state"], "st");
-    let failed = audit(s, "login.failed").await;
+    let failed = s.audit("login.failed").await;
     assert_eq!(failed.len(), 2);
     assert!(
         failed[0].detail["reason"]

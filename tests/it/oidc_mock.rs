@@ -654,20 +654,6 @@ async fn dynamic_login(s: &Spawned, idp: &MockIdp, b: &Browser) -> Page {
     b.get(&at.callback).await
 }
 
-async fn audit_of_kind(s: &Spawned, kind: &str) -> Vec<portcullis::store::AuditRecord> {
-    s.app.state.audit.flush().await;
-    s.app
-        .state
-        .store
-        .list_audit_events(&portcullis::store::AuditFilter {
-            kind: Some(kind.into()),
-            client_id: None,
-            limit: 1000,
-        })
-        .await
-        .unwrap()
-}
-
 /// Rows in a table of the test database (users, sessions, authorization_codes).
 async fn rows(s: &Spawned, table: &str) -> i64 {
     use sqlx::Row;
@@ -688,7 +674,7 @@ async fn rows(s: &Spawned, table: &str) -> i64 {
 
 /// The reasons of the `login.failed` events of conn_mock.
 async fn failures(s: &Spawned) -> Vec<String> {
-    audit_of_kind(s, "login.failed")
+    s.audit("login.failed")
         .await
         .into_iter()
         .filter(|e| e.detail["connection_id"] == CONN)
@@ -717,13 +703,10 @@ async fn assert_refusal_recorded(s: &Spawned, page: &Page, needles: &[&str]) {
 
 /// No code issued, and exactly `logins` successful logins (users and sessions) so far.
 async fn assert_nothing_issued(s: &Spawned, page: &Page, logins: usize) {
-    assert!(
-        audit_of_kind(s, "code.issued").await.is_empty(),
-        "no code.issued"
-    );
+    assert!(s.audit("code.issued").await.is_empty(), "no code.issued");
     assert_eq!(rows(s, "authorization_codes").await, 0, "no code stored");
     assert_eq!(
-        audit_of_kind(s, "login.succeeded").await.len(),
+        s.audit("login.succeeded").await.len(),
         logins,
         "login.succeeded"
     );
@@ -1060,7 +1043,7 @@ async fn a_replayed_callback_is_refused() {
         first.location
     );
     assert!(session_cookie(&first).is_some());
-    assert_eq!(audit_of_kind(&s, "login.succeeded").await.len(), 1);
+    assert_eq!(s.audit("login.succeeded").await.len(), 1);
 
     // The same callback again (the browser's login cookie was cleared; an attacker
     // replaying a leaked URL has none either).
@@ -1218,7 +1201,7 @@ async fn an_identity_from_the_pinned_tenant_signs_in() {
         page.location
     );
     assert!(failures(&s).await.is_empty());
-    assert_eq!(audit_of_kind(&s, "login.succeeded").await.len(), 1);
+    assert_eq!(s.audit("login.succeeded").await.len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1295,7 +1278,7 @@ async fn groups_missing_from_the_id_token_are_taken_from_userinfo() {
     assert_eq!(claims["scope"], "tickets.read tickets.manage:org_mock");
     assert_eq!(claims["oid"], "org_mock");
 
-    let logins = audit_of_kind(&s, "login.succeeded").await;
+    let logins = s.audit("login.succeeded").await;
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0].detail["connection_id"], CONN, "{:?}", logins[0]);
     assert!(failures(&s).await.is_empty());

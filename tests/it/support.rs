@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use http_body_util::BodyExt;
 use portcullis::app::{self, AppState, Background};
-use portcullis::clock::FixedClock;
+use portcullis::clock::{Clock, FixedClock};
 use portcullis::config::{Config, SigningAlg};
 use portcullis::store::{SqlStore, Store};
 use serde_json::Value;
@@ -340,6 +340,33 @@ pub struct Spawned {
 impl Drop for Spawned {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+#[allow(dead_code)]
+impl Spawned {
+    /// The audit events of a kind, newest first (after flushing the writer).
+    pub async fn audit(&self, kind: &str) -> Vec<portcullis::store::AuditRecord> {
+        let state = &self.app.state;
+        state.audit.flush().await;
+        state
+            .store
+            .list_audit_events(&portcullis::store::AuditFilter {
+                kind: Some(kind.into()),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Applies more seed to the running app (through its store's cache).
+    pub async fn apply_seed(&self, text: &str) {
+        let state = &self.app.state;
+        let now = self.app.clock.now();
+        portcullis::seed::apply(&state.store, &state.config.secret, &|_| None, text, now)
+            .await
+            .expect("seed applies");
     }
 }
 

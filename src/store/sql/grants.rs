@@ -290,6 +290,7 @@ impl GrantStore for SqlStore {
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expires_at < $1 - 86400",
             "DELETE FROM upstream_logins WHERE expires_at < $1 - 3600",
+            "DELETE FROM saml_assertions WHERE expires_at < $1",
         ];
         let mut total = 0;
         for sql in statements {
@@ -317,6 +318,23 @@ impl GrantStore for SqlStore {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    async fn remember_assertion(
+        &self,
+        connection_id: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (connection_id, assertion_id) DO NOTHING",
+        )
+        .bind(connection_id)
+        .bind(assertion_id)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn take_upstream_login(

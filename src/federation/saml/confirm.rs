@@ -1,0 +1,161 @@
+//! IdP-initiated logins are confirmed by the person before they sign anyone in. The ACS
+//! answers an unsolicited response with a page naming the account ("Continue as …") and a
+//! sealed, five-minute copy of the verified identity bound to this browser by a cookie;
+//! only the person's own same-origin POST of that page to `/sso/v1/saml/{conn}/continue`
+//! opens the session. A page that auto-posts someone else's response into a victim's
+//! browser (login CSRF, an account swap) thus signs no one in, and the sealed copy is
+//! useless in any other browser.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::settings;
+use crate::app::AppState;
+use crate::crypto;
+use crate::federation::{VerifiedIdentity, establish_session};
+use crate::pages::{self, PageError, PageForm};
+use crate::session::{Cookie, SessionCookie};
+use crate::store::Connection;
+
+/// How long the person has to confirm.
+const CONFIRM_TTL: i64 = 300;
+/// Associated data of the sealed identity.
+const PURPOSE: &str = "saml-idp-initiated";
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    connection_id: String,
+    expires_at: i64,
+    /// Hash of the browser-binding cookie's value.
+    browser_hash: String,
+    identity: VerifiedIdentity,
+}
+
+#[derive(Template)]
+#[template(path = "login/saml_continue.html")]
+struct ContinuePage<'a> {
+    email: &'a str,
+    connection: &'a str,
+    login: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "login/saml_signed_in.html")]
+struct SignedInPage<'a> {
+    email: &'a str,
+    connection: &'a str,
+}
+
+/// The confirmation page for a verified unsolicited response.
+pub fn ask(app: &AppState, connection: &Connection, identity: VerifiedIdentity) -> Response {
+    let browser = crypto::random_token();
+    let email = identity
+        .email
+        .clone()
+        .unwrap_or_else(|| identity.subject.clone());
+    let sealed = Sealed {
+        connection_id: connection.id.clone(),
+        expires_at: app.clock.now() + CONFIRM_TTL,
+        browser_hash: crypto::hash_secret(&browser),
+        identity,
+    };
+    let Ok(json) = serde_json::to_vec(&sealed) else {
+        return PageError::server_error().into_response();
+    };
+    let login = app.config.secret.seal(&json, PURPOSE);
+    let mut response = pages::render(
+        StatusCode::OK,
+        &ContinuePage {
+            email: &email,
+            connection: &connection.id,
+            login: &login,
+        },
+    );
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        Cookie::Login.set(app.issuer(), &browser, CONFIRM_TTL),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct ContinueForm {
+    login: String,
+}
+
+/// `POST /sso/v1/saml/{conn}/continue`: the person confirmed; the session opens.
+pub async fn post_continue(
+    State(app): State<AppState>,
+    Path(conn): Path<String>,
+    headers: HeaderMap,
+    cookie: SessionCookie,
+    PageForm(form): PageForm<ContinueForm>,
+) -> Response {
+    let browser = Cookie::Login.read(app.issuer(), &headers);
+    let mut response = confirm(&app, &conn, &form.login, browser.as_deref(), &cookie)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, Cookie::Login.set(app.issuer(), "", 0));
+    response
+}
+
+async fn confirm(
+    app: &AppState,
+    conn: &str,
+    login: &str,
+    browser: Option<&str>,
+    cookie: &SessionCookie,
+) -> Result<Response, PageError> {
+    let stale = || {
+        PageError::bad_request(
+            "confirmation_invalid",
+            "This confirmation is not valid in this browser or has expired. Sign in again at your identity provider.",
+        )
+    };
+    let sealed: Sealed = app
+        .config
+        .secret
+        .open(login, PURPOSE)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(stale)?;
+    let is_this_browser = browser.is_some_and(|b| crypto::verify_secret(b, &sealed.browser_hash));
+    if sealed.connection_id != conn || sealed.expires_at <= app.clock.now() || !is_this_browser {
+        return Err(stale());
+    }
+    let connection = app
+        .store
+        .find_connection(conn)
+        .await?
+        .filter(|c| c.kind == "saml" && c.is_enabled)
+        .ok_or_else(stale)?;
+    let s = settings(app.issuer(), &connection);
+    if !s.allow_idp_initiated {
+        return Err(stale());
+    }
+    let email = sealed
+        .identity
+        .email
+        .clone()
+        .unwrap_or_else(|| sealed.identity.subject.clone());
+    let (_, set_cookie) = establish_session(app, &connection, sealed.identity, cookie).await?;
+    let mut response = match &s.idp_initiated_redirect {
+        Some(to) => pages::redirect(to, StatusCode::SEE_OTHER),
+        None => pages::render(
+            StatusCode::OK,
+            &SignedInPage {
+                email: &email,
+                connection: &connection.id,
+            },
+        ),
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie);
+    Ok(response)
+}

@@ -1,0 +1,81 @@
+//! `GET /sso/v1/saml/{conn}/start?request=…`: an AuthnRequest over HTTP-Redirect, its ID
+//! and the pending request kept server-side under a fresh RelayState.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use samael::service_provider::ServiceProvider;
+
+use super::metadata::idp_metadata;
+use super::settings;
+use crate::app::AppState;
+use crate::crypto;
+use crate::federation::oidc::UPSTREAM_TTL;
+use crate::federation::{StartQuery, pending_and_connection, refuse};
+use crate::pages::{self, PageError};
+use crate::store::{Connection, PendingAuthorization, UpstreamLogin};
+
+pub async fn get_start(
+    State(app): State<AppState>,
+    Path(conn): Path<String>,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    let result = async {
+        let (pending, connection) = pending_and_connection(&app, &conn, "saml", &q.request).await?;
+        start(&app, &pending, &connection).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn start(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    connection: &Connection,
+) -> Result<Response, PageError> {
+    let s = settings(app.issuer(), connection);
+    let idp = match idp_metadata(app, &s).await {
+        Ok(m) => m,
+        Err(why) => return Ok(refuse(app, pending, connection, "server_error", why).await),
+    };
+    let sp = ServiceProvider {
+        entity_id: Some(s.sp_entity_id.clone()),
+        acs_url: Some(s.acs_url.clone()),
+        idp_metadata: idp.descriptor.clone(),
+        authn_name_id_format: s.name_id_format.clone(),
+        ..ServiceProvider::default()
+    };
+    let unavailable = |why: String| {
+        tracing::warn!(connection = %connection.id, reason = %why, "SAML request failed");
+        PageError::server_error()
+    };
+    let mut request = sp
+        .make_authentication_request(&idp.sso_redirect_url)
+        .map_err(|e| unavailable(e.to_string()))?;
+    // samael's IDs carry 32 random bits; ours are unguessable (and start with a letter).
+    request.id = format!("_{}", crypto::random_token());
+    request.force_authn = Some(pending.request.prompt.iter().any(|p| p == "login"));
+    let relay_state = crypto::random_token();
+    let url = request
+        .redirect(&relay_state)
+        .map_err(|e| unavailable(e.to_string()))?
+        .ok_or_else(|| unavailable("the AuthnRequest has no destination".into()))?;
+
+    let now = app.clock.now();
+    let state_hash = crypto::hash_secret(&relay_state);
+    let secrets = serde_json::json!({ "request_id": request.id }).to_string();
+    app.store
+        .insert_upstream_login(&UpstreamLogin {
+            secrets: app.config.secret.seal(secrets.as_bytes(), &state_hash),
+            state_hash,
+            connection_id: connection.id.clone(),
+            pending_id: pending.id.clone(),
+            // The IdP's POST is cross-site: no cookie binds it, the RelayState does.
+            browser_hash: String::new(),
+            created_at: now,
+            expires_at: now + UPSTREAM_TTL,
+            used_at: None,
+        })
+        .await?;
+    Ok(pages::redirect(url.as_str(), StatusCode::SEE_OTHER))
+}

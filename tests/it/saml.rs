@@ -1,0 +1,668 @@
+//! Upstream SAML federation against a real SAML IdP (npm `saml-idp`): SP-initiated and
+//! IdP-initiated logins as alice and bob end in tokens with the rule's scopes; the ACS POST
+//! completes without the browser's cookie (as from a real cross-site IdP); an unsolicited
+//! response never completes a pending authorization; replays are refused; the SP metadata.
+
+use std::io::Read;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use base64::Engine;
+use portcullis::clock::{Clock, FixedClock, SystemClock};
+use reqwest::cookie::CookieStore;
+
+use crate::browser::{Browser, Page, REDIRECT_URI, pkce, query};
+use crate::saml_idp::{ALICE, BOB, SamlIdp};
+use crate::support::{Spawned, TestApp, decode_jwt};
+
+pub struct Setup {
+    pub s: Spawned,
+    pub idp: Option<SamlIdp>,
+}
+
+pub fn acs(s: &Spawned, conn: &str) -> String {
+    format!("{}/sso/v1/saml/{conn}/acs", s.base)
+}
+
+pub fn entity(s: &Spawned, conn: &str) -> String {
+    format!("{}/sso/v1/saml/{conn}/metadata", s.base)
+}
+
+/// portcullis with a real clock (samael checks times against the system clock).
+pub async fn spawn() -> Spawned {
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    TestApp::builder().clock(clock).spawn().await
+}
+
+/// An organization `org_saml` with a `saml` connection `conn_saml` to saml-idp and the
+/// rule `jira-admins` → `tickets.read tickets.manage:{org}`.
+async fn setup(allow_idp_initiated: bool) -> Setup {
+    let s = spawn().await;
+    let idp = SamlIdp::start(&acs(&s, "conn_saml"), &entity(&s, "conn_saml")).await;
+    let text = format!(
+        r#"
+[[organizations]]
+id = "org_saml"
+display_name = "SAML Org"
+domains = ["saml.example"]
+
+[[organizations.connections]]
+id = "conn_saml"
+kind = "saml"
+idp_metadata_url = "{md}"
+allow_idp_initiated = {allow_idp_initiated}
+
+[[rules]]
+id = "rule_saml_admins"
+resource = "res_tickets"
+organization = "org_saml"
+when = {{ group = "jira-admins" }}
+grant = ["tickets.read", "tickets.manage:{{org}}"]
+"#,
+        md = idp.metadata_url()
+    );
+    s.apply_seed(&text).await;
+    Setup { s, idp: Some(idp) }
+}
+
+/// A browser whose cookie jar a test can reach (to move a cookie set by a cookieless POST).
+pub fn browser(s: &Spawned) -> (Browser, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (
+        Browser {
+            http,
+            base: s.base.clone(),
+        },
+        jar,
+    )
+}
+
+/// A cross-site POST to the ACS: no cookies at all. Its `Set-Cookie` lands in `jar`, as
+/// in a browser.
+pub async fn post_acs_cross_site(
+    s: &Spawned,
+    jar: &reqwest::cookie::Jar,
+    acs_url: &str,
+    saml_response: &str,
+    relay_state: &str,
+) -> Page {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .post(acs_url)
+        .form(&[("SAMLResponse", saml_response), ("RelayState", relay_state)])
+        .send()
+        .await
+        .unwrap();
+    let base = url::Url::parse(&s.base).unwrap();
+    let mut cookies = res.headers().get_all("set-cookie").iter().peekable();
+    if cookies.peek().is_some() {
+        jar.set_cookies(&mut cookies, &base);
+    }
+    let status = res.status();
+    let headers = res.headers().clone();
+    let location = headers
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    Page {
+        status,
+        location,
+        body: res.text().await.unwrap(),
+        headers,
+    }
+}
+
+/// An outstanding SP-initiated login: the IdP URL our redirect named, its RelayState and
+/// the AuthnRequest (decoded).
+pub struct Begun {
+    pub sso_url: String,
+    pub relay_state: String,
+    pub request_id: String,
+    pub request_xml: String,
+    pub verifier: String,
+}
+
+/// Starts an authorization for `client_id` through connection `conn` and follows it to
+/// the IdP redirect.
+pub async fn begin(
+    b: &Browser,
+    client_id: &str,
+    redirect_uri: &str,
+    conn: &str,
+    prompt: Option<&str>,
+) -> Begun {
+    begin_as(
+        b,
+        client_id,
+        redirect_uri,
+        conn,
+        "tickets.read tickets.manage",
+        prompt,
+    )
+    .await
+}
+
+/// [`begin`] with a scope.
+pub async fn begin_with(
+    b: &Browser,
+    client_id: &str,
+    redirect_uri: &str,
+    conn: &str,
+    scope: &str,
+) -> Begun {
+    begin_as(b, client_id, redirect_uri, conn, scope, None).await
+}
+
+async fn begin_as(
+    b: &Browser,
+    client_id: &str,
+    redirect_uri: &str,
+    conn: &str,
+    scope: &str,
+    prompt: Option<&str>,
+) -> Begun {
+    let (verifier, challenge) = pkce();
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "mcp-state"),
+        ("scope", scope),
+        ("connection_id", conn),
+    ];
+    if let Some(p) = prompt {
+        params.push(("prompt", p));
+    }
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    let page = b
+        .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
+        .await;
+    let start = page
+        .location
+        .unwrap_or_else(|| panic!("no redirect: {} {}", page.status, page.body));
+    assert!(
+        start.starts_with(&format!("/sso/v1/saml/{conn}/start?")),
+        "{start}"
+    );
+    let page = b.get(&start).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let sso_url = page.location.unwrap();
+    let q = query(&sso_url);
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(&q["SAMLRequest"])
+        .unwrap();
+    let mut request_xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut request_xml)
+        .unwrap();
+    let request_id = request_xml
+        .split(" ID=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    Begun {
+        relay_state: q["RelayState"].clone(),
+        sso_url,
+        request_id,
+        request_xml,
+        verifier,
+    }
+}
+
+/// Confirms an IdP-initiated login on the page the ACS answered with, in browser `b`.
+pub async fn confirm(b: &Browser, conn: &str, continue_page: &str) -> Page {
+    let login = crate::saml_idp::field(continue_page, "login").expect("a confirmation form");
+    b.post(
+        &format!("/sso/v1/saml/{conn}/continue"),
+        &[("login", &login)],
+    )
+    .await
+}
+
+/// Consent and code exchange after a login that led to the consent page.
+pub async fn finish(
+    b: &Browser,
+    client_id: &str,
+    consent: &str,
+    verifier: &str,
+) -> serde_json::Value {
+    let done = b.consent(consent, "approve").await;
+    let code = query(done.location.as_deref().unwrap())["code"].clone();
+    let (status, body) = b
+        .token(
+            "/resources/res_tickets/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", verifier),
+                ("client_id", client_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    decode_jwt(body["access_token"].as_str().unwrap()).1
+}
+
+/// SP-initiated login of `user`, the ACS POST without cookies; returns the token's claims.
+async fn sp_initiated(su: &Setup, user: &crate::saml_idp::User) -> serde_json::Value {
+    let idp = su.idp.as_ref().unwrap();
+    let (b, jar) = browser(&su.s);
+    let client_id = b.register("res_tickets").await;
+    let begun = begin(&b, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    assert!(begun.sso_url.starts_with(&idp.base), "{}", begun.sso_url);
+    let posted = idp.sign_in(user, Some(&begun.sso_url)).await;
+    assert_eq!(posted.action, acs(&su.s, "conn_saml"));
+    assert_eq!(
+        posted.relay_state, begun.relay_state,
+        "the IdP echoes RelayState"
+    );
+    let page = post_acs_cross_site(
+        &su.s,
+        &jar,
+        &posted.action,
+        &posted.saml_response,
+        &posted.relay_state,
+    )
+    .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let consent = page.location.unwrap();
+    assert!(consent.starts_with("/oauth/consent?"), "{consent}");
+    finish(&b, &client_id, &consent, &begun.verifier).await
+}
+
+#[tokio::test]
+async fn sp_initiated_alice_gets_tickets_manage_though_the_acs_post_carries_no_cookie() {
+    let su = setup(false).await;
+    let claims = sp_initiated(&su, &ALICE).await;
+    assert_eq!(claims["scope"], "tickets.read tickets.manage:org_saml");
+    assert_eq!(claims["oid"], "org_saml");
+    let user =
+        su.s.app
+            .state
+            .store
+            .find_user(claims["sub"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(user.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(user.groups, ["jira-admins", "eng"], "multi-valued groups");
+    assert_eq!(user.name.as_deref(), Some("Alice Admin"));
+    let logins = su.s.audit("login.succeeded").await;
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].detail["connection_kind"], "saml");
+}
+
+#[tokio::test]
+async fn sp_initiated_bob_gets_tickets_read_only() {
+    let su = setup(false).await;
+    let claims = sp_initiated(&su, &BOB).await;
+    assert_eq!(claims["scope"], "tickets.read");
+}
+
+/// IdP-initiated login lands on a page (a session, no authorization); the next
+/// authorization in that browser uses the session.
+async fn idp_initiated(su: &Setup, user: &crate::saml_idp::User) -> serde_json::Value {
+    let idp = su.idp.as_ref().unwrap();
+    let (b, jar) = browser(&su.s);
+    let posted = idp.sign_in(user, None).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &jar,
+        &posted.action,
+        &posted.saml_response,
+        &posted.relay_state,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("Continue as {}", user.email)),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.headers.get("set-cookie").is_some(),
+        "the browser binding"
+    );
+    let done = confirm(&b, "conn_saml", &page.body).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("You are signed in"), "{}", done.body);
+    let client_id = b.register("res_tickets").await;
+    let (verifier, challenge) = pkce();
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "s"),
+            ("scope", "tickets.read tickets.manage"),
+            ("connection_id", "conn_saml"),
+        ])
+        .finish();
+    let page = b
+        .get(&format!("/resources/res_tickets/oauth/authorize?{q}"))
+        .await;
+    let consent = page.location.unwrap();
+    assert!(
+        consent.starts_with("/oauth/consent?"),
+        "the session is used: {consent}"
+    );
+    finish(&b, &client_id, &consent, &verifier).await
+}
+
+#[tokio::test]
+async fn idp_initiated_logins_when_allowed_end_in_tokens_for_alice_and_bob() {
+    let su = setup(true).await;
+    let alice = idp_initiated(&su, &ALICE).await;
+    assert_eq!(alice["scope"], "tickets.read tickets.manage:org_saml");
+    let bob = idp_initiated(&su, &BOB).await;
+    assert_eq!(bob["scope"], "tickets.read");
+}
+
+#[tokio::test]
+async fn idp_initiated_login_is_refused_unless_allowed() {
+    let su = setup(false).await;
+    let idp = su.idp.as_ref().unwrap();
+    let (_, jar) = browser(&su.s);
+    let posted = idp.sign_in(&ALICE, None).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &jar,
+        &posted.action,
+        &posted.saml_response,
+        &posted.relay_state,
+    )
+    .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("Sign-in failed"));
+    assert!(page.headers.get("set-cookie").is_none(), "no session");
+    let failed = su.s.audit("login.failed").await;
+    assert!(
+        failed[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("saml check failed: unsolicited"),
+        "{:?}",
+        failed[0].detail
+    );
+    assert!(su.s.audit("login.succeeded").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unsolicited_response_never_completes_a_pending_authorization() {
+    let su = setup(true).await;
+    let idp = su.idp.as_ref().unwrap();
+    let (victim, victim_jar) = browser(&su.s);
+    let client_id = victim.register("res_tickets").await;
+    let begun = begin(&victim, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    // The attacker's own IdP-initiated response (bob), posted into the victim's browser
+    // with the victim's RelayState: it answers no request of ours, so it is refused.
+    let attacker = idp.sign_in(&BOB, None).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &victim_jar,
+        &attacker.action,
+        &attacker.saml_response,
+        &begun.relay_state,
+    )
+    .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(su.s.audit("login.succeeded").await.is_empty());
+    let failed = su.s.audit("login.failed").await;
+    assert!(
+        failed[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in_response_to"),
+        "{:?}",
+        failed[0].detail
+    );
+
+    // Without a RelayState it is an IdP-initiated login: a confirmation page, no session,
+    // and the victim's pending authorization is not completed by it.
+    let (victim, victim_jar) = browser(&su.s);
+    let begun = begin(&victim, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    let attacker = idp.sign_in(&BOB, None).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &victim_jar,
+        &attacker.action,
+        &attacker.saml_response,
+        "",
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.location.is_none(),
+        "no redirect to consent or the client"
+    );
+    assert!(!page.body.contains("code="));
+    assert!(page.body.contains("Continue as bob@example.com"));
+    // Unless the victim confirms, nobody is signed in: a new authorization asks the IdP.
+    let again = begin(&victim, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    assert!(again.sso_url.starts_with(&idp.base));
+    // The attacker's own confirmation, posted from the victim's browser, is refused: it is
+    // bound to the browser that received it.
+    let (attacker_browser, attacker_jar) = browser(&su.s);
+    let theirs = idp.sign_in(&BOB, None).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &attacker_jar,
+        &theirs.action,
+        &theirs.saml_response,
+        "",
+    )
+    .await;
+    let _ = attacker_browser;
+    let forged = confirm(&victim, "conn_saml", &page.body).await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.body.contains("confirmation_invalid"));
+    assert!(
+        forged.headers.get_all("set-cookie").iter().all(|c| !c
+            .to_str()
+            .unwrap()
+            .starts_with("portcullis_session=")
+            || c.to_str().unwrap().starts_with("portcullis_session=;"))
+    );
+    // The victim's own response still completes the victim's request, as alice.
+    let mine = idp.sign_in(&ALICE, Some(&begun.sso_url)).await;
+    let page = post_acs_cross_site(
+        &su.s,
+        &victim_jar,
+        &mine.action,
+        &mine.saml_response,
+        &mine.relay_state,
+    )
+    .await;
+    let consent = page.location.unwrap();
+    let claims = finish(&victim, &client_id, &consent, &begun.verifier).await;
+    assert_eq!(claims["scope"], "tickets.read tickets.manage:org_saml");
+}
+
+#[tokio::test]
+async fn a_replayed_good_response_is_refused() {
+    let su = setup(true).await;
+    let idp = su.idp.as_ref().unwrap();
+    // SP-initiated: the RelayState is used up, and the response answers no open request.
+    let (b, jar) = browser(&su.s);
+    let client_id = b.register("res_tickets").await;
+    let begun = begin(&b, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    let posted = idp.sign_in(&ALICE, Some(&begun.sso_url)).await;
+    let first = post_acs_cross_site(
+        &su.s,
+        &jar,
+        &posted.action,
+        &posted.saml_response,
+        &posted.relay_state,
+    )
+    .await;
+    assert_eq!(first.status, 303);
+    let again = post_acs_cross_site(
+        &su.s,
+        &jar,
+        &posted.action,
+        &posted.saml_response,
+        &posted.relay_state,
+    )
+    .await;
+    assert_eq!(again.status, 403, "{}", again.body);
+    // IdP-initiated: the assertion ID is remembered.
+    let posted = idp.sign_in(&ALICE, None).await;
+    let first = post_acs_cross_site(&su.s, &jar, &posted.action, &posted.saml_response, "").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = post_acs_cross_site(&su.s, &jar, &posted.action, &posted.saml_response, "").await;
+    assert_eq!(again.status, 403, "{}", again.body);
+    let failed = su.s.audit("login.failed").await;
+    assert!(
+        failed.iter().any(|e| e.detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("saml check failed: replay")),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn prompt_login_asks_the_idp_to_force_authentication() {
+    let su = setup(false).await;
+    let (b, _) = browser(&su.s);
+    let client_id = b.register("res_tickets").await;
+    let begun = begin(&b, &client_id, REDIRECT_URI, "conn_saml", Some("login")).await;
+    assert!(
+        begun.request_xml.contains("ForceAuthn=\"true\""),
+        "{}",
+        begun.request_xml
+    );
+    assert!(begun.request_xml.contains(&format!(
+        "AssertionConsumerServiceURL=\"{}\"",
+        acs(&su.s, "conn_saml")
+    )));
+    assert!(
+        begun.request_id.len() > 30,
+        "unguessable request IDs: {}",
+        begun.request_id
+    );
+    let plain = begin(&b, &client_id, REDIRECT_URI, "conn_saml", None).await;
+    assert!(!plain.request_xml.contains("ForceAuthn=\"true\""));
+    assert_ne!(plain.relay_state, begun.relay_state);
+}
+
+#[tokio::test]
+async fn sp_metadata_is_well_formed_and_names_the_acs_and_entity_id() {
+    let su = setup(false).await;
+    let (b, _) = browser(&su.s);
+    let page = b.get("/sso/v1/saml/conn_saml/metadata").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["content-type"], "application/samlmetadata+xml");
+    let md = samael::metadata::EntityDescriptor::from_str(&page.body).expect("well-formed");
+    assert_eq!(
+        md.entity_id.as_deref(),
+        Some(entity(&su.s, "conn_saml").as_str())
+    );
+    let sp = &md.sp_sso_descriptors.as_ref().unwrap()[0];
+    assert_eq!(
+        sp.assertion_consumer_services[0].location,
+        acs(&su.s, "conn_saml")
+    );
+    assert_eq!(
+        sp.assertion_consumer_services[0].binding,
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    );
+    assert_eq!(b.get("/sso/v1/saml/conn_nope/metadata").await.status, 404);
+}
+
+#[tokio::test]
+async fn an_idp_key_rotation_is_picked_up_without_a_restart() {
+    let mut su = setup(false).await;
+    let before = sp_initiated(&su, &ALICE).await;
+    assert_eq!(before["scope"], "tickets.read tickets.manage:org_saml");
+    // The IdP now signs with a new key its metadata lists; portcullis has the old
+    // metadata cached, sees an unknown signer, refetches the metadata once and accepts.
+    su.idp.as_mut().unwrap().restart_with_new_key().await;
+    let after = sp_initiated(&su, &BOB).await;
+    assert_eq!(after["scope"], "tickets.read");
+}
+
+#[tokio::test]
+async fn connections_test_reads_the_idp_metadata_and_says_what_to_hand_the_idp() {
+    let su = setup(false).await;
+    let run = |db: String| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["connections", "test", "conn_saml", "--dev"])
+            .env("PORTCULLIS_DATABASE_URL", db)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, report) = run(su.s.app.db.url.clone()).await;
+    assert!(ok, "{report}");
+    assert!(
+        report.contains(&format!(
+            "[ ok ] idp_metadata: entity id {}",
+            crate::saml_idp::IDP_ENTITY_ID
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("[ ok ] signing_certificates: 1 in the metadata"),
+        "{report}"
+    );
+    assert!(report.contains("/sso/v1/saml/conn_saml/acs"), "{report}");
+    drop(su.idp);
+    let (ok, down) = run(su.s.app.db.url.clone()).await;
+    assert!(!ok);
+    assert!(down.contains("[FAIL] idp_metadata"), "{down}");
+}
+
+#[tokio::test]
+async fn an_unreachable_idp_is_server_error_for_a_trusted_client_and_a_page_otherwise() {
+    let su = setup(false).await;
+    drop(su.idp);
+    let (b, _) = browser(&su.s);
+    let (_, challenge) = pkce();
+    let authorize = |client: &str, redirect: &str| {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "st"),
+                ("scope", "tickets.read"),
+                ("connection_id", "conn_saml"),
+            ])
+            .finish();
+        format!("/resources/res_tickets/oauth/authorize?{q}")
+    };
+    let client_id = b.register("res_tickets").await;
+    let start = b.get(&authorize(&client_id, REDIRECT_URI)).await;
+    let page = b.get(start.location.as_deref().unwrap()).await;
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert!(page.body.contains("upstream_unavailable"));
+    let start = b.get(&authorize("m2m_public", "http://127.0.0.1/cb")).await;
+    let redirect = b.get(start.location.as_deref().unwrap()).await;
+    let params = query(redirect.location.as_deref().expect("to the trusted client"));
+    assert_eq!(params["error"], "server_error");
+    let failed = su.s.audit("login.failed").await;
+    assert_eq!(failed.len(), 2);
+}
