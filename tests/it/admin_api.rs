@@ -372,6 +372,19 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
     let b = Browser::new(&s);
     let (client_id, tokens) = user_tokens(&b, "alice@example.com", "jira-admins").await;
     let user = user_of(&tokens);
+    // The simulator can replay a recent user's identity from their last sign-in.
+    let (status, sim) = api
+        .post(
+            "/rules:simulate",
+            json!({ "resource_id": "res_tickets", "user_id": user }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sim}");
+    assert_eq!(sim["organization_id"], "org_acme");
+    assert_eq!(
+        sim["granted"],
+        json!(["tickets.read", "tickets.manage:org_acme"])
+    );
     let users = api.get("/users").await;
     let u = &users["users"][0];
     assert_eq!(u["id"], user.as_str());
