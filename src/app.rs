@@ -365,6 +365,10 @@ fn admin_pages() -> Router<AppState> {
             get(connections::get_connections).post(connections::post_connections),
         )
         .route(
+            "/admin/connections/{id}",
+            get(connections::get_connection).post(connections::post_connection),
+        )
+        .route(
             "/admin/connections/{id}/enabled",
             post(connections::post_connection_enabled),
         )
@@ -431,6 +435,10 @@ fn admin_api() -> Router<AppState> {
         .route(
             "/api/v1/admin/connections",
             get(api::get_connections).post(api::post_connections),
+        )
+        .route(
+            "/api/v1/admin/connections/{id}",
+            get(api::get_connection).put(api::put_connection),
         )
         .route(
             "/api/v1/admin/connections/{id}/{action}",

@@ -180,6 +180,26 @@ pub async fn post_connections(
     ))
 }
 
+pub async fn get_connection(
+    State(app): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    Ok(ok(super::connections::get_view(&app, &id).await?.0))
+}
+
+/// Replaces the settings; a blank or absent `client_secret` keeps the stored one.
+pub async fn put_connection(
+    State(app): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ConnectionInput>,
+) -> ApiResult {
+    Ok(ok(
+        super::connections::update(&app, &actor, &id, input).await?
+    ))
+}
+
 pub async fn post_connection_action(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,

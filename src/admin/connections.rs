@@ -22,6 +22,8 @@ pub struct ConnectionInput {
     /// Space-separated.
     pub scopes: String,
     pub groups_claim: String,
+    pub email_claim: String,
+    pub name_claim: String,
     pub allowed_hd: String,
     pub allowed_tid: String,
     pub idp_metadata_url: String,
@@ -29,6 +31,9 @@ pub struct ConnectionInput {
     pub sp_entity_id: String,
     pub groups_attribute: String,
     pub email_attribute: String,
+    pub name_attribute: String,
+    pub name_id_format: String,
+    pub idp_initiated_redirect: String,
     pub allow_idp_initiated: bool,
 }
 
@@ -43,6 +48,8 @@ impl ConnectionInput {
             ("client_id", &self.client_id),
             ("client_secret", &self.client_secret),
             ("groups_claim", &self.groups_claim),
+            ("email_claim", &self.email_claim),
+            ("name_claim", &self.name_claim),
             ("allowed_hd", &self.allowed_hd),
             ("allowed_tid", &self.allowed_tid),
             ("idp_metadata_url", &self.idp_metadata_url),
@@ -50,6 +57,9 @@ impl ConnectionInput {
             ("sp_entity_id", &self.sp_entity_id),
             ("groups_attribute", &self.groups_attribute),
             ("email_attribute", &self.email_attribute),
+            ("name_attribute", &self.name_attribute),
+            ("name_id_format", &self.name_id_format),
+            ("idp_initiated_redirect", &self.idp_initiated_redirect),
         ] {
             if !value.trim().is_empty() {
                 m.insert(key.into(), json!(value.trim()));
@@ -63,6 +73,56 @@ impl ConnectionInput {
         }
         serde_json::from_value(Value::Object(m))
             .map_err(|e| AdminError::invalid("kind", e.to_string()))
+    }
+}
+
+impl ConnectionInput {
+    /// The form of an existing connection (never its secret).
+    pub fn from_connection(c: &Connection) -> Self {
+        let text = |k: &str| {
+            c.settings
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let scopes = c
+            .settings
+            .get("scopes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        Self {
+            organization_id: c.organization_id.clone(),
+            kind: c.kind.clone(),
+            issuer: text("issuer"),
+            client_id: text("client_id"),
+            client_secret: String::new(),
+            scopes,
+            groups_claim: text("groups_claim"),
+            email_claim: text("email_claim"),
+            name_claim: text("name_claim"),
+            allowed_hd: text("allowed_hd"),
+            allowed_tid: text("allowed_tid"),
+            idp_metadata_url: text("idp_metadata_url"),
+            idp_metadata_xml: text("idp_metadata_xml"),
+            sp_entity_id: text("sp_entity_id"),
+            groups_attribute: text("groups_attribute"),
+            email_attribute: text("email_attribute"),
+            name_attribute: text("name_attribute"),
+            name_id_format: text("name_id_format"),
+            idp_initiated_redirect: text("idp_initiated_redirect"),
+            allow_idp_initiated: c
+                .settings
+                .get("allow_idp_initiated")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
     }
 }
 
@@ -118,19 +178,26 @@ async fn get(app: &AppState, id: &str) -> Result<Connection, AdminError> {
         .ok_or(AdminError::NotFound("connection"))
 }
 
-pub async fn create(
+pub async fn get_view(
     app: &AppState,
-    actor: &Actor,
-    input: ConnectionInput,
-) -> Result<ConnectionView, AdminError> {
+    id: &str,
+) -> Result<(ConnectionView, ConnectionInput), AdminError> {
+    let c = get(app, id).await?;
+    let form = ConnectionInput::from_connection(&c);
+    Ok((c.into(), form))
+}
+
+/// Validates and seals a connection exactly as the seed does, as part of its organization.
+async fn plan_one(
+    app: &AppState,
+    input: &ConnectionInput,
+    id: &str,
+) -> Result<Connection, AdminError> {
     let org = app
         .store
         .find_organization(&input.organization_id)
         .await?
         .ok_or_else(|| AdminError::invalid("organization_id", "choose an organization"))?;
-    let id = ids::generate("conn");
-    let now = app.clock.now();
-    // Planned as part of its organization (unchanged) so the seed's checks apply.
     let file = SeedFile {
         organizations: vec![OrganizationEntry {
             id: Some(org.id.clone()),
@@ -138,25 +205,37 @@ pub async fn create(
             external_id: org.external_id.clone(),
             enabled: Some(org.is_enabled),
             domains: org.domains.clone(),
-            connections: vec![input.entry(&id)?],
+            connections: vec![input.entry(id)?],
         }],
         ..Default::default()
     };
-    let planned = plan_entries(app, file, Vec::new(), Vec::new())?;
-    let connection = planned
+    plan_entries(app, file, Vec::new(), Vec::new())?
         .connections
-        .first()
-        .cloned()
-        .ok_or(AdminError::NotFound("connection"))?;
+        .into_iter()
+        .next()
+        .ok_or(AdminError::NotFound("connection"))
+}
+
+async fn save(app: &AppState, connection: &Connection) -> Result<(), AdminError> {
     app.store
         .apply_seed(
             &SeedPlan {
-                connections: planned.connections,
+                connections: vec![connection.clone()],
                 ..Default::default()
             },
-            now,
+            app.clock.now(),
         )
         .await?;
+    Ok(())
+}
+
+pub async fn create(
+    app: &AppState,
+    actor: &Actor,
+    input: ConnectionInput,
+) -> Result<ConnectionView, AdminError> {
+    let connection = plan_one(app, &input, &ids::generate("conn")).await?;
+    save(app, &connection).await?;
     let view = ConnectionView::from(connection);
     record(
         app,
@@ -173,6 +252,49 @@ pub async fn create(
     Ok(view)
 }
 
+/// Replaces a connection's settings (its organization and enabled flag stay); a blank
+/// client secret keeps the stored one.
+pub async fn update(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    mut input: ConnectionInput,
+) -> Result<ConnectionView, AdminError> {
+    let before = get(app, id).await?;
+    input.organization_id = before.organization_id.clone();
+    let keeps_secret = input.client_secret.trim().is_empty();
+    let mut connection = plan_one(app, &input, id).await?;
+    connection.is_enabled = before.is_enabled;
+    if keeps_secret
+        && connection.kind == before.kind
+        && let (Some(old), Some(map)) = (
+            before.settings.get("client_secret_sealed"),
+            connection.settings.as_object_mut(),
+        )
+    {
+        // Sealed with the connection id as associated data: still valid under the same id.
+        map.insert("client_secret_sealed".into(), old.clone());
+    }
+    save(app, &connection).await?;
+    let view = ConnectionView::from(connection);
+    let old = ConnectionView::from(before);
+    record(
+        app,
+        actor,
+        "admin.connection.updated",
+        id,
+        Touched {
+            organization_id: Some(view.organization_id.clone()),
+            ..Default::default()
+        },
+        json!({ "before": { "kind": old.kind, "settings": old.settings },
+                "after": { "kind": view.kind, "settings": view.settings },
+                "secret_changed": !keeps_secret }),
+    )
+    .await;
+    Ok(view)
+}
+
 /// Disabling refuses sign-ins through it and the next refresh of tokens it led to.
 pub async fn set_enabled(
     app: &AppState,
@@ -182,15 +304,7 @@ pub async fn set_enabled(
 ) -> Result<ConnectionView, AdminError> {
     let mut connection = get(app, id).await?;
     connection.is_enabled = is_enabled;
-    app.store
-        .apply_seed(
-            &SeedPlan {
-                connections: vec![connection.clone()],
-                ..Default::default()
-            },
-            app.clock.now(),
-        )
-        .await?;
+    save(app, &connection).await?;
     record(
         app,
         actor,

@@ -218,6 +218,29 @@ async fn organizations_connections_and_resources_through_the_api() {
     let (status, test) = api.post("/connections/conn_acme_sim/test", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(test["ok"], true);
+    let cid = conn["id"].as_str().unwrap();
+    let (status, c) = api
+        .call(
+            Method::PUT,
+            &format!("/connections/{cid}"),
+            Some(json!({ "kind": "oidc", "issuer": "https://login.globex.example", "client_id": "pc2" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["settings"]["issuer"], "https://login.globex.example");
+    assert_eq!(c["organization_id"], id.as_str());
+    let stored = s
+        .app
+        .state
+        .store
+        .find_connection(cid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.settings["client_secret_sealed"].is_string(),
+        "the secret is kept"
+    );
     let (status, c) = api
         .post("/connections/conn_acme_sim/disable", json!({}))
         .await;

@@ -403,6 +403,69 @@ async fn connections_are_created_tested_and_disabled() {
     assert!(page.body.contains("/sso/v1/saml/conn_"), "{}", page.body);
     assert_eq!(s.app.state.store.list_connections().await.unwrap().len(), 4);
 
+    // Edit the OIDC connection: a blank secret keeps the sealed one.
+    let oidc = s
+        .app
+        .state
+        .store
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.kind == "oidc")
+        .unwrap();
+    let page = admin.page(&format!("/admin/connections/{}", oidc.id)).await;
+    assert!(
+        page.body.contains("value=\"https://idp.acme.example\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("s3cret-value-never-shown"));
+    let page = admin
+        .post(
+            &format!("/admin/connections/{}", oidc.id),
+            &[
+                ("kind", "oidc"),
+                ("issuer", "ftp://nope"),
+                ("client_id", "portcullis"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("is not an http(s) URL"), "{}", page.body);
+    admin
+        .post_ok(
+            &format!("/admin/connections/{}", oidc.id),
+            &[
+                ("kind", "oidc"),
+                ("issuer", "https://login.acme.example"),
+                ("client_id", "portcullis-2"),
+                ("groups_claim", "roles"),
+            ],
+        )
+        .await;
+    let after = s
+        .app
+        .state
+        .store
+        .find_connection(&oidc.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.settings["issuer"], "https://login.acme.example");
+    assert_eq!(after.settings["groups_claim"], "roles");
+    assert_eq!(after.organization_id, "org_acme");
+    assert_eq!(
+        after.settings["client_secret_sealed"], oidc.settings["client_secret_sealed"],
+        "the secret is kept"
+    );
+    let settings =
+        portcullis::federation::oidc::settings(&s.app.state.config.secret, &after).unwrap();
+    assert_eq!(
+        settings.client_secret.as_deref(),
+        Some("s3cret-value-never-shown")
+    );
+
     let page = admin.page("/admin/connections/conn_acme_sim/test").await;
     assert!(page.body.contains("id=\"test-result\""), "{}", page.body);
     assert!(page.body.contains("no upstream to reach"));

@@ -24,6 +24,18 @@ struct ListPage<'a> {
     form: ConnectionInput,
     errors: Errors,
     tested: Option<(String, Vec<CheckLine>)>,
+    is_edit: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/connection.html")]
+struct EditPage<'a> {
+    page: &'a AdminPage,
+    issuer: &'a str,
+    connection: ConnectionView,
+    form: ConnectionInput,
+    errors: Errors,
+    is_edit: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -41,6 +53,8 @@ fn input(f: &Fields) -> ConnectionInput {
         client_secret: f.get("client_secret"),
         scopes: f.get("scopes"),
         groups_claim: f.get("groups_claim"),
+        email_claim: f.get("email_claim"),
+        name_claim: f.get("name_claim"),
         allowed_hd: f.get("allowed_hd"),
         allowed_tid: f.get("allowed_tid"),
         idp_metadata_url: f.get("idp_metadata_url"),
@@ -48,6 +62,9 @@ fn input(f: &Fields) -> ConnectionInput {
         sp_entity_id: f.get("sp_entity_id"),
         groups_attribute: f.get("groups_attribute"),
         email_attribute: f.get("email_attribute"),
+        name_attribute: f.get("name_attribute"),
+        name_id_format: f.get("name_id_format"),
+        idp_initiated_redirect: f.get("idp_initiated_redirect"),
         allow_idp_initiated: f.is_checked("allow_idp_initiated"),
     }
 }
@@ -78,6 +95,7 @@ async fn list_page(
             form,
             errors,
             tested,
+            is_edit: false,
         },
     ))
 }
@@ -139,4 +157,54 @@ pub async fn get_connection_test(
         ..Default::default()
     };
     list_page(&app, &page, form, Errors::none(), Some((id, checks))).await
+}
+
+async fn edit_page(
+    app: &AppState,
+    page: &AdminPage,
+    id: &str,
+    form: Option<ConnectionInput>,
+    errors: Errors,
+) -> Result<Response, Refused> {
+    let (connection, current) = connections::get_view(app, id).await.map_err(page_error)?;
+    let mut form = form.unwrap_or(current);
+    form.client_secret.clear();
+    let status = if errors.any() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(page.render(
+        status,
+        &EditPage {
+            page,
+            issuer: app.issuer(),
+            connection,
+            form,
+            errors,
+            is_edit: true,
+        },
+    ))
+}
+
+pub async fn get_connection(
+    State(app): State<AppState>,
+    page: AdminPage,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
+    edit_page(&app, &page, &id, None, Errors::none()).await
+}
+
+pub async fn post_connection(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    let form = input(&post.fields);
+    match connections::update(&app, &post.page.actor, &id, form.clone()).await {
+        Ok(c) => Ok(post
+            .page
+            .done(&format!("/admin/connections/{}", c.id), "Connection saved.")),
+        Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
+    }
 }

@@ -103,7 +103,10 @@ pub async fn provider(
             .unwrap_or_else(|e| e.into_inner());
         if let Some(c) = cache
             .get(connection_id)
-            .filter(|c| c.fetched_at.elapsed() < METADATA_TTL)
+            // An admin may have changed the connection's issuer since.
+            .filter(|c| {
+                c.fetched_at.elapsed() < METADATA_TTL && c.metadata.issuer().as_str() == issuer
+            })
         {
             return Ok(c.metadata.clone());
         }
