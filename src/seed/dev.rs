@@ -33,6 +33,7 @@ scopes = [ { name = "tickets.read", description = "Read tickets" },
 
 [[rules]]
 id = "rule_admins"
+name = "Jira admins manage their organization's tickets"
 resource = "res_tickets"
 organization = "org_test"
 when = { group = "jira-admins" }
@@ -40,6 +41,7 @@ grant = ["tickets.read", "tickets.manage:{org}"]
 
 [[rules]]
 id = "rule_readers"
+name = "Everyone reads tickets"
 resource = "res_tickets"
 when = { any = true }
 grant = ["tickets.read"]
