@@ -20,5 +20,7 @@ CREATE INDEX admin_login_failures_key ON admin_login_failures (key, at);
 ALTER TABLE rules ADD COLUMN name TEXT NOT NULL DEFAULT '';
 
 ALTER TABLE refresh_tokens ADD COLUMN user_id TEXT;
+-- Families issued before this migration: their user from the stored grant.
+UPDATE refresh_tokens SET user_id = (grant_json::json ->> 'user_id') WHERE user_id IS NULL;
 CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
 CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id);
