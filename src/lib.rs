@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod policy;
+pub mod routes;
 pub mod seed;
 pub mod session;
 pub mod store;

@@ -24,3 +24,10 @@ ALTER TABLE refresh_tokens ADD COLUMN user_id TEXT;
 UPDATE refresh_tokens SET user_id = json_extract(grant_json, '$.user_id') WHERE user_id IS NULL;
 CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
 CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id);
+
+-- "Revoke its tokens" for a client: its access tokens issued at or before this time are
+-- refused by the admin API and by introspection (refresh tokens are revoked row by row).
+CREATE TABLE client_token_cutoffs (
+    client_id  TEXT PRIMARY KEY,
+    not_before BIGINT NOT NULL
+);

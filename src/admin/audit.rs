@@ -29,7 +29,8 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
+        // Clamped so that the offset cannot overflow (10,000 pages of up to 1,000 events).
+        self.page.unwrap_or(1).clamp(1, 10_000)
     }
 
     fn filter(&self, limit: i64) -> Result<AuditSearch, AdminError> {

@@ -1,7 +1,8 @@
 //! Authentication of the admin API: a bearer access token this server issued through
-//! `client_credentials` to an admin-created client holding `portcullis:admin` (RFC 6750),
-//! HTTP Basic with an admin's password or such a client's secret, or the admin session
-//! cookie (writes then also need the session's CSRF token in `X-CSRF-Token`).
+//! `client_credentials` to an admin-created client holding `portcullis:admin`, with the
+//! admin API as its audience (RFC 6750), the admin session cookie (writes then also need
+//! the session's CSRF token in `X-CSRF-Token`), or, for reads only, HTTP Basic with an
+//! admin's password or such a client's secret.
 
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -84,14 +85,10 @@ impl IntoResponse for AdminRejection {
             }
             _ => None,
         };
+        // No Basic challenge: a browser would prompt, remember the password and send it
+        // with cross-site requests (CSRF).
         if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.append(header::WWW_AUTHENTICATE, c);
-            if self.status == StatusCode::UNAUTHORIZED {
-                h.append(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"portcullis admin\""),
-                );
-            }
         }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
@@ -148,7 +145,16 @@ async fn principal(
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         return match scheme.to_ascii_lowercase().as_str() {
             "bearer" => bearer(app, rest.trim()).await,
-            "basic" => basic(app, rest.trim(), address).await,
+            // HTTP Basic reads only: browsers send remembered Basic credentials with
+            // cross-site requests, so writes need a bearer token or the session + CSRF.
+            "basic" if matches!(parts.method, Method::GET | Method::HEAD) => {
+                basic(app, rest.trim(), address).await
+            }
+            "basic" => Err(AdminRejection::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "HTTP Basic may only read: write with a bearer token or the admin session and its CSRF token",
+            )),
             _ => Err(AdminRejection::unauthorized()),
         };
     }
@@ -209,8 +215,15 @@ async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminReje
         .split(' ')
         .any(|s| s == ADMIN_SCOPE);
     let client_id = claims["client_id"].as_str().unwrap_or("");
-    // Only client_credentials tokens (sub = client) may carry the admin scope.
-    if !has_admin_scope || claims["sub"].as_str() != Some(client_id) {
+    // Admin tokens: the environment issuer and the admin API as audience (a token meant for
+    // an MCP server never opens the admin API, whatever its scope), issued by
+    // client_credentials (sub = client). Any other token of ours is valid but not enough.
+    let audience = crate::oauth::scope::admin_audience(issuer);
+    let is_for_admin_api = iss == issuer
+        && claims["aud"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(audience.as_str())));
+    if !has_admin_scope || !is_for_admin_api || claims["sub"].as_str() != Some(client_id) {
         return Err(AdminRejection::insufficient_scope());
     }
     let client = app
@@ -220,6 +233,15 @@ async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminReje
         .map_err(|_| AdminRejection::server_error())?
         .ok_or_else(invalid)?;
     if client.kind != ClientKind::Static || !client.scopes.iter().any(|s| s == ADMIN_SCOPE) {
+        return Err(invalid());
+    }
+    // "Revoke its tokens": every token issued until then.
+    let cutoff = app
+        .store
+        .client_tokens_cutoff(&client.id)
+        .await
+        .map_err(|_| AdminRejection::server_error())?;
+    if cutoff.is_some_and(|c| claims["iat"].as_i64().is_none_or(|iat| iat <= c)) {
         return Err(invalid());
     }
     Ok(AdminPrincipal::Client(client.id))

@@ -112,21 +112,28 @@ pub async fn current(app: &AppState, token: &str) -> Result<Option<AdminSession>
 
 /// Checks an admin's password unless the account or the address is rate limited; a
 /// failure counts against both, a success clears both. Shared by the sign-in page and
-/// HTTP Basic on the admin API.
+/// HTTP Basic on the admin API. The attempt is counted before the password is checked, so
+/// attempts sent in parallel cannot all pass the limit together; usernames are capped.
 pub async fn check_password(
     app: &AppState,
     username: &str,
     password: String,
     address: &str,
 ) -> Result<(), LoginError> {
+    if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(LoginError::Invalid);
+    }
     let now = app.clock.now();
     let keys = [format!("user:{username}"), format!("addr:{address}")];
+    for key in &keys {
+        app.store.record_login_failure(key, now).await?;
+    }
     for key in &keys {
         if app
             .store
             .count_login_failures(key, now - FAILURE_WINDOW)
             .await?
-            >= MAX_FAILURES
+            > MAX_FAILURES
         {
             return Err(LoginError::RateLimited);
         }
@@ -139,9 +146,6 @@ pub async fn check_password(
         .unwrap_or_else(|| UNKNOWN_ACCOUNT_HASH.to_string());
     let is_ok = crate::password::verify(password, hash).await;
     if !is_ok || admin.is_none() {
-        for key in &keys {
-            app.store.record_login_failure(key, now).await?;
-        }
         return Err(LoginError::Invalid);
     }
     for key in &keys {
@@ -149,6 +153,9 @@ pub async fn check_password(
     }
     Ok(())
 }
+
+/// Longest admin username considered (longer ones are refused before any lookup).
+pub const MAX_USERNAME_CHARS: usize = 64;
 
 /// Checks the password (see [`check_password`]) and opens a session. Returns the new
 /// session token for the cookie.

@@ -184,6 +184,16 @@ pub(crate) fn plan_entries(
 }
 
 /// Splits a list typed in a form: commas, spaces or new lines separate items.
+/// Group names, one per line or comma-separated: a group name may hold spaces
+/// (`Jira Admins`), exactly as the rules and the IdP spell it.
+pub fn split_groups(text: &str) -> Vec<String> {
+    text.split([',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn split_list(text: &str) -> Vec<String> {
     text.split([',', ' ', '\n', '\r', '\t'])
         .map(str::trim)

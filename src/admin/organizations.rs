@@ -18,12 +18,10 @@ pub struct OrganizationInput {
     pub external_id: Option<String>,
     #[serde(default)]
     pub domains: Vec<String>,
-    #[serde(default = "yes")]
-    pub is_enabled: bool,
-}
-
-fn yes() -> bool {
-    true
+    /// `enabled` as the API shows it; absent keeps the stored value (new ones: enabled), so
+    /// a read-modify-write round trip never re-enables a disabled organization.
+    #[serde(default, rename = "enabled", alias = "is_enabled")]
+    pub is_enabled: Option<bool>,
 }
 
 pub async fn list(app: &AppState) -> Result<Vec<Organization>, AdminError> {
@@ -49,7 +47,7 @@ async fn write(
             id: Some(id.to_string()),
             display_name: input.display_name.trim().to_string(),
             external_id,
-            enabled: Some(input.is_enabled),
+            enabled: Some(input.is_enabled.unwrap_or(true)),
             domains: input.domains,
             connections: Vec::new(),
         }],
@@ -110,6 +108,10 @@ pub async fn update(
     input: OrganizationInput,
 ) -> Result<Organization, AdminError> {
     let before = get(app, id).await?;
+    let input = OrganizationInput {
+        is_enabled: input.is_enabled.or(Some(before.is_enabled)),
+        ..input
+    };
     let org = write(app, id, input).await?;
     record(
         app,
@@ -146,7 +148,7 @@ pub async fn set_enabled(
             display_name: before.display_name,
             external_id: before.external_id,
             domains: before.domains,
-            is_enabled,
+            is_enabled: Some(is_enabled),
         },
     )
     .await?;

@@ -30,7 +30,7 @@ pub fn parse(text: &str) -> Option<i64> {
     else {
         return None;
     };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || !(1..=9999).contains(&y) {
         return None;
     }
     let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());

@@ -78,6 +78,14 @@ pub async fn introspect(
     {
         return Ok(inactive);
     }
+    // An admin revoked the client's tokens after this one was issued.
+    let cutoff = app
+        .store
+        .client_tokens_cutoff(claims["client_id"].as_str().unwrap_or_default())
+        .await?;
+    if cutoff.is_some_and(|c| claims["iat"].as_i64().is_none_or(|iat| iat <= c)) {
+        return Ok(inactive);
+    }
     let mut out = json!({ "active": true, "token_type": "Bearer" });
     for k in [
         "scope",

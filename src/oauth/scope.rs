@@ -7,6 +7,14 @@ pub const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access
 
 /// The admin API scope; never granted to dynamic or metadata clients, nor through rules.
 pub const ADMIN_SCOPE: &str = "portcullis:admin";
+/// The `aud` (and resource indicator) of admin tokens: `{issuer}` + this path. Admin tokens
+/// carry only [`ADMIN_SCOPE`] and this audience, so no MCP server ever holds one.
+pub const ADMIN_API_PATH: &str = "/api/v1/admin";
+
+/// The admin API's audience for an issuer.
+pub fn admin_audience(issuer: &str) -> String {
+    format!("{issuer}{ADMIN_API_PATH}")
+}
 
 /// Splits a space-separated scope string, refusing characters outside RFC 6749 §3.3.
 pub fn parse(text: &str) -> Result<Vec<String>, String> {

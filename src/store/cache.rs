@@ -248,6 +248,9 @@ impl AdminConsoleStore for CachedStore {
     async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64> {
         self.inner.revoke_client_grants(client_id, now).await
     }
+    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>> {
+        self.inner.client_tokens_cutoff(client_id).await
+    }
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
         self.inner.list_all_consents(limit).await
     }

@@ -184,8 +184,11 @@ pub trait AdminConsoleStore {
     async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Revokes every live refresh token of a user; returns how many.
     async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64>;
-    /// Revokes every live refresh token issued to a client; returns how many.
+    /// Revokes every live refresh token issued to a client, and its access tokens issued
+    /// until `now` (a cutoff); returns how many refresh tokens.
     async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64>;
+    /// The client's token cutoff: its access tokens issued at or before it are revoked.
+    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>>;
     /// Consents of every user, newest first.
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>>;
     /// Audit events by any of their columns and a time range, newest first, paged.

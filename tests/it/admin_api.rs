@@ -108,16 +108,123 @@ async fn a_revoked_or_deleted_admin_client_loses_the_api_at_once() {
     let s = TestApp::builder().spawn().await;
     let api = bearer(&s).await;
     api.get("/organizations").await;
-    let basic_api = Api {
-        s: &s,
-        auth: basic("admin", ADMIN_PASSWORD),
-    };
-    let (status, _) = basic_api
+    // "Revoke its tokens" ends the tokens it holds, this one included.
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/clients:revoke-tokens?client_id=m2m_admin",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = api.call(Method::GET, "/organizations", None).await;
+    assert_eq!(status, 401);
+    // A token issued afterwards works; deleting the client ends it.
+    s.app.clock.advance(1);
+    let api = bearer(&s).await;
+    api.get("/organizations").await;
+    let (status, _) = api
         .call(Method::DELETE, "/clients?client_id=m2m_admin", None)
         .await;
     assert_eq!(status, 204);
     let (status, _) = api.call(Method::GET, "/organizations", None).await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn admin_tokens_are_for_the_admin_api_alone() {
+    let s = TestApp::builder().spawn().await;
+    let token = |pairs: Vec<(&'static str, String)>| {
+        let base = s.base.clone();
+        async move {
+            let res = reqwest::Client::new()
+                .post(format!("{base}/oauth/token"))
+                .header(
+                    "authorization",
+                    basic("m2m_admin", crate::support::ADMIN_CLIENT_SECRET),
+                )
+                .form(&pairs)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let grant = ("grant_type", "client_credentials".to_string());
+    // Asked for an MCP server, or beside its scopes: refused.
+    let (status, body) = token(vec![
+        grant.clone(),
+        ("resource", "res_tickets".into()),
+        ("scope", "portcullis:admin".into()),
+    ])
+    .await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{body}"
+    );
+    let (status, body) = token(vec![
+        grant.clone(),
+        ("scope", "portcullis:admin tickets.read".into()),
+    ])
+    .await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{body}"
+    );
+    // The admin API named as the resource: the admin scope, that audience.
+    let (status, body) = token(vec![
+        grant.clone(),
+        ("resource", format!("{}/api/v1/admin", s.base)),
+    ])
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "portcullis:admin");
+    // Not at a resource's own token endpoint.
+    let res = reqwest::Client::new()
+        .post(format!("{}/resources/res_tickets/oauth/token", s.base))
+        .header(
+            "authorization",
+            basic("m2m_admin", crate::support::ADMIN_CLIENT_SECRET),
+        )
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "portcullis:admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn http_basic_only_reads() {
+    let s = TestApp::builder().spawn().await;
+    let api = Api {
+        s: &s,
+        auth: basic("admin", ADMIN_PASSWORD),
+    };
+    api.get("/organizations").await;
+    let (status, body) = api
+        .post(
+            "/organizations",
+            json!({ "display_name": "Initech", "domains": ["initech.example"] }),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/admin/organizations", s.base))
+        .send()
+        .await
+        .unwrap();
+    let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    assert!(
+        challenges
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("Basic")),
+        "no Basic challenge (browsers would remember the password): {challenges:?}"
+    );
 }
 
 #[tokio::test]
@@ -192,6 +299,18 @@ async fn organizations_connections_and_resources_through_the_api() {
     assert_eq!(status, 200);
     assert_eq!(org["enabled"], false);
     assert_eq!(org["domains"], json!(["globex.example", "globex.test"]));
+    // A read-modify-write round trip keeps it disabled; leaving `enabled` out does too.
+    let mut shown = api.get(&format!("/organizations/{id}")).await;
+    shown["display_name"] = json!("Globex Inc");
+    let (status, after) = api
+        .call(Method::PUT, &format!("/organizations/{id}"), Some(shown))
+        .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["enabled"], false, "{after}");
+    let (_, after) = api
+        .call(Method::PUT, &format!("/organizations/{id}"), Some(json!({ "display_name": "Globex Inc", "domains": ["globex.example", "globex.test"] })))
+        .await;
+    assert_eq!(after["enabled"], false, "{after}");
     let list = api.get("/organizations").await;
     assert_eq!(list["organizations"].as_array().unwrap().len(), 2);
 
@@ -384,7 +503,6 @@ async fn clients_users_consents_audit_and_keys_through_the_api() {
         .header("authorization", basic(&cid, &secret))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("resource", "res_tickets"),
             ("scope", "portcullis:admin"),
         ])
         .send()

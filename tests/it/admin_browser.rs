@@ -72,6 +72,8 @@ impl Driver {
         let profile = tempfile::tempdir().unwrap();
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
+            // Element lookups wait for the page a click led to (the machine may be busy).
+            "timeouts": { "implicit": 10000, "pageLoad": 30000 },
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -116,6 +118,18 @@ impl Driver {
     async fn goto(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await;
+    }
+
+    /// Waits (up to 10 s) until the current URL satisfies `is_there`, then returns it.
+    async fn wait_url(&self, is_there: impl Fn(&str) -> bool) -> String {
+        for _ in 0..100 {
+            let url = self.url().await;
+            if is_there(&url) {
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.url().await
     }
 
     async fn url(&self) -> String {
@@ -234,7 +248,8 @@ async fn an_admin_in_chromium_creates_an_organization_and_a_rule_and_simulates_i
     d.type_into("#username", "admin").await;
     d.type_into("#password", ADMIN_PASSWORD).await;
     d.click("#sign-in").await;
-    assert_eq!(d.url().await, format!("{}/admin", s.base));
+    let dashboard = format!("{}/admin", s.base);
+    assert_eq!(d.wait_url(|u| u == dashboard).await, dashboard);
     assert_eq!(d.text("#admin-user").await, "admin");
     let shot = d.screenshot("dashboard").await;
 
@@ -243,7 +258,13 @@ async fn an_admin_in_chromium_creates_an_organization_and_a_rule_and_simulates_i
     d.type_into("#domains", "initech.example").await;
     d.click("#new-organization button[type=submit]").await;
     assert_eq!(d.text("#flash").await, "Organization Initech created.");
-    let org = d.url().await.rsplit('/').next().unwrap().to_string();
+    let org = d
+        .wait_url(|u| u.contains("/admin/organizations/org_"))
+        .await
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(org.starts_with("org_"), "{org}");
 
     d.goto(&format!("{}/admin/rules", s.base)).await;

@@ -1055,6 +1055,21 @@ async fn hostile_client_and_rule_names_render_as_text_on_every_page() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
+    let client_id = res.json::<serde_json::Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A person in a group of that name consents to that client: users and consents show both.
+    crate::browser::authorize_and_consent(
+        &b,
+        "/resources/res_tickets/oauth/authorize",
+        &client_id,
+        None,
+        "tickets.read",
+        "mallory@example.com",
+        XSS,
+    )
+    .await;
     admin
         .post_ok(
             "/admin/rules",
@@ -1081,6 +1096,8 @@ async fn hostile_client_and_rule_names_render_as_text_on_every_page() {
     for path in [
         "/admin".to_string(),
         "/admin/clients".into(),
+        "/admin/users".into(),
+        "/admin/consents".into(),
         "/admin/rules".into(),
         format!("/admin/rules/{}", rule.id),
         "/admin/audit".into(),
@@ -1099,6 +1116,11 @@ async fn hostile_client_and_rule_names_render_as_text_on_every_page() {
             "{path} shows the escaped string: {}",
             page.body
         );
+    }
+    // And no page at all carries the raw string.
+    for path in PAGES {
+        let page = admin.page(path).await;
+        assert!(!page.body.contains(XSS), "{path} shows the raw string");
     }
 }
 

@@ -111,7 +111,6 @@ pub async fn admin_token(s: &Spawned) -> String {
         .header("authorization", basic("m2m_admin", ADMIN_CLIENT_SECRET))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("resource", "res_tickets"),
             ("scope", "portcullis:admin"),
         ])
         .send()
@@ -120,7 +119,14 @@ pub async fn admin_token(s: &Spawned) -> String {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["scope"], "portcullis:admin");
-    body["access_token"].as_str().unwrap().to_string()
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let (_, claims) = crate::support::decode_jwt(&token);
+    assert_eq!(
+        claims["aud"][1],
+        format!("{}/api/v1/admin", s.base),
+        "admin tokens are for the admin API only"
+    );
+    token
 }
 
 /// The `sub` (user id) of an access token.

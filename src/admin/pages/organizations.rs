@@ -40,7 +40,7 @@ impl OrgForm {
             display_name: self.display_name.clone(),
             external_id: Some(self.external_id.clone()),
             domains: crate::admin::split_list(&self.domains),
-            is_enabled,
+            is_enabled: Some(is_enabled),
         }
     }
 }

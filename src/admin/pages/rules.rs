@@ -370,7 +370,7 @@ pub async fn get_simulator(
             organization_id: q.organization_id.clone(),
             email: q.email.clone(),
             email_verified: Some(q.unverified.is_empty()),
-            groups: split_list(&q.groups),
+            groups: crate::admin::split_groups(&q.groups),
             attributes: attributes(&q.attributes),
             scope: Some(q.scope.clone()),
             user_id: q.user_id.clone(),

@@ -74,6 +74,8 @@ pub async fn post_user_revoke(
 
 pub struct ConsentRow {
     pub consent: Consent,
+    /// The client's name (empty when the client is gone).
+    pub client_name: String,
     pub created: String,
     pub revoked: String,
 }
@@ -89,11 +91,20 @@ pub async fn get_consents(
     State(app): State<AppState>,
     page: AdminPage,
 ) -> Result<Response, Refused> {
+    let names: std::collections::HashMap<String, String> = app
+        .store
+        .list_clients()
+        .await
+        .map_err(|e| page_error(e.into()))?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
     let consents = users::list_consents(&app)
         .await
         .map_err(page_error)?
         .into_iter()
         .map(|c| ConsentRow {
+            client_name: names.get(&c.client_id).cloned().unwrap_or_default(),
             created: crate::admin::time::format(c.created_at),
             revoked: c
                 .revoked_at

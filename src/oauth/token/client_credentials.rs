@@ -1,5 +1,8 @@
 //! The `client_credentials` grant (RFC 6749 §4.4) for admin-created confidential clients:
 //! `resource` (RFC 8707) binds `aud`; the scope is the request ∩ what the client may have.
+//! `portcullis:admin` is a token of its own: asked alone, at the environment's endpoint,
+//! with the admin API (`{issuer}/api/v1/admin`) as its only audience, never beside an MCP
+//! server's scopes (a token an MCP server receives must not open the admin API).
 
 use super::TokenResponse;
 use crate::app::AppState;
@@ -10,7 +13,7 @@ use crate::oauth::endpoint::{Endpoint, resolve_resource};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
-use crate::store::ClientKind;
+use crate::store::{Client, ClientKind, Resource};
 
 pub async fn exchange(
     app: &AppState,
@@ -29,6 +32,20 @@ pub async fn exchange(
             ErrorCode::UnauthorizedClient,
             "this client may not use the client_credentials grant",
         ));
+    }
+
+    let requested = params
+        .get("scope")
+        .map(scope::parse)
+        .transpose()
+        .map_err(OAuthError::invalid_scope)?;
+    let admin_audience = scope::admin_audience(app.issuer());
+    let wants_admin = params.get("resource") == Some(admin_audience.as_str())
+        || requested
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|s| s == scope::ADMIN_SCOPE));
+    if wants_admin {
+        return admin_token(app, endpoint, client, requested.as_deref(), params).await;
     }
 
     let resource = match resolve_resource(app, endpoint, params.get("resource")).await? {
@@ -50,20 +67,15 @@ pub async fn exchange(
         ));
     }
 
-    // The admin scope goes only to the admin-created clients that hold it (never to
-    // dynamic or metadata clients, which cannot reach this grant).
     let allowed: Vec<String> = client
         .scopes
         .iter()
-        .filter(|s| *s == scope::ADMIN_SCOPE || resource.scope_names().any(|n| n == scope::base(s)))
+        .filter(|s| resource.scope_names().any(|n| n == scope::base(s)))
         .cloned()
         .collect();
-    let granted = match params.get("scope") {
+    let granted = match &requested {
         None => allowed,
-        Some(text) => {
-            let requested = scope::parse(text).map_err(OAuthError::invalid_scope)?;
-            scope::intersect(&requested, &allowed)
-        }
+        Some(requested) => scope::intersect(requested, &allowed),
     };
     if granted.is_empty() {
         return Err(OAuthError::invalid_scope(
@@ -71,7 +83,76 @@ pub async fn exchange(
         ));
     }
 
-    let issuer = endpoint.issuer(app.issuer());
+    issue(
+        app,
+        &endpoint.issuer(app.issuer()),
+        client,
+        &resource,
+        granted,
+    )
+    .await
+}
+
+/// A `portcullis:admin` token: only that scope, only the admin API as audience.
+async fn admin_token(
+    app: &AppState,
+    endpoint: &Endpoint,
+    client: &Client,
+    requested: Option<&[String]>,
+    params: &FormParams,
+) -> Result<TokenResponse, OAuthError> {
+    let audience = scope::admin_audience(app.issuer());
+    if !matches!(endpoint, Endpoint::Environment) {
+        return Err(OAuthError::invalid_target(
+            "admin tokens are issued at the environment's token endpoint only",
+        ));
+    }
+    if params.get("resource").is_some_and(|r| r != audience) {
+        return Err(OAuthError::invalid_scope(format!(
+            "{} is requested alone, for the resource {audience}",
+            scope::ADMIN_SCOPE
+        )));
+    }
+    if requested.is_some_and(|r| r.iter().any(|s| s != scope::ADMIN_SCOPE)) {
+        return Err(OAuthError::invalid_scope(format!(
+            "{} is requested alone; ask for an MCP server's scopes in another token",
+            scope::ADMIN_SCOPE
+        )));
+    }
+    if !client.scopes.iter().any(|s| s == scope::ADMIN_SCOPE) {
+        return Err(OAuthError::invalid_scope(format!(
+            "this client does not hold {}",
+            scope::ADMIN_SCOPE
+        )));
+    }
+    let resource = Resource {
+        id: ADMIN_RESOURCE_ID.into(),
+        name: "portcullis admin API".into(),
+        server_url: audience,
+        access_token_ttl: ADMIN_TOKEN_TTL,
+        refresh_token_ttl: 0,
+        is_dcr_enabled: false,
+        is_cimd_enabled: false,
+        cimd_allowlist: Vec::new(),
+        scopes: Vec::new(),
+    };
+    let granted = vec![scope::ADMIN_SCOPE.to_string()];
+    issue(app, app.issuer(), client, &resource, granted).await
+}
+
+/// The `aud` id of admin tokens (beside the admin API's URL).
+pub const ADMIN_RESOURCE_ID: &str = "portcullis_admin";
+/// Admin tokens live five minutes.
+const ADMIN_TOKEN_TTL: i64 = 300;
+
+async fn issue(
+    app: &AppState,
+    issuer: &str,
+    client: &Client,
+    resource: &Resource,
+    granted: Vec<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let issuer = issuer.to_string();
     let now = app.clock.now();
     let token = access_token::mint(
         &app.keys,
@@ -82,7 +163,7 @@ pub async fn exchange(
             organization_id: None,
             session_id: None,
         },
-        &resource,
+        resource,
         &granted,
         now,
     )?;

@@ -161,14 +161,33 @@ impl AdminConsoleStore for SqlStore {
     }
 
     async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
         )
         .bind(client_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO client_token_cutoffs (client_id, not_before) VALUES ($1, $2) \
+             ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT not_before FROM client_token_cutoffs WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| r.0))
     }
 
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {

@@ -291,6 +291,8 @@ impl GrantStore for SqlStore {
             "DELETE FROM sessions WHERE expires_at < $1 - 86400",
             "DELETE FROM upstream_logins WHERE expires_at < $1 - 3600",
             "DELETE FROM saml_assertions WHERE expires_at < $1",
+            "DELETE FROM admin_sessions WHERE expires_at < $1 - 86400",
+            "DELETE FROM admin_login_failures WHERE at < $1 - 86400",
         ];
         let mut total = 0;
         for sql in statements {
