@@ -256,6 +256,7 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     println!("  issuer:            {issuer}");
     println!("  metadata:          {issuer}/.well-known/oauth-authorization-server");
     println!("  jwks:              {issuer}/keys");
+    println!("  admin pages:       {issuer}/admin");
     if let Some((client_secret, admin_password)) = &dev_credentials {
         println!(
             "  *** DEV SERVER: dev seed, IdP simulator, public secret key. For local testing only. ***"
