@@ -91,7 +91,8 @@ pub trait SeedStore {
 
 #[async_trait]
 pub trait UserStore {
-    /// Inserts or updates by (connection, subject); keeps the id and the enabled flag.
+    /// Inserts or updates by (connection, subject); keeps the id and the enabled flag. A
+    /// disabled user is not updated (its login is refused): the stored row is returned.
     async fn upsert_user(&self, user: &User) -> StoreResult<User>;
     async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn set_user_enabled(&self, id: &str, is_enabled: bool) -> StoreResult<()>;

@@ -473,14 +473,23 @@ async fn users_upsert_by_connection_and_subject_and_consents_by_client_redirect_
         };
         let first = s.upsert_user(&u).await.unwrap();
         assert!(first.id.starts_with("usr_"), "{name}");
-        s.set_user_enabled(&first.id, false).await.unwrap();
         u.groups = vec![];
+        u.last_login_at = 2;
         let second = s.upsert_user(&u).await.unwrap();
         assert_eq!(second.id, first.id, "{name}: same person");
         assert!(second.groups.is_empty(), "{name}: groups updated at login");
+        s.set_user_enabled(&first.id, false).await.unwrap();
+        u.groups = vec!["g2".into()];
+        u.last_login_at = 3;
+        let third = s.upsert_user(&u).await.unwrap();
+        assert_eq!(third.id, first.id, "{name}");
         assert!(
-            !second.is_enabled,
+            !third.is_enabled,
             "{name}: a login does not re-enable a disabled user"
+        );
+        assert!(
+            third.groups.is_empty() && third.last_login_at == 2,
+            "{name}: a refused login leaves the disabled user as it was"
         );
 
         let c = Consent {

@@ -53,6 +53,7 @@ impl UserStore for SqlStore {
              email = excluded.email, email_verified = excluded.email_verified, name = excluded.name, \
              groups_json = excluded.groups_json, attributes = excluded.attributes, \
              last_login_at = excluded.last_login_at \
+             WHERE users.enabled = 1 \
              RETURNING {USER_COLUMNS}"
         );
         let id = if u.id.is_empty() {
@@ -60,7 +61,7 @@ impl UserStore for SqlStore {
         } else {
             u.id.clone()
         };
-        let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(&u.connection_id)
             .bind(&u.organization_id)
@@ -71,6 +72,17 @@ impl UserStore for SqlStore {
             .bind(to_json(&u.groups))
             .bind(to_json(&u.attributes))
             .bind(u.last_login_at)
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(row) = row {
+            return row.into_user();
+        }
+        // A disabled user is left as it was (its login is refused): the stored row.
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE connection_id = $1 AND subject = $2");
+        let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&u.connection_id)
+            .bind(&u.subject)
             .fetch_one(self.pool())
             .await?;
         row.into_user()
