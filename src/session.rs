@@ -13,12 +13,26 @@ use crate::store::Session;
 /// Maximum session age: 8 hours.
 pub const SESSION_TTL: i64 = 8 * 3600;
 
-/// The cookies portcullis sets: the browser session, and the short-lived binding of an
-/// upstream login to the browser that started it.
+/// The cookies portcullis sets: the browser session, the short-lived binding of an
+/// upstream login to the browser that started it, and the admin pages' session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cookie {
     Session,
     Login,
+    /// SameSite=Strict: the admin pages are never the target of a cross-site navigation.
+    Admin,
+}
+
+/// The raw value of the cookie `name` in a request, if any.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 impl Cookie {
@@ -30,32 +44,31 @@ impl Cookie {
             (Cookie::Session, false) => "portcullis_session",
             (Cookie::Login, true) => "__Host-portcullis_login",
             (Cookie::Login, false) => "portcullis_login",
+            (Cookie::Admin, true) => "__Host-portcullis_admin",
+            (Cookie::Admin, false) => "portcullis_admin",
         }
     }
 
     /// The cookie's value in a request, if any (not yet checked).
     pub fn read(self, issuer: &str, headers: &HeaderMap) -> Option<String> {
-        let name = self.name(issuer);
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-            .filter(|v| !v.is_empty() && v.len() <= 128)
+        cookie_value(headers, self.name(issuer)).filter(|v| !v.is_empty() && v.len() <= 128)
     }
 
-    /// `Set-Cookie`: HttpOnly, SameSite=Lax, Path=/, Secure on https; `max_age` 0 removes it.
+    /// `Set-Cookie`: HttpOnly, Path=/, Secure on https, SameSite=Lax (Strict for the admin
+    /// session); `max_age` 0 removes it.
     pub fn set(self, issuer: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if issuer.starts_with("https://") {
             "; Secure"
         } else {
             ""
         };
+        let same_site = if self == Cookie::Admin {
+            "Strict"
+        } else {
+            "Lax"
+        };
         let header = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            "{}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}",
             self.name(issuer)
         );
         HeaderValue::from_str(&header).unwrap_or_else(|_| HeaderValue::from_static(""))

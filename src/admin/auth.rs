@@ -158,7 +158,7 @@ async fn principal(
             _ => Err(AdminRejection::unauthorized()),
         };
     }
-    let Some(token) = login::read_cookie(app.issuer(), &parts.headers) else {
+    let Some(token) = crate::session::Cookie::Admin.read(app.issuer(), &parts.headers) else {
         return Err(AdminRejection::unauthorized());
     };
     let session = login::current(app, &token)
@@ -181,8 +181,9 @@ async fn principal(
     Ok(AdminPrincipal::Admin(session.username))
 }
 
-/// A JWT access token of ours: signature, `typ`, time, issuer, not revoked, issued to a
-/// client (client_credentials) that still exists and still holds `portcullis:admin`.
+/// A JWT access token of ours: signature, `typ`, issuer, live (time, not revoked, not cut
+/// off), issued to a client (client_credentials) that still exists and still holds
+/// `portcullis:admin`.
 async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminRejection> {
     let invalid = AdminRejection::invalid_token;
     let (header, claims) = app.keys.verify(token).ok_or_else(invalid)?;
@@ -193,20 +194,10 @@ async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminReje
         || iss
             .strip_prefix(issuer)
             .is_some_and(|rest| rest.starts_with("/resources/"));
-    if header["typ"] != "at+jwt"
-        || !is_ours
-        || claims["exp"].as_i64().is_none_or(|exp| exp <= now)
-        || claims["nbf"].as_i64().is_none_or(|nbf| nbf > now)
-    {
-        return Err(invalid());
-    }
-    let jti = claims["jti"].as_str().ok_or_else(invalid)?;
-    if app
-        .store
-        .is_access_token_revoked(jti)
+    let is_live = crate::oauth::access_token::is_live(app.store.as_ref(), &claims, now)
         .await
-        .map_err(|_| AdminRejection::server_error())?
-    {
+        .map_err(|_| AdminRejection::server_error())?;
+    if header["typ"] != "at+jwt" || !is_ours || !is_live {
         return Err(invalid());
     }
     let has_admin_scope = claims["scope"]
@@ -233,15 +224,6 @@ async fn bearer(app: &AppState, token: &str) -> Result<AdminPrincipal, AdminReje
         .map_err(|_| AdminRejection::server_error())?
         .ok_or_else(invalid)?;
     if client.kind != ClientKind::Static || !client.scopes.iter().any(|s| s == ADMIN_SCOPE) {
-        return Err(invalid());
-    }
-    // "Revoke its tokens": every token issued until then.
-    let cutoff = app
-        .store
-        .client_tokens_cutoff(&client.id)
-        .await
-        .map_err(|_| AdminRejection::server_error())?;
-    if cutoff.is_some_and(|c| claims["iat"].as_i64().is_none_or(|iat| iat <= c)) {
         return Err(invalid());
     }
     Ok(AdminPrincipal::Client(client.id))

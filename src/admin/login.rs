@@ -1,9 +1,7 @@
-//! Admin sign-in: argon2id passwords, a session cookie (HttpOnly, SameSite=Strict, Secure
-//! and `__Host-` under https) holding a random token of which only the hash is stored, a
+//! Admin sign-in: argon2id passwords, a session cookie ([`crate::session::Cookie::Admin`]:
+//! HttpOnly, SameSite=Strict, Secure and `__Host-` under https) holding a random token of which only the hash is stored, a
 //! CSRF token derived from the session token (so it is bound to the session and needs no
 //! storage), and a rate limit on failed attempts per account and per client address.
-
-use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::app::AppState;
 use crate::audit::AuditEvent;
@@ -38,42 +36,6 @@ pub struct Attempt<'a> {
     pub address: &'a str,
     pub user_agent: &'a str,
     pub request_id: &'a str,
-}
-
-pub fn cookie_name(issuer: &str) -> &'static str {
-    if issuer.starts_with("https://") {
-        "__Host-portcullis_admin"
-    } else {
-        "portcullis_admin"
-    }
-}
-
-/// `Set-Cookie` for the admin session; `max_age` 0 removes it.
-pub fn set_cookie(issuer: &str, token: &str, max_age: i64) -> HeaderValue {
-    let secure = if issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let value = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        cookie_name(issuer)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The admin session token a request carries, if any (not yet checked).
-pub fn read_cookie(issuer: &str, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(issuer);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
 /// The CSRF token of a session: a keyed hash of the session token, which only the
@@ -209,6 +171,7 @@ const UNKNOWN_ACCOUNT_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Cookie;
 
     #[test]
     fn csrf_is_bound_to_the_session_token() {
@@ -221,11 +184,11 @@ mod tests {
 
     #[test]
     fn the_cookie_is_strict_and_secure_under_https() {
-        let c = set_cookie("https://auth.example", "t", 60);
+        let c = Cookie::Admin.set("https://auth.example", "t", 60);
         let c = c.to_str().unwrap();
         assert!(c.starts_with("__Host-portcullis_admin=t;"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
-        let plain = set_cookie("http://127.0.0.1:8080", "t", 60);
+        let plain = Cookie::Admin.set("http://127.0.0.1:8080", "t", 60);
         assert!(!plain.to_str().unwrap().contains("Secure"));
     }
 }

@@ -151,14 +151,7 @@ pub async fn establish_session(
         .await?;
     let is_simulated = connection.kind == "idp_simulator";
     if !user.is_enabled {
-        app.audit
-            .record(AuditEvent::LoginFailed {
-                connection_id: connection.id.clone(),
-                connection_kind: connection.kind.clone(),
-                reason: "user disabled".into(),
-                is_simulated,
-            })
-            .await;
+        record_login_failed(app, connection, "user disabled".into()).await;
         return Err(PageError::new(
             axum::http::StatusCode::FORBIDDEN,
             "user_disabled",
@@ -196,6 +189,18 @@ pub async fn establish_session(
     Ok((session, session::set_cookie(app.issuer(), &token)))
 }
 
+/// The `login.failed` audit event of a login through `connection`.
+pub(crate) async fn record_login_failed(app: &AppState, connection: &Connection, reason: String) {
+    app.audit
+        .record(AuditEvent::LoginFailed {
+            connection_id: connection.id.clone(),
+            connection_kind: connection.kind.clone(),
+            reason,
+            is_simulated: connection.kind == "idp_simulator",
+        })
+        .await;
+}
+
 /// An upstream login that failed: audited with the reason; the MCP client gets `error`
 /// by redirect when its redirect URI is trusted (static clients), the person a page.
 pub async fn refuse(
@@ -206,14 +211,7 @@ pub async fn refuse(
     reason: String,
 ) -> Response {
     tracing::info!(connection = %connection.id, %reason, "upstream login refused");
-    app.audit
-        .record(AuditEvent::LoginFailed {
-            connection_id: connection.id.clone(),
-            connection_kind: connection.kind.clone(),
-            reason,
-            is_simulated: false,
-        })
-        .await;
+    record_login_failed(app, connection, reason).await;
     let is_static = matches!(
         app.store.find_client(&pending.request.client_id).await,
         Ok(Some(c)) if c.kind == crate::store::ClientKind::Static

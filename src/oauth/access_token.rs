@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::ids;
 use crate::keys::{KeyError, KeyRing};
-use crate::store::Resource;
+use crate::store::{Resource, Store, StoreResult};
 
 #[derive(Debug, Serialize)]
 pub struct AccessTokenClaims<'a> {
@@ -72,4 +72,23 @@ pub fn mint(
         jti,
         expires_in: ttl,
     })
+}
+
+/// Whether the verified claims of one of our access tokens are live now: within
+/// `nbf`..`exp`, with a `jti` that was not revoked, and issued after any cut-off of its
+/// client's tokens (an admin's "revoke its tokens").
+pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) -> StoreResult<bool> {
+    let (Some(exp), Some(nbf), Some(jti)) = (
+        claims["exp"].as_i64(),
+        claims["nbf"].as_i64(),
+        claims["jti"].as_str(),
+    ) else {
+        return Ok(false);
+    };
+    if exp <= now || nbf > now || store.is_access_token_revoked(jti).await? {
+        return Ok(false);
+    }
+    let client_id = claims["client_id"].as_str().unwrap_or_default();
+    let cutoff = store.client_tokens_cutoff(client_id).await?;
+    Ok(cutoff.is_none_or(|c| claims["iat"].as_i64().is_some_and(|iat| iat > c)))
 }

@@ -9,10 +9,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::client_auth;
 use super::error::{ErrorCode, OAuthError};
 use super::form::{BasicAuth, FormParams, OAuthForm};
 use super::token::NoStore;
+use super::{access_token, client_auth};
 use crate::app::AppState;
 use crate::store::ClientKind;
 
@@ -54,10 +54,7 @@ pub async fn introspect(
     let Some((_, claims)) = app.keys.verify(token) else {
         return Ok(inactive);
     };
-    let now = app.clock.now();
-    let exp = claims["exp"].as_i64().unwrap_or(0);
-    let nbf = claims["nbf"].as_i64().unwrap_or(i64::MAX);
-    if exp <= now || nbf > now || claims["jti"].as_str().is_none() {
+    if !access_token::is_live(app.store.as_ref(), &claims, app.clock.now()).await? {
         return Ok(inactive);
     }
     let audience: Vec<&str> = claims["aud"]
@@ -69,21 +66,6 @@ pub async fn introspect(
         .iter()
         .any(|r| audience.contains(&r.as_str()))
     {
-        return Ok(inactive);
-    }
-    if app
-        .store
-        .is_access_token_revoked(claims["jti"].as_str().unwrap_or_default())
-        .await?
-    {
-        return Ok(inactive);
-    }
-    // An admin revoked the client's tokens after this one was issued.
-    let cutoff = app
-        .store
-        .client_tokens_cutoff(claims["client_id"].as_str().unwrap_or_default())
-        .await?;
-    if cutoff.is_some_and(|c| claims["iat"].as_i64().is_none_or(|iat| iat <= c)) {
         return Ok(inactive);
     }
     let mut out = json!({ "active": true, "token_type": "Bearer" });

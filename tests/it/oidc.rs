@@ -348,20 +348,7 @@ async fn an_idp_key_rotation_is_picked_up_without_a_restart() {
 #[tokio::test]
 async fn connections_test_checks_discovery_and_reports_the_last_logins_claims() {
     let su = setup("").await;
-    let run = |db: String| async move {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(["connections", "test", "conn_idp", "--dev"])
-            .env("PORTCULLIS_DATABASE_URL", db)
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-        )
-    };
-    let (ok, before) = run(su.s.app.db.url.clone()).await;
+    let (ok, before) = su.s.connections_test("conn_idp").await;
     assert!(ok, "{before}");
     assert!(before.contains("[ ok ] discovery"), "{before}");
     assert!(before.contains("[ ok ] issuer"), "{before}");
@@ -370,7 +357,7 @@ async fn connections_test_checks_discovery_and_reports_the_last_logins_claims() 
 
     token_claims(&Browser::new(&su.s), &su, "alice").await;
     su.s.app.state.audit.flush().await;
-    let (ok, after) = run(su.s.app.db.url.clone()).await;
+    let (ok, after) = su.s.connections_test("conn_idp").await;
     assert!(ok, "{after}");
     assert!(
         after.contains("\"groups\"") && after.contains("\"email\""),
@@ -380,7 +367,7 @@ async fn connections_test_checks_discovery_and_reports_the_last_logins_claims() 
 
     // An unreachable issuer fails the test with a clear line.
     drop(su.idp);
-    let (ok, down) = run(su.s.app.db.url.clone()).await;
+    let (ok, down) = su.s.connections_test("conn_idp").await;
     assert!(!ok);
     assert!(down.contains("[FAIL] discovery"), "{down}");
 }

@@ -221,6 +221,20 @@ async fn begin_as(
     }
 }
 
+/// Asserts that the newest `login.failed` event names the SAML check `check` (`what`: the
+/// case, for the failure message).
+pub async fn assert_refused_by(s: &Spawned, check: &str, what: &str) {
+    let failed = s.audit("login.failed").await;
+    let reason = failed
+        .first()
+        .and_then(|e| e.detail["reason"].as_str())
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!("saml check failed: {check}:")),
+        "{what}: expected check `{check}`, got {reason:?}"
+    );
+}
+
 /// Confirms an IdP-initiated login on the page the ACS answered with, in browser `b`.
 pub async fn confirm(b: &Browser, conn: &str, continue_page: &str) -> Page {
     let login = crate::saml_idp::field(continue_page, "login").expect("a confirmation form");
@@ -390,15 +404,7 @@ async fn idp_initiated_login_is_refused_unless_allowed() {
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("Sign-in failed"));
     assert!(page.headers.get("set-cookie").is_none(), "no session");
-    let failed = su.s.audit("login.failed").await;
-    assert!(
-        failed[0].detail["reason"]
-            .as_str()
-            .unwrap()
-            .contains("saml check failed: unsolicited"),
-        "{:?}",
-        failed[0].detail
-    );
+    assert_refused_by(&su.s, "unsolicited", "IdP-initiated login off").await;
     assert!(su.s.audit("login.succeeded").await.is_empty());
 }
 
@@ -422,15 +428,12 @@ async fn an_unsolicited_response_never_completes_a_pending_authorization() {
     .await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(su.s.audit("login.succeeded").await.is_empty());
-    let failed = su.s.audit("login.failed").await;
-    assert!(
-        failed[0].detail["reason"]
-            .as_str()
-            .unwrap()
-            .contains("in_response_to"),
-        "{:?}",
-        failed[0].detail
-    );
+    assert_refused_by(
+        &su.s,
+        "in_response_to",
+        "an unsolicited response with a RelayState",
+    )
+    .await;
 
     // Without a RelayState it is an IdP-initiated login: a confirmation page, no session,
     // and the victim's pending authorization is not completed by it.
@@ -600,20 +603,7 @@ async fn an_idp_key_rotation_is_picked_up_without_a_restart() {
 #[tokio::test]
 async fn connections_test_reads_the_idp_metadata_and_says_what_to_hand_the_idp() {
     let su = setup(false).await;
-    let run = |db: String| async move {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(["connections", "test", "conn_saml", "--dev"])
-            .env("PORTCULLIS_DATABASE_URL", db)
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-        )
-    };
-    let (ok, report) = run(su.s.app.db.url.clone()).await;
+    let (ok, report) = su.s.connections_test("conn_saml").await;
     assert!(ok, "{report}");
     assert!(
         report.contains(&format!(
@@ -628,7 +618,7 @@ async fn connections_test_reads_the_idp_metadata_and_says_what_to_hand_the_idp()
     );
     assert!(report.contains("/sso/v1/saml/conn_saml/acs"), "{report}");
     drop(su.idp);
-    let (ok, down) = run(su.s.app.db.url.clone()).await;
+    let (ok, down) = su.s.connections_test("conn_saml").await;
     assert!(!ok);
     assert!(down.contains("[FAIL] idp_metadata"), "{down}");
 }

@@ -4,7 +4,9 @@
 //! is the check's doing and not a broken fixture's.
 
 use crate::browser::{Browser, Page, REDIRECT_URI, query};
-use crate::saml::{acs, begin, begin_with, browser, confirm, entity, post_acs_cross_site, spawn};
+use crate::saml::{
+    acs, assert_refused_by, begin, begin_with, browser, confirm, entity, post_acs_cross_site, spawn,
+};
 use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign, xmlsec_verifies};
 use crate::support::Spawned;
 
@@ -103,12 +105,7 @@ impl Fx {
         assert_eq!(page.status, 403, "{what}: accepted! {}", page.body);
         assert!(page.body.contains("Sign-in failed"), "{what}");
         assert!(page.headers.get("set-cookie").is_none(), "{what}: a cookie");
-        let failed = self.s.audit("login.failed").await;
-        let reason = failed[0].detail["reason"].as_str().unwrap().to_string();
-        assert!(
-            reason.starts_with(&format!("saml check failed: {check}:")),
-            "{what}: expected check `{check}`, got {reason}"
-        );
+        assert_refused_by(&self.s, check, what).await;
         assert_eq!(
             self.s.audit("login.succeeded").await.len(),
             before,
@@ -457,14 +454,7 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         )
         .await;
     assert_eq!(page.status, 403, "{}", page.body);
-    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
-    assert!(
-        reason
-            .as_str()
-            .unwrap()
-            .starts_with("saml check failed: in_response_to:"),
-        "{reason}"
-    );
+    assert_refused_by(&fx.s, "in_response_to", "the response to another request").await;
 
     // Only the assertion signed: InResponseTo comes from its SubjectConfirmationData, and
     // the unsigned Response's InResponseTo cannot stand in for it.
@@ -485,14 +475,7 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         "unsigned InResponseTo trusted: {}",
         page.body
     );
-    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
-    assert!(
-        reason
-            .as_str()
-            .unwrap()
-            .starts_with("saml check failed: in_response_to:"),
-        "{reason}"
-    );
+    assert_refused_by(&fx.s, "in_response_to", "an unsigned InResponseTo").await;
 
     // The right one completes (control), once: the RelayState is single use.
     let begun = begin(&b, &client_id, REDIRECT_URI, "conn_fx", None).await;
@@ -511,14 +494,7 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
     assert_eq!(replay.status, 403, "{}", replay.body);
     // The used RelayState names nothing now: the replay is unsolicited, and answers a
     // request, so it is refused as such.
-    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
-    assert!(
-        reason
-            .as_str()
-            .unwrap()
-            .starts_with("saml check failed: in_response_to:"),
-        "{reason}"
-    );
+    assert_refused_by(&fx.s, "in_response_to", "a replayed solicited response").await;
 
     // A RelayState issued for this connection, presented at another connection's ACS.
     let begun = begin(&b, &client_id, REDIRECT_URI, "conn_fx", None).await;
@@ -536,14 +512,7 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         )
         .await;
     assert_eq!(page.status, 403, "{}", page.body);
-    let reason = fx.s.audit("login.failed").await[0].detail["reason"].clone();
-    assert!(
-        reason
-            .as_str()
-            .unwrap()
-            .starts_with("saml check failed: relay_state:"),
-        "{reason}"
-    );
+    assert_refused_by(&fx.s, "relay_state", "a RelayState of another connection").await;
 }
 
 #[tokio::test]

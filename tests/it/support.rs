@@ -360,6 +360,21 @@ impl Spawned {
             .unwrap()
     }
 
+    /// `portcullis connections test ID --dev` on this app's database: success and stdout.
+    pub async fn connections_test(&self, connection_id: &str) -> (bool, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["connections", "test", connection_id, "--dev"])
+            .env("PORTCULLIS_DATABASE_URL", &self.app.db.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    }
+
     /// Applies more seed to the running app (through its store's cache).
     pub async fn apply_seed(&self, text: &str) {
         let state = &self.app.state;

@@ -11,6 +11,7 @@ use super::{AdminPost, protect};
 use crate::admin::login::{self, Attempt, LoginError};
 use crate::app::AppState;
 use crate::pages::{PageError, PageForm};
+use crate::session::Cookie;
 
 #[derive(Template)]
 #[template(path = "admin/login.html")]
@@ -70,7 +71,7 @@ pub async fn post_login(
                 .insert(header::LOCATION, HeaderValue::from_static("/admin"));
             r.headers_mut().insert(
                 header::SET_COOKIE,
-                login::set_cookie(app.issuer(), &token, login::ADMIN_SESSION_TTL),
+                Cookie::Admin.set(app.issuer(), &token, login::ADMIN_SESSION_TTL),
             );
             protect(r.headers_mut());
             Ok(r)
@@ -98,7 +99,7 @@ pub async fn post_logout(
     r.headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static("/admin/login"));
     r.headers_mut()
-        .insert(header::SET_COOKIE, login::set_cookie(app.issuer(), "", 0));
+        .insert(header::SET_COOKIE, Cookie::Admin.set(app.issuer(), "", 0));
     protect(r.headers_mut());
     Ok(r)
 }

@@ -82,7 +82,9 @@ impl FromRequestParts<AppState> for AdminPage {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Refused> {
-        let token = session::read_cookie(app.issuer(), &parts.headers).ok_or(Refused::Login)?;
+        let token = crate::session::Cookie::Admin
+            .read(app.issuer(), &parts.headers)
+            .ok_or(Refused::Login)?;
         let admin = session::current(app, &token)
             .await
             .map_err(|e| Refused::Page(e.into()))?
@@ -150,14 +152,7 @@ fn flash_cookie(issuer: &str, value: &str, max_age: i64) -> HeaderValue {
 }
 
 fn read_flash(headers: &HeaderMap) -> Option<String> {
-    let raw = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == FLASH_COOKIE)
-        .map(|(_, v)| v.to_string())?;
+    let raw = crate::session::cookie_value(headers, FLASH_COOKIE)?;
     let text: String = form_urlencoded::parse(format!("f={raw}").as_bytes())
         .next()
         .map(|(_, v)| v.chars().take(300).collect())?;

@@ -35,12 +35,12 @@ impl OrgForm {
             domains: f.get("domains"),
         }
     }
-    fn input(&self, is_enabled: bool) -> OrganizationInput {
+    fn input(&self, is_enabled: Option<bool>) -> OrganizationInput {
         OrganizationInput {
             display_name: self.display_name.clone(),
             external_id: Some(self.external_id.clone()),
             domains: crate::admin::split_list(&self.domains),
-            is_enabled: Some(is_enabled),
+            is_enabled,
         }
     }
 }
@@ -131,7 +131,7 @@ pub async fn post_organizations(
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let form = OrgForm::from_fields(&post.fields);
-    match organizations::create(&app, &post.page.actor, form.input(true)).await {
+    match organizations::create(&app, &post.page.actor, form.input(Some(true))).await {
         Ok(org) => Ok(post.page.done(
             &format!("/admin/organizations/{}", org.id),
             &format!("Organization {} created.", org.display_name),
@@ -154,8 +154,8 @@ pub async fn post_organization(
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let form = OrgForm::from_fields(&post.fields);
-    let current = organizations::get(&app, &id).await.map_err(page_error)?;
-    match organizations::update(&app, &post.page.actor, &id, form.input(current.is_enabled)).await {
+    // `enabled` is not on this form: the update keeps the stored value.
+    match organizations::update(&app, &post.page.actor, &id, form.input(None)).await {
         Ok(org) => Ok(post.page.done(
             &format!("/admin/organizations/{}", org.id),
             "Organization saved.",

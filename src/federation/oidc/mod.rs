@@ -202,14 +202,7 @@ async fn callback(
         let connection = connection.clone();
         let why = why.to_string();
         async move {
-            app.audit
-                .record(crate::audit::AuditEvent::LoginFailed {
-                    connection_id: connection.id.clone(),
-                    connection_kind: connection.kind.clone(),
-                    reason: why.clone(),
-                    is_simulated: false,
-                })
-                .await;
+            super::record_login_failed(&app, &connection, why).await;
             PageError::bad_request(
                 code,
                 "This sign-in response is not valid for this browser. Start again from your application.",

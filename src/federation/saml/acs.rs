@@ -11,12 +11,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::metadata::{IdpMetadata, idp_metadata, refetch_idp_metadata};
-use super::verify::{Expected, Refusal, Verified, verify_response};
+use super::verify::{self, Expected, Refusal, Verified, verify_response};
 use super::{SamlSettings, settings};
 use crate::app::AppState;
-use crate::audit::AuditEvent;
 use crate::crypto;
-use crate::federation::{complete_login, open_pending, refuse};
+use crate::federation::{complete_login, open_pending, record_login_failed, refuse};
 use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
 use crate::store::{Connection, Taken, UpstreamLogin};
@@ -89,13 +88,13 @@ async fn solicited(
     cookie: &SessionCookie,
 ) -> Result<Response, PageError> {
     let pending = open_pending(app, &login.pending_id).await?;
+    let denied = |r: Refusal| refuse(app, &pending, connection, "access_denied", r.reason());
     if login.connection_id != connection.id {
-        let why = "saml check failed: relay_state: it was issued for another connection".into();
-        return Ok(refuse(app, &pending, connection, "access_denied", why).await);
+        let r = verify::refuse("relay_state", "it was issued for another connection");
+        return Ok(denied(r).await);
     }
     if !connection.is_enabled {
-        let why = "saml check failed: connection: disabled".into();
-        return Ok(refuse(app, &pending, connection, "access_denied", why).await);
+        return Ok(denied(verify::refuse("connection", "disabled")).await);
     }
     let request_id = app
         .config
@@ -111,10 +110,7 @@ async fn solicited(
     };
     match check(app, connection, s, &idp, Some(request_id), saml_response).await {
         Ok(verified) => complete_login(app, &pending, connection, verified.identity, cookie).await,
-        Err(r) => {
-            let why = format!("saml check failed: {}: {}", r.check, r.detail);
-            Ok(refuse(app, &pending, connection, "access_denied", why).await)
-        }
+        Err(r) => Ok(denied(r).await),
     }
 }
 
@@ -130,7 +126,8 @@ async fn unsolicited(
         } else {
             "the connection is disabled"
         };
-        return Ok(refuse_unsolicited(app, connection, "unsolicited", detail).await);
+        let r = verify::refuse("unsolicited", detail);
+        return Ok(refuse_unsolicited(app, connection, &r).await);
     }
     let idp = idp_metadata(app, s).await.map_err(|why| {
         tracing::warn!(connection = %connection.id, reason = %why, "SAML IdP metadata unavailable");
@@ -143,7 +140,7 @@ async fn unsolicited(
     })?;
     let verified = match check(app, connection, s, &idp, None, saml_response).await {
         Ok(v) => v,
-        Err(r) => return Ok(refuse_unsolicited(app, connection, r.check, &r.detail).await),
+        Err(r) => return Ok(refuse_unsolicited(app, connection, &r).await),
     };
     Ok(super::confirm::ask(app, connection, verified.identity))
 }
@@ -214,22 +211,10 @@ async fn verify_blocking(
     })?
 }
 
-async fn refuse_unsolicited(
-    app: &AppState,
-    connection: &Connection,
-    check: &str,
-    detail: &str,
-) -> Response {
-    let reason = format!("saml check failed: {check}: {detail}");
+async fn refuse_unsolicited(app: &AppState, connection: &Connection, r: &Refusal) -> Response {
+    let reason = r.reason();
     tracing::info!(connection = %connection.id, %reason, "SAML response refused");
-    app.audit
-        .record(AuditEvent::LoginFailed {
-            connection_id: connection.id.clone(),
-            connection_kind: connection.kind.clone(),
-            reason,
-            is_simulated: false,
-        })
-        .await;
+    record_login_failed(app, connection, reason).await;
     PageError::new(
         StatusCode::FORBIDDEN,
         "upstream_refused",

@@ -61,7 +61,14 @@ pub struct Refusal {
 /// Longest detail kept (it may quote unsigned, attacker-chosen text).
 const MAX_DETAIL_CHARS: usize = 200;
 
-fn refuse(check: &'static str, detail: impl Into<String>) -> Refusal {
+impl Refusal {
+    /// The audit event's reason: `saml check failed: <check>: <detail>`.
+    pub fn reason(&self) -> String {
+        format!("saml check failed: {}: {}", self.check, self.detail)
+    }
+}
+
+pub(super) fn refuse(check: &'static str, detail: impl Into<String>) -> Refusal {
     let detail: String = detail.into();
     Refusal {
         check,
@@ -164,14 +171,15 @@ pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Verified, Refusa
     }
     // One assertion, where the profile puts it: a second one (beside, in Extensions, in a
     // ds:Object) is the signature-wrapping family.
+    let is_encrypted = xml.contains("EncryptedAssertion");
     let assertions = count_elements(xml, "Assertion");
-    if assertions != 1 && !xml.contains("EncryptedAssertion") {
+    if assertions != 1 && !is_encrypted {
         return Err(refuse(
             "assertion_count",
             format!("the response holds {assertions} assertions; exactly one is accepted"),
         ));
     }
-    if xml.contains("EncryptedAssertion") {
+    if is_encrypted {
         return Err(refuse(
             "encrypted_assertion",
             "encrypted assertions are not supported; turn assertion encryption off at the IdP",
