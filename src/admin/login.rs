@@ -11,6 +11,10 @@ use crate::store::{AdminSession, StoreError};
 
 /// An admin session lasts at most 12 hours.
 pub const ADMIN_SESSION_TTL: i64 = 12 * 3600;
+/// ... and ends after 30 minutes without a request.
+pub const ADMIN_IDLE_TIMEOUT: i64 = 30 * 60;
+/// A session's last use is written at most once a minute (not on every request).
+pub const TOUCH_EVERY: i64 = 60;
 /// Failed attempts allowed per account and per address within [`FAILURE_WINDOW`].
 pub const MAX_FAILURES: i64 = 5;
 pub const FAILURE_WINDOW: i64 = 15 * 60;
@@ -53,7 +57,8 @@ pub fn csrf_matches(session_token: &str, presented: &str) -> bool {
         && openssl::memcmp::eq(expected.as_bytes(), presented.as_bytes())
 }
 
-/// The live session a token names (the admin still exists).
+/// The live session a token names (the admin still exists), which this use keeps alive;
+/// a session idle for [`ADMIN_IDLE_TIMEOUT`] is ended here.
 pub async fn current(app: &AppState, token: &str) -> Result<Option<AdminSession>, StoreError> {
     let Some(session) = app
         .store
@@ -66,8 +71,15 @@ pub async fn current(app: &AppState, token: &str) -> Result<Option<AdminSession>
     if session.ended_at.is_some() || session.expires_at <= now {
         return Ok(None);
     }
+    if now - session.last_seen_at >= ADMIN_IDLE_TIMEOUT {
+        app.store.end_admin_session(&session.id, now).await?;
+        return Ok(None);
+    }
     if app.store.find_admin(&session.username).await?.is_none() {
         return Ok(None);
+    }
+    if now - session.last_seen_at >= TOUCH_EVERY {
+        app.store.touch_admin_session(&session.id, now).await?;
     }
     Ok(Some(session))
 }
@@ -134,6 +146,7 @@ pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<String, Login
                 created_at: now,
                 expires_at: now + ADMIN_SESSION_TTL,
                 ended_at: None,
+                last_seen_at: now,
             })
             .await?;
         Ok(token)

@@ -30,6 +30,7 @@ async fn admin_sessions_end_and_login_failures_count_per_key_and_window() {
             created_at: 10,
             expires_at: 100,
             ended_at: None,
+            last_seen_at: 10,
         };
         s.insert_admin_session(&session).await.unwrap();
         assert_eq!(
@@ -38,12 +39,33 @@ async fn admin_sessions_end_and_login_failures_count_per_key_and_window() {
             "{name}"
         );
         assert_eq!(s.find_admin_session("other").await.unwrap(), None, "{name}");
+        s.touch_admin_session("ases_1", 15).await.unwrap();
+        s.touch_admin_session("ases_1", 12).await.unwrap();
+        assert_eq!(
+            s.find_admin_session("th")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
+            15,
+            "{name}: a touch never moves the last use back"
+        );
         s.end_admin_session("ases_1", 20).await.unwrap();
         s.end_admin_session("ases_1", 30).await.unwrap();
         assert_eq!(
             s.find_admin_session("th").await.unwrap().unwrap().ended_at,
             Some(20),
             "{name}: ended once"
+        );
+        s.touch_admin_session("ases_1", 25).await.unwrap();
+        assert_eq!(
+            s.find_admin_session("th")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
+            15,
+            "{name}: an ended session is not touched"
         );
 
         for at in [5, 10, 15] {

@@ -221,6 +221,9 @@ impl AdminConsoleStore for CachedStore {
     async fn end_admin_session(&self, id: &str, now: i64) -> StoreResult<()> {
         self.inner.end_admin_session(id, now).await
     }
+    async fn touch_admin_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.inner.touch_admin_session(id, now).await
+    }
     async fn record_login_failure(&self, key: &str, at: i64) -> StoreResult<()> {
         self.inner.record_login_failure(key, at).await
     }

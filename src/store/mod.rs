@@ -172,6 +172,8 @@ pub trait AdminConsoleStore {
     async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
     async fn find_admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>>;
     async fn end_admin_session(&self, id: &str, now: i64) -> StoreResult<()>;
+    /// Records that a live session was used at `now`.
+    async fn touch_admin_session(&self, id: &str, now: i64) -> StoreResult<()>;
     /// Records a failed admin login under a key (`user:<name>` or `addr:<ip>`).
     async fn record_login_failure(&self, key: &str, at: i64) -> StoreResult<()>;
     async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;

@@ -191,6 +191,8 @@ pub struct AdminSession {
     pub created_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// When the session was last used (at most [`crate::admin::login::TOUCH_EVERY`] stale).
+    pub last_seen_at: i64,
 }
 
 /// A validated seed, ready to write in one transaction.

@@ -117,6 +117,45 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_every_page_renders_protected
 }
 
 #[tokio::test]
+async fn a_session_ends_after_thirty_idle_minutes_and_a_busy_one_after_twelve_hours() {
+    let s = TestApp::builder().spawn().await;
+    let goes_to_login = |page: &crate::browser::Page| {
+        page.status == 303 && page.location.as_deref() == Some("/admin/login")
+    };
+
+    // Used every 25 minutes, a session lives its 12 hours, and not longer.
+    let busy = Admin::login(&s).await;
+    for _ in 0..28 {
+        s.app.clock.advance(25 * 60);
+        busy.page("/admin").await;
+    }
+    s.app.clock.advance(25 * 60); // 12 h 05 min after sign-in
+    assert!(goes_to_login(&busy.b.get("/admin").await));
+
+    // Left alone for 30 minutes, a session ends, also on the API, and stays ended.
+    let idle = Admin::login(&s).await;
+    let csrf = idle.csrf().await;
+    s.app.clock.advance(29 * 60 + 59);
+    idle.page("/admin/clients").await;
+    s.app.clock.advance(30 * 60);
+    assert!(goes_to_login(&idle.b.get("/admin/clients").await));
+    let api = idle
+        .b
+        .http
+        .get(format!("{}/api/v1/admin/clients", s.base))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    s.app.clock.advance(-(30 * 60));
+    assert!(
+        goes_to_login(&idle.b.get("/admin").await),
+        "an idle session was ended for good, not only refused at that time"
+    );
+}
+
+#[tokio::test]
 async fn failed_sign_ins_are_rate_limited_with_a_clear_message() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);

@@ -14,7 +14,7 @@
 //! | `/other-id.json` | a valid document whose `client_id` is `…/client.json` |
 //! | `/big.json` | more than 5,120 bytes, with `Content-Length` |
 //! | `/big-chunked.json` | more than 5,120 bytes, chunked (no length announced) |
-//! | `/slow.json` | the valid document, after 7 s |
+//! | `/slow.json` | the valid document, after 12 s |
 //! | `/redirect.json` | 302 to `/client.json` |
 //! | `/not-json.json` | `{"client_id": ` and nothing more |
 //! | `/private-key-jwt.json` | a document asking for `private_key_jwt` |
@@ -50,7 +50,7 @@ use crate::support::{Spawned, T0, TestApp, decode_jwt};
 
 const AUTHORIZE: &str = "/resources/res_tickets/oauth/authorize";
 const TOKEN: &str = "/resources/res_tickets/oauth/token";
-const SLOW: Duration = Duration::from_secs(7);
+const SLOW: Duration = Duration::from_secs(12);
 
 // ---------------------------------------------------------------------------------------
 // A test CA and server certificates.

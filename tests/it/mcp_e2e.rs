@@ -40,7 +40,8 @@ use crate::cimd::{DocServer, make_pki};
 use crate::oidc_idp::free_port;
 use crate::support::{Builder, Spawned, TestApp, peer_python};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+// A guard against a peer that never starts, not a timing test: generous for a loaded 2-core CI.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The demo's resource: its URL is the demo's real address, known only once a port is picked;

@@ -21,7 +21,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A guard against a provider that never starts, not a timing test: generous, as a loaded
+/// 2-core CI machine has once taken over 30 s to bring it up.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct OidcIdp {
     /// `http://127.0.0.1:<port>`, exactly as in the discovery document (no trailing slash).
@@ -59,7 +61,7 @@ pub fn free_port() -> u16 {
 
 impl OidcIdp {
     /// Starts the provider on 127.0.0.1:`port` (0 = any free port) with one client.
-    /// Panics (with the provider's stderr) if it is not ready within 30 s.
+    /// Panics (with the provider's stderr) if it is not ready within [`READY_TIMEOUT`].
     pub async fn start(
         port: u16,
         client_id: &str,
@@ -201,7 +203,14 @@ async fn spawn(
         Ok(Ok(Some((_, None)))) => "READY without a KID line".to_string(),
         Ok(Ok(None)) => "exited before READY".to_string(),
         Ok(Err(e)) => format!("reading its stdout: {e}"),
-        Err(_) => format!("not READY within {READY_TIMEOUT:?}"),
+        Err(_) => format!(
+            "not READY within {READY_TIMEOUT:?} (load average {}, process state {})",
+            proc_text("/proc/loadavg"),
+            child
+                .id()
+                .map(|pid| proc_text(&format!("/proc/{pid}/stat")))
+                .unwrap_or_default()
+        ),
     };
     let _ = child.kill().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
@@ -209,6 +218,13 @@ async fn spawn(
     Err(format!(
         "oidc-provider on port {port}: {failure}; stderr:\n{err}"
     ))
+}
+
+/// A /proc file's first line, for the diagnostics of a provider that did not start.
+fn proc_text(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().next().unwrap_or_default().to_string())
+        .unwrap_or_else(|e| format!("({path}: {e})"))
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@ use tokio::process::{Child, Command};
 
 use crate::oidc_idp::free_port;
 
+/// A guard against an IdP that never serves its metadata, not a timing test: generous for a
+/// loaded 2-core CI machine.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
 pub const IDP_ENTITY_ID: &str = "urn:test:saml-idp";
 
 /// A test user of the IdP.
@@ -178,7 +182,8 @@ impl SamlIdp {
                 .kill_on_drop(true)
                 .spawn()
                 .expect("run node (Node.js on PATH?)");
-            for _ in 0..300 {
+            let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+            while tokio::time::Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port is not free yet: try again
                 }

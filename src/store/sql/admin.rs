@@ -18,6 +18,7 @@ struct AdminSessionRow {
     created_at: i64,
     expires_at: i64,
     ended_at: Option<i64>,
+    last_seen_at: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -41,14 +42,16 @@ struct UserCountRow {
 impl AdminConsoleStore for SqlStore {
     async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO admin_sessions (id, token_hash, username, created_at, expires_at, ended_at) \
-             VALUES ($1, $2, $3, $4, $5, NULL)",
+            "INSERT INTO admin_sessions \
+             (id, token_hash, username, created_at, expires_at, ended_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6)",
         )
         .bind(&s.id)
         .bind(&s.token_hash)
         .bind(&s.username)
         .bind(s.created_at)
         .bind(s.expires_at)
+        .bind(s.last_seen_at)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -56,7 +59,8 @@ impl AdminConsoleStore for SqlStore {
 
     async fn find_admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>> {
         let row: Option<AdminSessionRow> = sqlx::query_as(
-            "SELECT id, token_hash, username, created_at, expires_at, ended_at \
+            "SELECT id, token_hash, username, created_at, expires_at, ended_at, \
+             COALESCE(last_seen_at, created_at) AS last_seen_at \
              FROM admin_sessions WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -69,6 +73,7 @@ impl AdminConsoleStore for SqlStore {
             created_at: r.created_at,
             expires_at: r.expires_at,
             ended_at: r.ended_at,
+            last_seen_at: r.last_seen_at,
         }))
     }
 
@@ -78,6 +83,18 @@ impl AdminConsoleStore for SqlStore {
             .bind(now)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    async fn touch_admin_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE admin_sessions SET last_seen_at = $2 \
+             WHERE id = $1 AND ended_at IS NULL AND last_seen_at < $2",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
