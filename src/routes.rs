@@ -200,6 +200,10 @@ fn admin_pages() -> Router<AppState> {
             post(organizations::post_organization_enabled),
         )
         .route(
+            "/admin/organizations/{id}/delete",
+            post(organizations::post_organization_delete),
+        )
+        .route(
             "/admin/connections",
             get(connections::get_connections).post(connections::post_connections),
         )
@@ -212,6 +216,10 @@ fn admin_pages() -> Router<AppState> {
             post(connections::post_connection_enabled),
         )
         .route(
+            "/admin/connections/{id}/delete",
+            post(connections::post_connection_delete),
+        )
+        .route(
             "/admin/connections/{id}/test",
             get(connections::get_connection_test),
         )
@@ -222,6 +230,10 @@ fn admin_pages() -> Router<AppState> {
         .route(
             "/admin/resources/{id}",
             get(resources::get_resource).post(resources::post_resource),
+        )
+        .route(
+            "/admin/resources/{id}/delete",
+            post(resources::post_resource_delete),
         )
         .route(
             "/admin/rules",
@@ -265,7 +277,9 @@ fn admin_api() -> Router<AppState> {
         )
         .route(
             "/api/v1/admin/organizations/{id}",
-            get(api::get_organization).put(api::put_organization),
+            get(api::get_organization)
+                .put(api::put_organization)
+                .delete(api::delete_organization),
         )
         .route(
             "/api/v1/admin/organizations/{id}/{action}",
@@ -277,7 +291,9 @@ fn admin_api() -> Router<AppState> {
         )
         .route(
             "/api/v1/admin/connections/{id}",
-            get(api::get_connection).put(api::put_connection),
+            get(api::get_connection)
+                .put(api::put_connection)
+                .delete(api::delete_connection),
         )
         .route(
             "/api/v1/admin/connections/{id}/{action}",
@@ -289,7 +305,9 @@ fn admin_api() -> Router<AppState> {
         )
         .route(
             "/api/v1/admin/resources/{id}",
-            get(api::get_resource).put(api::put_resource),
+            get(api::get_resource)
+                .put(api::put_resource)
+                .delete(api::delete_resource),
         )
         .route(
             "/api/v1/admin/rules",

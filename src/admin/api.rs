@@ -33,6 +33,10 @@ impl From<AdminError> for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({ "error": "not_found", "error_description": format!("no such {what}") }),
             ),
+            AdminError::InUse(message) => ApiError(
+                StatusCode::CONFLICT,
+                json!({ "error": "in_use", "error_description": message }),
+            ),
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "admin API store failure");
                 ApiError(
@@ -133,6 +137,16 @@ pub async fn put_organization(
     )))
 }
 
+/// `DELETE`: 204, 404, or 409 `in_use` saying what still refers to it.
+pub async fn delete_organization(
+    State(app): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    super::organizations::delete(&app, &actor, &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
 /// `POST …/{id}/enable` and `…/{id}/disable` share this shape.
 #[derive(Deserialize)]
 pub struct Toggle {
@@ -200,6 +214,16 @@ pub async fn put_connection(
     ))
 }
 
+/// `DELETE`: 204, 404, or 409 `in_use` saying what still refers to it.
+pub async fn delete_connection(
+    State(app): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    super::connections::delete(&app, &actor, &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
 pub async fn post_connection_action(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
@@ -263,6 +287,16 @@ pub async fn put_resource(
     Ok(ok(resource_json(
         super::resources::update(&app, &actor, &id, input).await?,
     )))
+}
+
+/// `DELETE`: 204, 404, or 409 `in_use` saying what still refers to it.
+pub async fn delete_resource(
+    State(app): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    super::resources::delete(&app, &actor, &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
 }
 
 // Rules

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Actor, AdminError, Touched, plan_entries, record};
+use super::{Actor, AdminError, Touched, deleted, plan_entries, record};
 use crate::app::AppState;
 use crate::ids;
 use crate::seed::file::{ConnectionEntry, OrganizationEntry, SeedFile};
@@ -322,6 +322,32 @@ pub async fn set_enabled(
     )
     .await;
     Ok(connection.into())
+}
+
+/// Deletes a connection nobody has signed in through; one with users is refused (disable
+/// it instead: its users, their consents and the audit trail stay meaningful).
+pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), AdminError> {
+    let before = get(app, id).await?;
+    deleted(
+        app.store.delete_connection(id).await?,
+        "connection",
+        id,
+        "disable it instead",
+    )?;
+    record(
+        app,
+        actor,
+        "admin.connection.deleted",
+        id,
+        Touched {
+            organization_id: Some(before.organization_id.clone()),
+            ..Default::default()
+        },
+        json!({ "kind": before.kind, "organization_id": before.organization_id,
+                "enabled": before.is_enabled }),
+    )
+    .await;
+    Ok(())
 }
 
 /// The checks of `portcullis connections test`, for the pages and the API.

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::audit::{AdminActor, AuditEvent};
 use crate::seed::SeedError;
-use crate::store::StoreError;
+use crate::store::{Deletion, StoreError};
 
 pub use auth::{AdminAuth, AdminRejection};
 
@@ -73,6 +73,8 @@ pub enum AdminError {
         message: String,
     },
     NotFound(&'static str),
+    /// A delete refused because other things still refer to it (the message says which).
+    InUse(String),
     Store(StoreError),
 }
 
@@ -129,6 +131,24 @@ pub(crate) fn conflict_field(e: StoreError) -> AdminError {
             AdminError::invalid(field, what)
         }
         other => AdminError::Store(other),
+    }
+}
+
+/// What a store delete means to an admin: done, no such thing, or a refusal saying what
+/// still refers to it and what to do instead.
+pub(crate) fn deleted(
+    outcome: Deletion,
+    what: &'static str,
+    id: &str,
+    instead: &str,
+) -> Result<(), AdminError> {
+    match outcome {
+        Deletion::Deleted => Ok(()),
+        Deletion::NotFound => Err(AdminError::NotFound(what)),
+        Deletion::InUse(uses) => Err(AdminError::InUse(format!(
+            "The {what} {id} is still in use ({}): {instead}",
+            uses.join(", ")
+        ))),
     }
 }
 

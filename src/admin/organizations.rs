@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Actor, AdminError, Touched, conflict_field, plan_entries, record};
+use super::{Actor, AdminError, Touched, conflict_field, deleted, plan_entries, record};
 use crate::app::AppState;
 use crate::ids;
 use crate::seed::file::{OrganizationEntry, SeedFile};
@@ -169,4 +169,30 @@ pub async fn set_enabled(
     )
     .await;
     Ok(org)
+}
+
+/// Deletes an organization no connection, user or rule refers to any more (its domains go
+/// with it); one still in use is refused and stays as it was.
+pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), AdminError> {
+    let before = get(app, id).await?;
+    deleted(
+        app.store.delete_organization(id).await?,
+        "organization",
+        id,
+        "delete its rules and connections first, or disable it instead",
+    )?;
+    record(
+        app,
+        actor,
+        "admin.organization.deleted",
+        id,
+        Touched {
+            organization_id: Some(id.to_string()),
+            ..Default::default()
+        },
+        json!({ "display_name": before.display_name, "external_id": before.external_id,
+                "domains": before.domains, "enabled": before.is_enabled }),
+    )
+    .await;
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Actor, AdminError, Touched, conflict_field, plan_entries, record};
+use super::{Actor, AdminError, Touched, conflict_field, deleted, plan_entries, record};
 use crate::app::AppState;
 use crate::ids;
 use crate::seed::file::{ResourceEntry, ScopeEntry, SeedFile};
@@ -160,6 +160,31 @@ pub async fn update(
     )
     .await;
     Ok(resource)
+}
+
+/// Deletes an MCP server no rule, client or live consent refers to; one still in use is
+/// refused and stays as it was.
+pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), AdminError> {
+    let before = get(app, id).await?;
+    deleted(
+        app.store.delete_resource(id).await?,
+        "MCP server",
+        id,
+        "delete its rules and clients and revoke its consents first",
+    )?;
+    record(
+        app,
+        actor,
+        "admin.resource.deleted",
+        id,
+        Touched {
+            resource_id: Some(id.to_string()),
+            ..Default::default()
+        },
+        summary(&before),
+    )
+    .await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -339,3 +339,157 @@ async fn the_audit_search_filters_by_every_column_and_time_and_pages() {
         assert_eq!(ids(page), ["evt_3", "evt_2"], "{name}: newest first, paged");
     }
 }
+
+#[tokio::test]
+async fn only_what_nothing_refers_to_is_deleted_and_nothing_else_goes_with_it() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let conn = |id: &str| Connection {
+            id: id.into(),
+            organization_id: "org_a".into(),
+            kind: "idp_simulator".into(),
+            is_enabled: true,
+            settings: json!({}),
+        };
+        s.apply_seed(
+            &SeedPlan {
+                organizations: vec![org("org_a", &["a.test"]), org("org_b", &["b.test"])],
+                connections: vec![conn("conn_used"), conn("conn_new")],
+                resources: vec![
+                    resource("res_ruled", "http://127.0.0.1:1/a"),
+                    resource("res_listed", "http://127.0.0.1:1/b"),
+                    resource("res_3", "http://127.0.0.1:1/c"),
+                    resource("res_consented", "http://127.0.0.1:1/d"),
+                ],
+                rules: vec![Rule {
+                    id: "rule_1".into(),
+                    name: "R".into(),
+                    resource_id: "res_ruled".into(),
+                    organization_id: Some("org_a".into()),
+                    conditions: json!({ "any": true }),
+                    grants: vec!["r.read".into()],
+                    effect: "allow".into(),
+                    position: 0,
+                }],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        // A client listing res_listed, and "resx3" (which `res_3` must not match as LIKE).
+        let mut listing = client("m2m_listing");
+        listing.resources = vec!["res_listed".into(), "resx3".into()];
+        s.insert_client(&listing).await.unwrap();
+        let user = s
+            .upsert_user(&User {
+                id: String::new(),
+                connection_id: "conn_used".into(),
+                organization_id: "org_a".into(),
+                subject: "alice".into(),
+                email: None,
+                is_email_verified: false,
+                name: None,
+                groups: vec![],
+                attributes: serde_json::Map::new(),
+                is_enabled: true,
+                last_login_at: 2,
+            })
+            .await
+            .unwrap();
+        let consent = s
+            .upsert_consent(&Consent {
+                id: "cns_1".into(),
+                user_id: user.id.clone(),
+                client_id: "m2m_listing".into(),
+                redirect_uri: "http://127.0.0.1/cb".into(),
+                resource_id: "res_consented".into(),
+                scopes: vec!["r.read".into()],
+                created_at: 2,
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+
+        let in_use = |uses: &[&str]| Deletion::InUse(uses.iter().map(|u| u.to_string()).collect());
+        assert_eq!(
+            s.delete_organization("org_a").await.unwrap(),
+            in_use(&["2 connections", "1 user", "1 rule"]),
+            "{name}"
+        );
+        assert_eq!(
+            s.delete_connection("conn_used").await.unwrap(),
+            in_use(&["1 user signed in through it"]),
+            "{name}"
+        );
+        assert_eq!(
+            s.delete_resource("res_ruled").await.unwrap(),
+            in_use(&["1 rule"]),
+            "{name}"
+        );
+        assert_eq!(
+            s.delete_resource("res_listed").await.unwrap(),
+            in_use(&["1 client"]),
+            "{name}"
+        );
+        assert_eq!(
+            s.delete_resource("res_consented").await.unwrap(),
+            in_use(&["1 consent"]),
+            "{name}"
+        );
+        // Refused deletes changed nothing.
+        assert!(s.find_organization("org_a").await.unwrap().is_some());
+        assert!(s.find_user(&user.id).await.unwrap().is_some());
+        assert_eq!(s.list_rules("res_ruled").await.unwrap().len(), 1);
+        assert!(s.find_client("m2m_listing").await.unwrap().is_some());
+        assert!(s.find_consent_by_id(&consent.id).await.unwrap().is_some());
+
+        // Unused ones go, with their domains (free for another organization).
+        assert_eq!(
+            s.delete_resource("res_3").await.unwrap(),
+            Deletion::Deleted,
+            "{name}: `_` is no LIKE wildcard"
+        );
+        assert_eq!(
+            s.delete_connection("conn_new").await.unwrap(),
+            Deletion::Deleted
+        );
+        assert_eq!(
+            s.delete_organization("org_b").await.unwrap(),
+            Deletion::Deleted
+        );
+        assert!(s.find_organization("org_b").await.unwrap().is_none());
+        assert!(
+            s.find_organization_by_domain("b.test")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.find_connection("conn_new").await.unwrap().is_none());
+        assert!(s.find_resource("res_3").await.unwrap().is_none());
+        s.apply_seed(
+            &SeedPlan {
+                organizations: vec![org("org_c", &["b.test"])],
+                ..Default::default()
+            },
+            3,
+        )
+        .await
+        .unwrap();
+        for missing in [
+            s.delete_organization("org_b").await.unwrap(),
+            s.delete_connection("conn_new").await.unwrap(),
+            s.delete_resource("res_3").await.unwrap(),
+        ] {
+            assert_eq!(missing, Deletion::NotFound, "{name}");
+        }
+
+        // A revoked consent no longer holds its resource.
+        s.revoke_consent(&consent.id, 4).await.unwrap();
+        assert_eq!(
+            s.delete_resource("res_consented").await.unwrap(),
+            Deletion::Deleted,
+            "{name}"
+        );
+    }
+}

@@ -150,6 +150,11 @@ impl ResourceStore for CachedStore {
     async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
         self.inner.list_resources().await
     }
+    async fn delete_resource(&self, id: &str) -> StoreResult<Deletion> {
+        let result = self.inner.delete_resource(id).await;
+        self.clear();
+        result
+    }
 }
 
 #[async_trait]
@@ -171,6 +176,12 @@ impl OrganizationStore for CachedStore {
     }
     async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>> {
         self.inner.list_rules(resource_id).await
+    }
+    async fn delete_organization(&self, id: &str) -> StoreResult<Deletion> {
+        self.inner.delete_organization(id).await
+    }
+    async fn delete_connection(&self, id: &str) -> StoreResult<Deletion> {
+        self.inner.delete_connection(id).await
     }
 }
 

@@ -53,6 +53,8 @@ pub trait ResourceStore {
     async fn find_resource(&self, id: &str) -> StoreResult<Option<Resource>>;
     async fn find_resource_by_url(&self, server_url: &str) -> StoreResult<Option<Resource>>;
     async fn list_resources(&self) -> StoreResult<Vec<Resource>>;
+    /// Deletes a resource no rule, client or live consent refers to.
+    async fn delete_resource(&self, id: &str) -> StoreResult<Deletion>;
 }
 
 #[async_trait]
@@ -64,6 +66,10 @@ pub trait OrganizationStore {
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
     async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
     async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>>;
+    /// Deletes an organization (and its domains) no connection, user or rule refers to.
+    async fn delete_organization(&self, id: &str) -> StoreResult<Deletion>;
+    /// Deletes a connection nobody has signed in through.
+    async fn delete_connection(&self, id: &str) -> StoreResult<Deletion>;
 }
 
 #[async_trait]

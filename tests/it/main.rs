@@ -7,6 +7,7 @@
 mod admin_api;
 mod admin_browser;
 mod admin_cli;
+mod admin_deletes;
 mod admin_pages;
 mod admin_support;
 mod browser;

@@ -208,3 +208,16 @@ pub async fn post_connection(
         Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
     }
 }
+
+pub async fn post_connection_delete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    connections::delete(&app, &post.page.actor, &id)
+        .await
+        .map_err(page_error)?;
+    Ok(post
+        .page
+        .done("/admin/connections", &format!("Connection {id} deleted.")))
+}

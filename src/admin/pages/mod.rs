@@ -278,6 +278,12 @@ pub fn form_error(e: AdminError) -> Result<Errors, Refused> {
             "Not found",
             format!("There is no such {what}."),
         ))),
+        AdminError::InUse(message) => Err(Refused::Page(PageError::new(
+            StatusCode::CONFLICT,
+            "in_use",
+            "Still in use",
+            message,
+        ))),
         AdminError::Store(e) => Err(Refused::Page(e.into())),
     }
 }

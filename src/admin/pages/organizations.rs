@@ -182,3 +182,17 @@ pub async fn post_organization_enabled(
         },
     ))
 }
+
+pub async fn post_organization_delete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    organizations::delete(&app, &post.page.actor, &id)
+        .await
+        .map_err(page_error)?;
+    Ok(post.page.done(
+        "/admin/organizations",
+        &format!("Organization {id} deleted."),
+    ))
+}

@@ -205,3 +205,16 @@ pub async fn post_resource(
         Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
     }
 }
+
+pub async fn post_resource_delete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    resources::delete(&app, &post.page.actor, &id)
+        .await
+        .map_err(page_error)?;
+    Ok(post
+        .page
+        .done("/admin/resources", &format!("MCP server {id} deleted.")))
+}

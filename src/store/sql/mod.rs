@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod clients;
 mod consents;
+mod deletes;
 mod grants;
 mod keys;
 mod organizations;

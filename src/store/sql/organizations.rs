@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
-use crate::store::{Connection, Organization, OrganizationStore, Rule, StoreResult};
+use crate::store::{Connection, Deletion, Organization, OrganizationStore, Rule, StoreResult};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -156,5 +156,50 @@ impl OrganizationStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn delete_organization(&self, id: &str) -> StoreResult<Deletion> {
+        self.delete_unused(
+            id,
+            &[
+                (
+                    "SELECT COUNT(*) AS n FROM connections WHERE organization_id = $1",
+                    "connection",
+                    "connections",
+                ),
+                (
+                    "SELECT COUNT(*) AS n FROM users WHERE organization_id = $1",
+                    "user",
+                    "users",
+                ),
+                (
+                    "SELECT COUNT(*) AS n FROM rules WHERE organization_id = $1",
+                    "rule",
+                    "rules",
+                ),
+            ],
+            &[
+                "DELETE FROM organization_domains WHERE organization_id = $1",
+                "DELETE FROM organizations WHERE id = $1",
+            ],
+        )
+        .await
+    }
+
+    async fn delete_connection(&self, id: &str) -> StoreResult<Deletion> {
+        self.delete_unused(
+            id,
+            &[(
+                "SELECT COUNT(*) AS n FROM users WHERE connection_id = $1",
+                "user signed in through it",
+                "users signed in through it",
+            )],
+            &[
+                "DELETE FROM upstream_logins WHERE connection_id = $1",
+                "DELETE FROM saml_assertions WHERE connection_id = $1",
+                "DELETE FROM connections WHERE id = $1",
+            ],
+        )
+        .await
     }
 }

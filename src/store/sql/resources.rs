@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
-use crate::store::{Resource, ResourceStore, StoreError, StoreResult};
+use crate::store::{Deletion, Resource, ResourceStore, StoreError, StoreResult};
 
 const RESOURCE_COLUMNS: &str = "id, name, server_url, access_token_ttl, refresh_token_ttl, \
     dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes";
@@ -65,5 +65,34 @@ impl ResourceStore for SqlStore {
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(Resource::try_from).collect()
+    }
+
+    async fn delete_resource(&self, id: &str) -> StoreResult<Deletion> {
+        self.delete_unused(
+            id,
+            &[
+                (
+                    "SELECT COUNT(*) AS n FROM rules WHERE resource_id = $1",
+                    "rule",
+                    "rules",
+                ),
+                // Clients bound to it, or listing it among their resources (a JSON array of
+                // ids: `"res_x"` quoted, `_` escaped for LIKE).
+                (
+                    "SELECT COUNT(*) AS n FROM clients WHERE bound_resource_id = $1 \
+                     OR resources LIKE '%\"' || REPLACE($1, '_', '\\_') || '\"%' ESCAPE '\\'",
+                    "client",
+                    "clients",
+                ),
+                (
+                    "SELECT COUNT(*) AS n FROM consents \
+                     WHERE resource_id = $1 AND revoked_at IS NULL",
+                    "consent",
+                    "consents",
+                ),
+            ],
+            &["DELETE FROM resources WHERE id = $1"],
+        )
+        .await
     }
 }

@@ -1,0 +1,246 @@
+//! Deleting organizations, connections and MCP servers, in the pages and the API: only what
+//! nothing refers to goes; anything else is refused (a "Still in use" page, 409 `in_use`)
+//! with what still refers to it, and changes nothing. Each delete is audited; unknown ids
+//! are 404; without the CSRF token or credentials nothing goes.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::admin_support::{Admin, admin_token, user_tokens};
+use crate::support::{Spawned, TestApp};
+
+/// An organization with one connection, and an MCP server, that nothing uses.
+const UNUSED: &str = r#"
+[[organizations]]
+id = "org_temp"
+display_name = "Temp"
+domains = ["temp.example"]
+
+[[organizations.connections]]
+id = "conn_temp"
+kind = "idp_simulator"
+
+[[resources]]
+id = "res_temp"
+name = "Temp"
+server_url = "http://127.0.0.1:8089/mcp"
+scopes = [ { name = "temp.read", description = "Read" } ]
+"#;
+
+async fn exists(s: &Spawned, org: &str, conn: &str, res: &str) -> [bool; 3] {
+    let store = &s.app.state.store;
+    [
+        store.find_organization(org).await.unwrap().is_some(),
+        store.find_connection(conn).await.unwrap().is_some(),
+        store.find_resource(res).await.unwrap().is_some(),
+    ]
+}
+
+#[tokio::test]
+async fn the_pages_delete_only_what_nothing_refers_to() {
+    let s = TestApp::builder().spawn().await;
+    s.apply_seed(UNUSED).await;
+    let admin = Admin::login(&s).await;
+    // alice signs in through conn_acme_sim: the connection now has a user.
+    user_tokens(&admin.b, "alice@example.com", "eng").await;
+
+    for (path, says) in [
+        (
+            "/admin/organizations/org_acme/delete",
+            "The organization org_acme is still in use (1 connection, 1 user, ",
+        ),
+        (
+            "/admin/connections/conn_acme_sim/delete",
+            "The connection conn_acme_sim is still in use (1 user signed in through it): disable it instead",
+        ),
+        (
+            "/admin/resources/res_tickets/delete",
+            "The MCP server res_tickets is still in use (",
+        ),
+    ] {
+        let page = admin.post(path, &[]).await;
+        assert_eq!(page.status, 409, "{path}: {}", page.body);
+        assert!(page.body.contains("Still in use"), "{}", page.body);
+        assert!(page.body.contains(says), "{path}: {}", page.body);
+    }
+    assert_eq!(
+        exists(&s, "org_acme", "conn_acme_sim", "res_tickets").await,
+        [true; 3],
+        "refused deletes change nothing"
+    );
+
+    // Without the session's CSRF token nothing is deleted.
+    let forged = admin.b.post("/admin/resources/res_temp/delete", &[]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        exists(&s, "org_temp", "conn_temp", "res_temp").await,
+        [true; 3]
+    );
+
+    // The organization page offers the delete; used in order, everything unused goes.
+    let page = admin.page("/admin/organizations/org_temp").await;
+    assert!(page.body.contains("/admin/organizations/org_temp/delete"));
+    let refused = admin
+        .post("/admin/organizations/org_temp/delete", &[])
+        .await;
+    assert_eq!(refused.status, 409, "its connection is still there");
+    for (path, flash) in [
+        (
+            "/admin/connections/conn_temp/delete",
+            "Connection conn_temp deleted.",
+        ),
+        (
+            "/admin/organizations/org_temp/delete",
+            "Organization org_temp deleted.",
+        ),
+        (
+            "/admin/resources/res_temp/delete",
+            "MCP server res_temp deleted.",
+        ),
+    ] {
+        let next = admin.post_ok(path, &[]).await;
+        assert!(next.body.contains(flash), "{path}: {}", next.body);
+        assert_eq!(
+            admin.b.get(path.trim_end_matches("/delete")).await.status,
+            404
+        );
+    }
+    assert_eq!(
+        exists(&s, "org_temp", "conn_temp", "res_temp").await,
+        [false; 3]
+    );
+    assert!(
+        s.app
+            .state
+            .store
+            .find_organization_by_domain("temp.example")
+            .await
+            .unwrap()
+            .is_none(),
+        "the domain went with its organization"
+    );
+    let gone = admin.post("/admin/resources/res_temp/delete", &[]).await;
+    assert_eq!(gone.status, 404);
+
+    for (kind, target) in [
+        ("admin.connection.deleted", "conn_temp"),
+        ("admin.organization.deleted", "org_temp"),
+        ("admin.resource.deleted", "res_temp"),
+    ] {
+        let events = s.audit(kind).await;
+        assert_eq!(events.len(), 1, "{kind}");
+        let detail = events[0].detail.to_string();
+        assert!(detail.contains(target), "{kind}: {detail}");
+        assert!(detail.contains("admin:admin"), "{kind}: {detail}");
+    }
+    assert_eq!(
+        s.audit("admin.organization.deleted").await[0].organization_id,
+        Some("org_temp".into()),
+        "the refused deletes of org_acme left no deleted event"
+    );
+}
+
+#[tokio::test]
+async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404() {
+    let s = TestApp::builder().spawn().await;
+    let token = admin_token(&s).await;
+    let http = reqwest::Client::new();
+    let call = |method: Method, path: &str, body: Option<Value>, auth: Option<&str>| {
+        let mut req = http.request(method, format!("{}/api/v1/admin{path}", s.base));
+        if let Some(t) = auth {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let t = Some(token.as_str());
+
+    let (status, err) = call(Method::DELETE, "/resources/res_tickets", None, t).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"], "in_use");
+    let description = err["error_description"].as_str().unwrap();
+    assert!(description.contains("rule"), "{description}");
+    assert!(description.contains("client"), "{description}");
+    let (status, _) = call(Method::DELETE, "/organizations/org_acme", None, t).await;
+    assert_eq!(status, 409);
+    let (status, err) = call(Method::DELETE, "/connections/conn_nope", None, t).await;
+    assert_eq!((status, err["error"].as_str()), (404, Some("not_found")));
+
+    // Made through the API, then deleted through it.
+    let (status, org) = call(
+        Method::POST,
+        "/organizations",
+        Some(json!({ "display_name": "Initech", "domains": ["initech.example"] })),
+        t,
+    )
+    .await;
+    assert_eq!(status, 201, "{org}");
+    let org_id = org["id"].as_str().unwrap().to_string();
+    let (status, conn) = call(
+        Method::POST,
+        "/connections",
+        Some(json!({ "organization_id": org_id, "kind": "idp_simulator" })),
+        t,
+    )
+    .await;
+    assert_eq!(status, 201, "{conn}");
+    let conn_id = conn["id"].as_str().unwrap().to_string();
+    let (status, res) = call(
+        Method::POST,
+        "/resources",
+        Some(
+            json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
+                     "scopes": [{ "name": "docs.read", "description": "Read" }] }),
+        ),
+        t,
+    )
+    .await;
+    assert_eq!(status, 201, "{res}");
+    let res_id = res["id"].as_str().unwrap().to_string();
+
+    // Without credentials: 401, and nothing goes.
+    let (status, _) = call(Method::DELETE, &format!("/resources/{res_id}"), None, None).await;
+    assert_eq!(status, 401);
+
+    for path in [
+        format!("/connections/{conn_id}"),
+        format!("/organizations/{org_id}"),
+        format!("/resources/{res_id}"),
+    ] {
+        let (status, body) = call(Method::DELETE, &path, None, t).await;
+        assert_eq!(status, 204, "{path}: {body}");
+        let (status, _) = call(Method::GET, &path, None, t).await;
+        assert_eq!(status, 404, "{path}");
+        let (status, _) = call(Method::DELETE, &path, None, t).await;
+        assert_eq!(status, 404, "{path}: a second delete");
+    }
+    // The server URL is free again.
+    let (status, _) = call(
+        Method::POST,
+        "/resources",
+        Some(
+            json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
+                     "scopes": [{ "name": "docs.read", "description": "Read" }] }),
+        ),
+        t,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let events = s.audit("admin.resource.deleted").await;
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0].detail.to_string().contains("client:"),
+        "{:?}",
+        events[0].detail
+    );
+}
