@@ -493,3 +493,64 @@ async fn only_what_nothing_refers_to_is_deleted_and_nothing_else_goes_with_it() 
         );
     }
 }
+
+/// A user signing in through a connection while an admin deletes it: the user is counted
+/// (PostgreSQL locks the row first) or the delete fails (SQLite), and the foreign key's
+/// cascade never takes the new user away.
+#[tokio::test]
+async fn a_reference_added_during_a_delete_is_never_cascaded_away() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        s.apply_seed(
+            &SeedPlan {
+                organizations: vec![org("org_a", &[])],
+                connections: vec![Connection {
+                    id: "conn_1".into(),
+                    organization_id: "org_a".into(),
+                    kind: "idp_simulator".into(),
+                    is_enabled: true,
+                    settings: json!({}),
+                }],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        let mut tx = s.pool().begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, connection_id, organization_id, subject, email, \
+             email_verified, name, groups_json, attributes, enabled, created_at, last_login_at) \
+             VALUES ('usr_new', 'conn_1', 'org_a', 'new', NULL, 0, NULL, '[]', '{}', 1, 2, 2)",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let deleting = {
+            let s = s.clone();
+            tokio::spawn(async move { s.delete_connection("conn_1").await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+        let outcome = deleting.await.unwrap();
+        assert!(
+            s.find_user("usr_new").await.unwrap().is_some(),
+            "{name}: the new user is still there ({outcome:?})"
+        );
+        assert!(
+            s.find_connection("conn_1").await.unwrap().is_some(),
+            "{name}"
+        );
+        if name == "postgres" {
+            assert_eq!(
+                outcome.unwrap(),
+                Deletion::InUse(vec!["1 user signed in through it".into()]),
+            );
+        } else {
+            assert!(
+                !matches!(outcome, Ok(Deletion::Deleted)),
+                "{name}: {outcome:?}"
+            );
+        }
+    }
+}

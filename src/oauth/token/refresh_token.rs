@@ -78,11 +78,12 @@ pub async fn exchange(
             "the refresh token was issued by another endpoint",
         ));
     }
-    let resource = app
-        .store
-        .find_resource(&grant.resource_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the resource no longer exists"))?;
+    let Some(resource) = app.store.find_resource(&grant.resource_id).await? else {
+        // Deleted: the family ends for good (a resource made again under the same id
+        // does not bring it back).
+        app.store.revoke_family(&record.family_id, now).await?;
+        return Err(OAuthError::invalid_grant("the resource no longer exists"));
+    };
     if let Some(r) = params.get("resource")
         && r != resource.id
         && r != resource.server_url

@@ -2,7 +2,7 @@
 //! more. The references are counted and the rows deleted in one transaction; nothing is
 //! removed on the side (the foreign keys' cascades never fire).
 
-use super::SqlStore;
+use super::{Backend, SqlStore};
 use crate::store::{Deletion, StoreResult};
 
 #[derive(sqlx::FromRow)]
@@ -14,15 +14,31 @@ struct CountRow {
 pub(super) type Reference = (&'static str, &'static str, &'static str);
 
 impl SqlStore {
-    /// Counts `references`; when all are zero runs `deletes` (the id as `$1`; the last one
-    /// deletes the row itself and tells whether it existed).
+    /// Locks the row (`lock`: `SELECT … WHERE id = $1`), counts `references`, and when all
+    /// are zero runs `deletes` (the id as `$1`; the last one deletes the row itself and
+    /// tells whether it existed). On PostgreSQL the row is locked `FOR UPDATE` first, so a
+    /// reference being added at the same time either is counted or waits and then fails its
+    /// foreign key — the cascades never take it away. SQLite writes one at a time: a write
+    /// between the count and the delete makes this transaction fail (busy), never cascade.
     pub(super) async fn delete_unused(
         &self,
         id: &str,
+        lock: &'static str,
         references: &[Reference],
         deletes: &[&'static str],
     ) -> StoreResult<Deletion> {
         let mut tx = self.pool().begin().await?;
+        let lock = match self.backend() {
+            Backend::Postgres => format!("{lock} FOR UPDATE"),
+            Backend::Sqlite => lock.to_string(),
+        };
+        let found = sqlx::query(sqlx::AssertSqlSafe(lock))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Ok(Deletion::NotFound);
+        }
         let mut counts = Vec::with_capacity(references.len());
         for (sql, one, many) in references {
             let row: CountRow = sqlx::query_as(*sql).bind(id).fetch_one(&mut *tx).await?;

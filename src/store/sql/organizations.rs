@@ -161,6 +161,7 @@ impl OrganizationStore for SqlStore {
     async fn delete_organization(&self, id: &str) -> StoreResult<Deletion> {
         self.delete_unused(
             id,
+            "SELECT id FROM organizations WHERE id = $1",
             &[
                 (
                     "SELECT COUNT(*) AS n FROM connections WHERE organization_id = $1",
@@ -189,16 +190,15 @@ impl OrganizationStore for SqlStore {
     async fn delete_connection(&self, id: &str) -> StoreResult<Deletion> {
         self.delete_unused(
             id,
+            "SELECT id FROM connections WHERE id = $1",
             &[(
                 "SELECT COUNT(*) AS n FROM users WHERE connection_id = $1",
                 "user signed in through it",
                 "users signed in through it",
             )],
-            &[
-                "DELETE FROM upstream_logins WHERE connection_id = $1",
-                "DELETE FROM saml_assertions WHERE connection_id = $1",
-                "DELETE FROM connections WHERE id = $1",
-            ],
+            // Its SAML replay cache stays until it expires (a connection seeded again
+            // under the same id must not accept a replay); logins in flight fail closed.
+            &["DELETE FROM connections WHERE id = $1"],
         )
         .await
     }

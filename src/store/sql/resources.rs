@@ -70,6 +70,7 @@ impl ResourceStore for SqlStore {
     async fn delete_resource(&self, id: &str) -> StoreResult<Deletion> {
         self.delete_unused(
             id,
+            "SELECT id FROM resources WHERE id = $1",
             &[
                 (
                     "SELECT COUNT(*) AS n FROM rules WHERE resource_id = $1",
@@ -77,10 +78,11 @@ impl ResourceStore for SqlStore {
                     "rules",
                 ),
                 // Clients bound to it, or listing it among their resources (a JSON array of
-                // ids: `"res_x"` quoted, `_` escaped for LIKE).
+                // ids: `"res_x"` quoted, `_` escaped for LIKE; SQLite's LIKE also ignores
+                // ASCII case, which can only refuse more).
                 (
                     "SELECT COUNT(*) AS n FROM clients WHERE bound_resource_id = $1 \
-                     OR resources LIKE '%\"' || REPLACE($1, '_', '\\_') || '\"%' ESCAPE '\\'",
+                     OR resources LIKE '%\"' || REPLACE($1, '_', '!_') || '\"%' ESCAPE '!'",
                     "client",
                     "clients",
                 ),
