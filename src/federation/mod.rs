@@ -116,6 +116,31 @@ pub async fn complete_login(
     Ok(response)
 }
 
+/// Whether the address counts as verified. OIDC IdPs say so in `email_verified`. A SAML
+/// assertion has no such statement: its address is taken as verified only in one of the
+/// organization's own domains (an IdP is the authority for its organization's addresses,
+/// not for anyone else's), so `email_verified` in our ID tokens and userinfo never vouches
+/// for an address another IdP or mailbox provider owns.
+fn is_email_verified(
+    connection: &Connection,
+    identity: &VerifiedIdentity,
+    domains: &[String],
+) -> bool {
+    if !identity.is_email_verified {
+        return false;
+    }
+    if connection.kind != "saml" {
+        return true;
+    }
+    identity
+        .email
+        .as_deref()
+        .and_then(|e| e.rsplit_once('@'))
+        .is_some_and(|(local, domain)| {
+            !local.is_empty() && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        })
+}
+
 /// Signs a verified identity in: the user upserted (refused when disabled, or when the
 /// organization is), the old session ended, a new session; returns it with its cookie.
 pub async fn establish_session(
@@ -141,7 +166,7 @@ pub async fn establish_session(
             organization_id: org.id.clone(),
             subject: identity.subject.clone(),
             email: identity.email.clone(),
-            is_email_verified: identity.is_email_verified,
+            is_email_verified: is_email_verified(connection, &identity, &org.domains),
             name: identity.name.clone(),
             groups: identity.groups.clone(),
             attributes: identity.attributes.clone(),

@@ -314,6 +314,10 @@ async fn sp_initiated_alice_gets_tickets_manage_though_the_acs_post_carries_no_c
     assert_eq!(user.email.as_deref(), Some("alice@example.com"));
     assert_eq!(user.groups, ["jira-admins", "eng"], "multi-valued groups");
     assert_eq!(user.name.as_deref(), Some("Alice Admin"));
+    assert!(
+        !user.is_email_verified,
+        "example.com is not one of org_saml's domains"
+    );
     let logins = su.s.audit("login.succeeded").await;
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0].detail["connection_kind"], "saml");

@@ -149,6 +149,31 @@ async fn good_responses_pass_signed_either_way_and_by_either_metadata_certificat
 }
 
 #[tokio::test]
+async fn an_address_outside_the_organizations_domains_is_not_vouched_for_as_verified() {
+    let fx = setup().await;
+    for email in ["carol@fx.example", "mallory@gmail.example"] {
+        let mut r = fx.good();
+        r.name_id = email.into();
+        r.email = email.into();
+        fx.accepted(email, &r.signed(&fx.a, Alg::Sha256, true))
+            .await;
+    }
+    let users = fx.s.app.state.store.list_users(10).await.unwrap();
+    let verified = |email: &str| {
+        users
+            .iter()
+            .find(|u| u.email.as_deref() == Some(email))
+            .unwrap_or_else(|| panic!("{email} signed in: {users:?}"))
+            .is_email_verified
+    };
+    assert!(verified("carol@fx.example"), "org_fx's own domain");
+    assert!(
+        !verified("mallory@gmail.example"),
+        "conn_fx's IdP is no authority for gmail.example"
+    );
+}
+
+#[tokio::test]
 async fn signature_attacks_are_refused() {
     let fx = setup().await;
     let r = fx.good();

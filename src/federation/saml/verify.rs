@@ -399,7 +399,7 @@ fn identity(
         .map(|e| e.to_ascii_lowercase());
     VerifiedIdentity {
         subject,
-        // The organization's IdP is the authority for its own addresses.
+        // Verified only in the organization's own domains (federation::establish_session).
         is_email_verified: email.is_some(),
         email,
         name: lookup(&mapping.name).into_iter().next(),
