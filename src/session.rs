@@ -21,6 +21,8 @@ pub enum Cookie {
     Login,
     /// SameSite=Strict: the admin pages are never the target of a cross-site navigation.
     Admin,
+    /// A browser an admin has signed in from (see `admin::login::device_token`): Strict too.
+    AdminDevice,
 }
 
 /// The raw value of the cookie `name` in a request, if any.
@@ -46,6 +48,8 @@ impl Cookie {
             (Cookie::Login, false) => "portcullis_login",
             (Cookie::Admin, true) => "__Host-portcullis_admin",
             (Cookie::Admin, false) => "portcullis_admin",
+            (Cookie::AdminDevice, true) => "__Host-portcullis_admin_device",
+            (Cookie::AdminDevice, false) => "portcullis_admin_device",
         }
     }
 
@@ -62,7 +66,7 @@ impl Cookie {
         } else {
             ""
         };
-        let same_site = if self == Cookie::Admin {
+        let same_site = if matches!(self, Cookie::Admin | Cookie::AdminDevice) {
             "Strict"
         } else {
             "Lax"

@@ -19,6 +19,41 @@ pub const TOUCH_EVERY: i64 = 60;
 pub const MAX_FAILURES: i64 = 5;
 pub const FAILURE_WINDOW: i64 = 15 * 60;
 
+/// How long a browser an admin signed in from is remembered as theirs.
+pub const DEVICE_TTL: i64 = 90 * 86_400;
+
+/// The device cookie of a browser `username` signed in from: `<expiry>.<MAC>`, the MAC by
+/// the server's key over the username and the expiry (so it names no one to a reader).
+/// A sign-in that presents a valid one for the account it names is not held back by that
+/// account's lockout, so failed attempts from elsewhere cannot lock the admin out (the
+/// per-address limit and a limit per device still apply).
+pub fn device_token(app: &AppState, username: &str, now: i64) -> String {
+    let expires = now + DEVICE_TTL;
+    format!("{expires}.{}", device_mac(app, username, expires))
+}
+
+fn device_mac(app: &AppState, username: &str, expires: i64) -> String {
+    app.config
+        .secret
+        .mac("admin-device", &device_message(username, expires))
+}
+
+fn device_message(username: &str, expires: i64) -> String {
+    format!("{username}\0{expires}")
+}
+
+/// The device key a presented device cookie gives `username`'s attempt, if it is valid.
+fn device_key(app: &AppState, username: &str, presented: Option<&str>, now: i64) -> Option<String> {
+    let (expires, mac) = presented?.split_once('.')?;
+    let expires: i64 = expires.parse().ok()?;
+    (expires > now
+        && app
+            .config
+            .secret
+            .verify_mac("admin-device", &device_message(username, expires), mac))
+    .then(|| format!("device:{}", &mac[..mac.len().min(22)]))
+}
+
 /// Why a sign-in did not happen.
 #[derive(Debug)]
 pub enum LoginError {
@@ -37,6 +72,8 @@ impl From<StoreError> for LoginError {
 pub struct Attempt<'a> {
     pub username: &'a str,
     pub password: String,
+    /// The browser's device cookie, if any ([`device_token`]).
+    pub device: Option<&'a str>,
     pub address: &'a str,
     pub user_agent: &'a str,
     pub request_id: &'a str,
@@ -85,20 +122,25 @@ pub async fn current(app: &AppState, token: &str) -> Result<Option<AdminSession>
 }
 
 /// Checks an admin's password unless the account or the address is rate limited; a
-/// failure counts against both, a success clears both. Shared by the sign-in page and
-/// HTTP Basic on the admin API. The attempt is counted before the password is checked, so
-/// attempts sent in parallel cannot all pass the limit together; usernames are capped.
+/// failure counts against both, a success clears both. A browser with a valid device
+/// cookie for the account is limited per device instead of per account. Shared by the
+/// sign-in page and HTTP Basic on the admin API. The attempt is counted before the password
+/// is checked, so attempts sent in parallel cannot all pass the limit together; usernames
+/// are capped.
 pub async fn check_password(
     app: &AppState,
     username: &str,
     password: String,
     address: &str,
+    device: Option<&str>,
 ) -> Result<(), LoginError> {
     if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
         return Err(LoginError::Invalid);
     }
     let now = app.clock.now();
-    let keys = [format!("user:{username}"), format!("addr:{address}")];
+    let first =
+        device_key(app, username, device, now).unwrap_or_else(|| format!("user:{username}"));
+    let keys = [first, format!("addr:{address}")];
     for key in &keys {
         app.store.record_login_failure(key, now).await?;
     }
@@ -136,7 +178,14 @@ pub const MAX_USERNAME_CHARS: usize = 64;
 pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<String, LoginError> {
     let now = app.clock.now();
     let outcome = async {
-        check_password(app, attempt.username, attempt.password, attempt.address).await?;
+        check_password(
+            app,
+            attempt.username,
+            attempt.password,
+            attempt.address,
+            attempt.device,
+        )
+        .await?;
         let token = crypto::random_token();
         app.store
             .insert_admin_session(&AdminSession {

@@ -222,6 +222,82 @@ async fn failed_sign_ins_are_rate_limited_with_a_clear_message() {
 }
 
 #[tokio::test]
+async fn failed_sign_ins_elsewhere_do_not_lock_an_admin_out_of_a_browser_they_signed_in_from() {
+    let s = TestApp::builder()
+        .configure(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+        .spawn()
+        .await;
+    let client = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let sign_in = |http: &reqwest::Client, from: &str, password: &str, device: Option<&str>| {
+        let mut req = http
+            .post(format!("{}/admin/login", s.base))
+            .header("x-forwarded-for", from)
+            .form(&[("username", "admin"), ("password", password)]);
+        if let Some(d) = device {
+            req = req.header("cookie", format!("portcullis_admin_device={d}"));
+        }
+        async move { req.send().await.unwrap() }
+    };
+
+    // The admin signs in from their browser: it is remembered (Strict, HttpOnly, 90 days).
+    let mine = client();
+    let res = sign_in(&mine, "10.0.0.2", ADMIN_PASSWORD, None).await;
+    assert_eq!(res.status(), 303);
+    let device = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("portcullis_admin_device="))
+        .expect("a device cookie");
+    assert!(
+        device.contains("HttpOnly")
+            && device.contains("SameSite=Strict")
+            && device.contains("Max-Age=7776000"),
+        "{device}"
+    );
+    assert!(!device.contains("admin;"), "it names no one: {device}");
+
+    // Someone else fails five times: the account is locked for everyone else...
+    let attacker = client();
+    for i in 0..5 {
+        let res = sign_in(&attacker, &format!("10.0.1.{i}"), "guess", None).await;
+        assert_eq!(res.status(), 401);
+    }
+    let res = sign_in(&attacker, "10.0.1.9", ADMIN_PASSWORD, None).await;
+    assert_eq!(res.status(), 429, "the account lockout holds");
+    let forged = sign_in(
+        &client(),
+        "10.0.1.10",
+        ADMIN_PASSWORD,
+        Some("9999999999.AAAA"),
+    )
+    .await;
+    assert_eq!(
+        forged.status(),
+        429,
+        "a made-up device cookie is no way around it"
+    );
+    // ... but not for the admin's own browser.
+    let res = sign_in(&mine, "10.0.0.2", ADMIN_PASSWORD, None).await;
+    assert_eq!(res.status(), 303, "the remembered browser signs in");
+
+    // A device has its own limit: guessing with a stolen device cookie stops too.
+    for i in 0..5 {
+        let res = sign_in(&mine, &format!("10.0.2.{i}"), "guess", None).await;
+        assert_eq!(res.status(), 401);
+    }
+    let res = sign_in(&mine, "10.0.2.9", ADMIN_PASSWORD, None).await;
+    assert_eq!(res.status(), 429);
+}
+
+#[tokio::test]
 async fn a_wrong_csrf_token_is_refused_and_changes_nothing() {
     let s = TestApp::builder().spawn().await;
     let admin = Admin::login(&s).await;

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -54,12 +54,15 @@ impl FromRequestParts<AppState> for RequestContext {
 pub async fn post_login(
     State(app): State<AppState>,
     RequestContext(address, user_agent, request_id): RequestContext,
+    headers: HeaderMap,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let username = form.username.trim().to_string();
+    let device = Cookie::AdminDevice.read(app.issuer(), &headers);
     let attempt = Attempt {
         username: &username,
         password: form.password,
+        device: device.as_deref(),
         address: &address,
         user_agent: &user_agent,
         request_id: &request_id,
@@ -72,6 +75,11 @@ pub async fn post_login(
             r.headers_mut().insert(
                 header::SET_COOKIE,
                 Cookie::Admin.set(app.issuer(), &token, login::ADMIN_SESSION_TTL),
+            );
+            let device = login::device_token(&app, &username, app.clock.now());
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                Cookie::AdminDevice.set(app.issuer(), &device, login::DEVICE_TTL),
             );
             protect(r.headers_mut());
             Ok(r)
