@@ -255,7 +255,7 @@ async fn basic(
     {
         // The sign-in page's rate limit applies to admin passwords here too.
         return match login::check_password(app, &user, password, address, None).await {
-            Ok(()) => Ok(AdminPrincipal::Admin(user)),
+            Ok(_) => Ok(AdminPrincipal::Admin(user)),
             Err(login::LoginError::Invalid) => Err(fail()),
             Err(login::LoginError::RateLimited) => Err(AdminRejection::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::ids;
-use crate::store::{AdminSession, StoreError};
+use crate::store::{Admin, AdminSession, StoreError};
 
 /// An admin session lasts at most 12 hours.
 pub const ADMIN_SESSION_TTL: i64 = 12 * 3600;
@@ -22,35 +22,39 @@ pub const FAILURE_WINDOW: i64 = 15 * 60;
 /// How long a browser an admin signed in from is remembered as theirs.
 pub const DEVICE_TTL: i64 = 90 * 86_400;
 
-/// The device cookie of a browser `username` signed in from: `<expiry>.<MAC>`, the MAC by
-/// the server's key over the username and the expiry (so it names no one to a reader).
-/// A sign-in that presents a valid one for the account it names is not held back by that
-/// account's lockout, so failed attempts from elsewhere cannot lock the admin out (the
-/// per-address limit and a limit per device still apply).
-pub fn device_token(app: &AppState, username: &str, now: i64) -> String {
+/// The device cookie of a browser an admin signed in from: `<expiry>.<MAC>`, the MAC by the
+/// server's key over the account, its current password hash and the expiry (so it names no
+/// one to a reader, and a new password ends every device cookie of the account). A sign-in
+/// that presents a valid one for the account it names is not held back by that account's
+/// lockout, so failed attempts from elsewhere cannot lock the admin out (the per-address
+/// limit and a limit per device still apply).
+pub fn device_token(app: &AppState, admin: &Admin, now: i64) -> String {
     let expires = now + DEVICE_TTL;
-    format!("{expires}.{}", device_mac(app, username, expires))
-}
-
-fn device_mac(app: &AppState, username: &str, expires: i64) -> String {
-    app.config
+    let mac = app
+        .config
         .secret
-        .mac("admin-device", &device_message(username, expires))
+        .mac("admin-device", &device_message(admin, expires));
+    format!("{expires}.{mac}")
 }
 
-fn device_message(username: &str, expires: i64) -> String {
-    format!("{username}\0{expires}")
+fn device_message(admin: &Admin, expires: i64) -> String {
+    format!("{}\0{}\0{expires}", admin.username, admin.password_hash)
 }
 
-/// The device key a presented device cookie gives `username`'s attempt, if it is valid.
-fn device_key(app: &AppState, username: &str, presented: Option<&str>, now: i64) -> Option<String> {
+/// The rate-limit key of a presented device cookie, if it is valid for `admin`.
+fn device_key(
+    app: &AppState,
+    admin: Option<&Admin>,
+    presented: Option<&str>,
+    now: i64,
+) -> Option<String> {
     let (expires, mac) = presented?.split_once('.')?;
     let expires: i64 = expires.parse().ok()?;
     (expires > now
         && app
             .config
             .secret
-            .verify_mac("admin-device", &device_message(username, expires), mac))
+            .verify_mac("admin-device", &device_message(admin?, expires), mac))
     .then(|| format!("device:{}", &mac[..mac.len().min(22)]))
 }
 
@@ -133,13 +137,14 @@ pub async fn check_password(
     password: String,
     address: &str,
     device: Option<&str>,
-) -> Result<(), LoginError> {
+) -> Result<Admin, LoginError> {
     if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
         return Err(LoginError::Invalid);
     }
     let now = app.clock.now();
+    let admin = app.store.find_admin(username).await?;
     let first =
-        device_key(app, username, device, now).unwrap_or_else(|| format!("user:{username}"));
+        device_key(app, admin.as_ref(), device, now).unwrap_or_else(|| format!("user:{username}"));
     let keys = [first, format!("addr:{address}")];
     for key in &keys {
         app.store.record_login_failure(key, now).await?;
@@ -154,31 +159,30 @@ pub async fn check_password(
             return Err(LoginError::RateLimited);
         }
     }
-    let admin = app.store.find_admin(username).await?;
     // Verify against a fixed hash when the account is unknown: the same cost either way.
     let hash = admin
         .as_ref()
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| UNKNOWN_ACCOUNT_HASH.to_string());
     let is_ok = crate::password::verify(password, hash).await;
-    if !is_ok || admin.is_none() {
+    let Some(admin) = admin.filter(|_| is_ok) else {
         return Err(LoginError::Invalid);
-    }
+    };
     for key in &keys {
         app.store.clear_login_failures(key).await?;
     }
-    Ok(())
+    Ok(admin)
 }
 
 /// Longest admin username considered (longer ones are refused before any lookup).
 pub const MAX_USERNAME_CHARS: usize = 64;
 
 /// Checks the password (see [`check_password`]) and opens a session. Returns the new
-/// session token for the cookie.
-pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<String, LoginError> {
+/// session token and the browser's device token, for the cookies.
+pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<(String, String), LoginError> {
     let now = app.clock.now();
     let outcome = async {
-        check_password(
+        let admin = check_password(
             app,
             attempt.username,
             attempt.password,
@@ -198,7 +202,7 @@ pub async fn login(app: &AppState, attempt: Attempt<'_>) -> Result<String, Login
                 last_seen_at: now,
             })
             .await?;
-        Ok(token)
+        Ok((token, device_token(app, &admin, now)))
     }
     .await;
     let label = match &outcome {

@@ -132,12 +132,15 @@ fn is_email_verified(
     if connection.kind != "saml" {
         return true;
     }
+    // Exactly one '@': `victim@gmail.example@fx.example` vouches for no one.
     identity
         .email
         .as_deref()
-        .and_then(|e| e.rsplit_once('@'))
+        .and_then(|e| e.split_once('@'))
         .is_some_and(|(local, domain)| {
-            !local.is_empty() && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+            !local.is_empty()
+                && !domain.contains('@')
+                && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
         })
 }
 

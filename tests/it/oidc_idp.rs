@@ -68,9 +68,17 @@ impl OidcIdp {
         client_secret: &str,
         redirect_uri: &str,
     ) -> OidcIdp {
-        let s = spawn(port, client_id, client_secret, redirect_uri)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        // Port 0: a port free a moment ago, and another if it was taken meanwhile.
+        let mut attempt = 0;
+        let s = loop {
+            attempt += 1;
+            let on = if port == 0 { free_port() } else { port };
+            match spawn(on, client_id, client_secret, redirect_uri).await {
+                Ok(s) => break s,
+                Err(e) if port == 0 && e.contains("EADDRINUSE") && attempt < 10 => {}
+                Err(e) => panic!("{e}"),
+            }
+        };
         OidcIdp {
             issuer: s.issuer,
             port: s.port,
@@ -130,6 +138,10 @@ async fn spawn(
     client_secret: &str,
     redirect_uri: &str,
 ) -> Result<Started, String> {
+    assert_ne!(
+        port, 0,
+        "spawn needs the port (the issuer is known before it starts)"
+    );
     let dir = peer_dir();
     if !dir
         .join("node_modules/oidc-provider/package.json")
@@ -170,28 +182,33 @@ async fn spawn(
         })
     };
 
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let waited = tokio::time::timeout(READY_TIMEOUT, async {
-        let mut kid = None;
-        while let Some(line) = lines.next_line().await? {
-            if let Some(k) = line.strip_prefix("KID ") {
-                kid = Some(k.trim().to_string());
-            } else if let Some(issuer) = line.strip_prefix("READY ") {
-                return Ok(Some((issuer.trim().to_string(), kid)));
+    // stdout says `KID …` and `READY …` once listening; it is kept drained, and what it said
+    // only enriches a failure: readiness is the provider serving its JWKS, asked over HTTP
+    // (a READY line that never arrived once left a started provider waiting for nothing).
+    let said = Arc::new(Mutex::new(String::new()));
+    {
+        let said = said.clone();
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut s) = said.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
             }
+        });
+    }
+    let issuer = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("http client");
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let failure = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break format!("exited ({status}) before serving");
         }
-        Ok::<_, std::io::Error>(None)
-    })
-    .await;
-
-    let failure = match waited {
-        Ok(Ok(Some((issuer, Some(kid))))) => {
-            // Keep draining stdout (nothing more is expected) so the child never blocks on it.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            let port = url::Url::parse(&issuer)
-                .ok()
-                .and_then(|u| u.port())
-                .ok_or_else(|| format!("oidc-provider printed an odd issuer {issuer:?}"))?;
+        if let Some(kid) = jwks_kid(&http, &issuer).await {
             return Ok(Started {
                 child,
                 issuer,
@@ -200,17 +217,19 @@ async fn spawn(
                 stderr,
             });
         }
-        Ok(Ok(Some((_, None)))) => "READY without a KID line".to_string(),
-        Ok(Ok(None)) => "exited before READY".to_string(),
-        Ok(Err(e)) => format!("reading its stdout: {e}"),
-        Err(_) => format!(
-            "not READY within {READY_TIMEOUT:?} (load average {}, process state {})",
-            proc_text("/proc/loadavg"),
-            child
-                .id()
-                .map(|pid| proc_text(&format!("/proc/{pid}/stat")))
-                .unwrap_or_default()
-        ),
+        if tokio::time::Instant::now() >= deadline {
+            break format!(
+                "not serving {issuer}/jwks within {READY_TIMEOUT:?} (its stdout: {:?}; load \
+                 average {}, process state {})",
+                said.lock().map(|s| s.clone()).unwrap_or_default(),
+                proc_text("/proc/loadavg"),
+                child
+                    .id()
+                    .map(|pid| proc_text(&format!("/proc/{pid}/stat")))
+                    .unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let _ = child.kill().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
@@ -218,6 +237,16 @@ async fn spawn(
     Err(format!(
         "oidc-provider on port {port}: {failure}; stderr:\n{err}"
     ))
+}
+
+/// The `kid` of the one key the provider serves, once it serves it (503 before).
+async fn jwks_kid(http: &reqwest::Client, issuer: &str) -> Option<String> {
+    let res = http.get(format!("{issuer}/jwks")).send().await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    let jwks: serde_json::Value = res.json().await.ok()?;
+    jwks["keys"][0]["kid"].as_str().map(str::to_string)
 }
 
 /// A /proc file's first line, for the diagnostics of a provider that did not start.

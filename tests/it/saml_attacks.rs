@@ -151,7 +151,13 @@ async fn good_responses_pass_signed_either_way_and_by_either_metadata_certificat
 #[tokio::test]
 async fn an_address_outside_the_organizations_domains_is_not_vouched_for_as_verified() {
     let fx = setup().await;
-    for email in ["carol@fx.example", "mallory@gmail.example"] {
+    for email in [
+        "carol@fx.example",
+        "dave@FX.Example",
+        "mallory@gmail.example",
+        "victim@gmail.example@fx.example",
+        "eve@sub.fx.example",
+    ] {
         let mut r = fx.good();
         r.name_id = email.into();
         r.email = email.into();
@@ -168,8 +174,20 @@ async fn an_address_outside_the_organizations_domains_is_not_vouched_for_as_veri
     };
     assert!(verified("carol@fx.example"), "org_fx's own domain");
     assert!(
+        verified("dave@fx.example"),
+        "stored lower-case, still its own"
+    );
+    assert!(
         !verified("mallory@gmail.example"),
         "conn_fx's IdP is no authority for gmail.example"
+    );
+    assert!(
+        !verified("victim@gmail.example@fx.example"),
+        "two '@': a reader splitting at the first would see gmail.example"
+    );
+    assert!(
+        !verified("eve@sub.fx.example"),
+        "a subdomain is another domain"
     );
 }
 

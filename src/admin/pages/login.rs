@@ -68,7 +68,7 @@ pub async fn post_login(
         request_id: &request_id,
     };
     match login::login(&app, attempt).await {
-        Ok(token) => {
+        Ok((token, device)) => {
             let mut r = StatusCode::SEE_OTHER.into_response();
             r.headers_mut()
                 .insert(header::LOCATION, HeaderValue::from_static("/admin"));
@@ -76,7 +76,6 @@ pub async fn post_login(
                 header::SET_COOKIE,
                 Cookie::Admin.set(app.issuer(), &token, login::ADMIN_SESSION_TTL),
             );
-            let device = login::device_token(&app, &username, app.clock.now());
             r.headers_mut().append(
                 header::SET_COOKIE,
                 Cookie::AdminDevice.set(app.issuer(), &device, login::DEVICE_TTL),
