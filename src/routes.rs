@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -254,6 +254,7 @@ fn admin_pages() -> Router<AppState> {
         .route("/admin/users", get(users::get_users))
         .route("/admin/users/{id}/enabled", post(users::post_user_enabled))
         .route("/admin/users/{id}/revoke", post(users::post_user_revoke))
+        .route("/admin/users/{id}/delete", post(users::post_user_delete))
         .route("/admin/consents", get(users::get_consents))
         .route(
             "/admin/consents/{id}/revoke",
@@ -331,6 +332,7 @@ fn admin_api() -> Router<AppState> {
             post(api::post_client_revoke),
         )
         .route("/api/v1/admin/users", get(api::get_users))
+        .route("/api/v1/admin/users/{id}", delete(api::delete_user))
         .route(
             "/api/v1/admin/users/{id}/{action}",
             post(api::post_user_action),

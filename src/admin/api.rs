@@ -404,6 +404,16 @@ pub async fn post_client_revoke(
 
 // Users and consents
 
+/// `DELETE /users/{id}`: 204 or 404.
+pub async fn delete_user(
+    State(app): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    super::users::delete(&app, &actor, &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
 pub async fn get_users(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {
     Ok(ok(json!({ "users": super::users::list(&app).await? })))
 }

@@ -125,6 +125,27 @@ pub async fn revoke(app: &AppState, actor: &Actor, id: &str) -> Result<Revoked, 
     Ok(revoked)
 }
 
+/// Deletes a user: their refresh tokens are revoked, their sessions and consents go with
+/// them. A later sign-in through their IdP makes a new user. The audit event keeps ids only.
+pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), AdminError> {
+    let user = get(app, id).await?;
+    let revoked = app
+        .store
+        .delete_user(id, app.clock.now())
+        .await?
+        .ok_or(AdminError::NotFound("user"))?;
+    record(
+        app,
+        actor,
+        "admin.user.deleted",
+        id,
+        touched(&user),
+        json!({ "connection_id": user.connection_id, "refresh_tokens_revoked": revoked }),
+    )
+    .await;
+    Ok(())
+}
+
 pub async fn list_consents(app: &AppState) -> Result<Vec<Consent>, AdminError> {
     Ok(app.store.list_all_consents(500).await?)
 }

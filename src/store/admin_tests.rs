@@ -254,6 +254,19 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
         s.touch_client("m2m_c", 5000).await.unwrap();
         let used = s.list_client_last_used().await.unwrap();
         assert_eq!(used, vec![("m2m_c".to_string(), Some(5000))], "{name}");
+
+        // Deleting bob revokes his live refresh token; his session and consent go with him.
+        assert_eq!(s.delete_user(&bob.id, 12).await.unwrap(), Some(1), "{name}");
+        assert!(s.find_user(&bob.id).await.unwrap().is_none(), "{name}");
+        assert_eq!(
+            s.find_refresh("r3").await.unwrap().unwrap().revoked_at,
+            Some(12),
+            "{name}"
+        );
+        assert!(s.find_session_by_token("hses_3").await.unwrap().is_none());
+        assert!(s.find_consent_by_id("usrcnst_1").await.unwrap().is_none());
+        assert!(s.find_user(&alice.id).await.unwrap().is_some(), "{name}");
+        assert_eq!(s.delete_user(&bob.id, 13).await.unwrap(), None, "{name}");
     }
 }
 

@@ -247,6 +247,9 @@ impl AdminConsoleStore for CachedStore {
     async fn delete_rule(&self, id: &str) -> StoreResult<bool> {
         self.inner.delete_rule(id).await
     }
+    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>> {
+        self.inner.delete_user(user_id, now).await
+    }
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
         self.inner.list_users(limit).await
     }

@@ -185,6 +185,10 @@ pub trait AdminConsoleStore {
     async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
     async fn delete_rule(&self, id: &str) -> StoreResult<bool>;
+    /// Revokes a user's refresh tokens and deletes the user, with their sessions and
+    /// consents, in one transaction; `None` when there was no such user, else how many
+    /// refresh tokens were revoked.
+    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>>;
     /// Users, most recent login first.
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
     /// How many live (not ended, not expired) browser sessions each user has.

@@ -1,12 +1,14 @@
-//! Deleting organizations, connections and MCP servers, in the pages and the API: only what
-//! nothing refers to goes; anything else is refused (a "Still in use" page, 409 `in_use`)
-//! with what still refers to it, and changes nothing. Each delete is audited; unknown ids
-//! are 404; without the CSRF token or credentials nothing goes.
+//! Deleting organizations, connections, MCP servers and users, in the pages and the API. Of
+//! the first three only what nothing refers to goes; anything else is refused (a "Still in
+//! use" page, 409 `in_use`) with what still refers to it, and changes nothing. Deleting a
+//! user revokes their tokens. Each delete is audited; unknown ids are 404; without the CSRF
+//! token or credentials nothing goes.
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::admin_support::{Admin, admin_token, user_tokens};
+use crate::admin_support::{Admin, admin_token, refresh, user_of, user_tokens};
+use crate::browser::Browser;
 use crate::support::{Spawned, TestApp};
 
 /// An organization with one connection, and an MCP server, that nothing uses.
@@ -243,4 +245,71 @@ async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404()
         "{:?}",
         events[0].detail
     );
+}
+
+#[tokio::test]
+async fn deleting_a_user_ends_their_tokens_and_sessions_and_frees_their_connection() {
+    let s = TestApp::builder().spawn().await;
+    s.apply_seed(UNUSED).await;
+    let admin = Admin::login(&s).await;
+    // carol signs in through org_temp's connection (her domain is temp.example).
+    let (client_id, tokens) = user_tokens(&admin.b, "carol@temp.example", "eng").await;
+    let carol = user_of(&tokens);
+    let store = &s.app.state.store;
+    assert_eq!(
+        store
+            .find_user(&carol)
+            .await
+            .unwrap()
+            .unwrap()
+            .connection_id,
+        "conn_temp"
+    );
+    let refused = admin.post("/admin/connections/conn_temp/delete", &[]).await;
+    assert_eq!(refused.status, 409, "carol signed in through it");
+
+    let page = admin.page("/admin/users").await;
+    assert!(page.body.contains(&format!("/admin/users/{carol}/delete")));
+    let next = admin
+        .post_ok(&format!("/admin/users/{carol}/delete"), &[])
+        .await;
+    assert!(next.body.contains(&format!("User {carol} deleted.")));
+    assert!(store.find_user(&carol).await.unwrap().is_none());
+    assert!(store.list_consents(&carol).await.unwrap().is_empty());
+    let (status, body) = refresh(&admin.b, &client_id, &tokens).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    let events = s.audit("admin.user.deleted").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].user_id.as_deref(), Some(carol.as_str()));
+    assert!(
+        !events[0].detail.to_string().contains("carol@"),
+        "the trail keeps ids, not the address: {}",
+        events[0].detail
+    );
+    // Nobody has signed in through conn_temp now: it can go.
+    admin
+        .post_ok("/admin/connections/conn_temp/delete", &[])
+        .await;
+
+    // The API: 204, then 404.
+    let (_, tokens) = user_tokens(&Browser::new(&s), "alice@example.com", "eng").await;
+    let alice = user_of(&tokens);
+    let token = admin_token(&s).await;
+    let http = reqwest::Client::new();
+    for expected in [204, 404] {
+        let res = http
+            .delete(format!("{}/api/v1/admin/users/{alice}", s.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), expected);
+    }
+    let res = http
+        .delete(format!("{}/api/v1/admin/users/{alice}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }

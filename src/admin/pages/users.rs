@@ -55,6 +55,19 @@ pub async fn post_user_enabled(
     ))
 }
 
+pub async fn post_user_delete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> Result<Response, Refused> {
+    users::delete(&app, &post.page.actor, &id)
+        .await
+        .map_err(page_error)?;
+    Ok(post
+        .page
+        .done("/admin/users", &format!("User {id} deleted.")))
+}
+
 pub async fn post_user_revoke(
     State(app): State<AppState>,
     Path(id): Path<String>,

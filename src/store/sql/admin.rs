@@ -134,6 +134,29 @@ impl AdminConsoleStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>> {
+        let mut tx = self.pool().begin().await?;
+        let revoked = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Sessions and consents go with the row (ON DELETE CASCADE).
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(None); // rolls back
+        }
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
         let sql =
             format!("SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1");
