@@ -248,7 +248,8 @@ async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404()
 }
 
 #[tokio::test]
-async fn deleting_a_user_ends_their_tokens_and_sessions_and_frees_their_connection() {
+async fn deleting_a_user_revokes_their_refresh_tokens_drops_their_consents_and_frees_their_connection()
+ {
     let s = TestApp::builder().spawn().await;
     s.apply_seed(UNUSED).await;
     let admin = Admin::login(&s).await;
@@ -267,6 +268,17 @@ async fn deleting_a_user_ends_their_tokens_and_sessions_and_frees_their_connecti
     );
     let refused = admin.post("/admin/connections/conn_temp/delete", &[]).await;
     assert_eq!(refused.status, 409, "carol signed in through it");
+    assert_eq!(store.list_consents(&carol).await.unwrap().len(), 1);
+    let refresh_hash = portcullis::crypto::hash_secret(tokens["refresh_token"].as_str().unwrap());
+    assert!(
+        store
+            .find_refresh(&refresh_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
 
     let page = admin.page("/admin/users").await;
     assert!(page.body.contains(&format!("/admin/users/{carol}/delete")));
@@ -276,6 +288,16 @@ async fn deleting_a_user_ends_their_tokens_and_sessions_and_frees_their_connecti
     assert!(next.body.contains(&format!("User {carol} deleted.")));
     assert!(store.find_user(&carol).await.unwrap().is_none());
     assert!(store.list_consents(&carol).await.unwrap().is_empty());
+    assert!(
+        store
+            .find_refresh(&refresh_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "revoked, not only orphaned"
+    );
     let (status, body) = refresh(&admin.b, &client_id, &tokens).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant");
