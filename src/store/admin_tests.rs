@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::tests::{client, grant, org, resource, stores};
+use super::tests::{client, grant, org, resource, simulator, stores};
 use super::*;
 
 #[tokio::test]
@@ -108,13 +108,7 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
         s.apply_seed(
             &SeedPlan {
                 organizations: vec![org("org_a", &[])],
-                connections: vec![Connection {
-                    id: "conn_1".into(),
-                    organization_id: "org_a".into(),
-                    kind: "idp_simulator".into(),
-                    is_enabled: true,
-                    settings: json!({}),
-                }],
+                connections: vec![simulator("conn_1", "org_a")],
                 resources: vec![resource("res_1", "http://127.0.0.1:1/mcp")],
                 rules: vec![Rule {
                     id: "rule_1".into(),
@@ -357,17 +351,13 @@ async fn the_audit_search_filters_by_every_column_and_time_and_pages() {
 async fn only_what_nothing_refers_to_is_deleted_and_nothing_else_goes_with_it() {
     let (stores, _dir) = stores().await;
     for (name, s) in stores {
-        let conn = |id: &str| Connection {
-            id: id.into(),
-            organization_id: "org_a".into(),
-            kind: "idp_simulator".into(),
-            is_enabled: true,
-            settings: json!({}),
-        };
         s.apply_seed(
             &SeedPlan {
                 organizations: vec![org("org_a", &["a.test"]), org("org_b", &["b.test"])],
-                connections: vec![conn("conn_used"), conn("conn_new")],
+                connections: vec![
+                    simulator("conn_used", "org_a"),
+                    simulator("conn_new", "org_a"),
+                ],
                 resources: vec![
                     resource("res_ruled", "http://127.0.0.1:1/a"),
                     resource("res_listed", "http://127.0.0.1:1/b"),
@@ -517,13 +507,7 @@ async fn a_reference_added_during_a_delete_is_never_cascaded_away() {
         s.apply_seed(
             &SeedPlan {
                 organizations: vec![org("org_a", &[])],
-                connections: vec![Connection {
-                    id: "conn_1".into(),
-                    organization_id: "org_a".into(),
-                    kind: "idp_simulator".into(),
-                    is_enabled: true,
-                    settings: json!({}),
-                }],
+                connections: vec![simulator("conn_1", "org_a")],
                 ..Default::default()
             },
             1,

@@ -90,6 +90,17 @@ pub(super) fn resource(id: &str, url: &str) -> Resource {
     }
 }
 
+/// An enabled IdP simulator connection of `org`.
+pub(super) fn simulator(id: &str, org: &str) -> Connection {
+    Connection {
+        id: id.into(),
+        organization_id: org.into(),
+        kind: "idp_simulator".into(),
+        is_enabled: true,
+        settings: json!({}),
+    }
+}
+
 pub(super) fn org(id: &str, domains: &[&str]) -> Organization {
     Organization {
         id: id.into(),
@@ -445,13 +456,7 @@ async fn users_upsert_by_connection_and_subject_and_consents_by_client_redirect_
         s.apply_seed(
             &SeedPlan {
                 organizations: vec![org("org_a", &[])],
-                connections: vec![Connection {
-                    id: "conn_1".into(),
-                    organization_id: "org_a".into(),
-                    kind: "idp_simulator".into(),
-                    is_enabled: true,
-                    settings: json!({}),
-                }],
+                connections: vec![simulator("conn_1", "org_a")],
                 ..Default::default()
             },
             1,

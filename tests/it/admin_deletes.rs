@@ -179,6 +179,8 @@ async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404()
     assert_eq!((status, err["error"].as_str()), (404, Some("not_found")));
 
     // Made through the API, then deleted through it.
+    let docs = json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
+                       "scopes": [{ "name": "docs.read", "description": "Read" }] });
     let (status, org) = call(
         Method::POST,
         "/organizations",
@@ -197,16 +199,7 @@ async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404()
     .await;
     assert_eq!(status, 201, "{conn}");
     let conn_id = conn["id"].as_str().unwrap().to_string();
-    let (status, res) = call(
-        Method::POST,
-        "/resources",
-        Some(
-            json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
-                     "scopes": [{ "name": "docs.read", "description": "Read" }] }),
-        ),
-        t,
-    )
-    .await;
+    let (status, res) = call(Method::POST, "/resources", Some(docs.clone()), t).await;
     assert_eq!(status, 201, "{res}");
     let res_id = res["id"].as_str().unwrap().to_string();
 
@@ -227,16 +220,7 @@ async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404()
         assert_eq!(status, 404, "{path}: a second delete");
     }
     // The server URL is free again.
-    let (status, _) = call(
-        Method::POST,
-        "/resources",
-        Some(
-            json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
-                     "scopes": [{ "name": "docs.read", "description": "Read" }] }),
-        ),
-        t,
-    )
-    .await;
+    let (status, _) = call(Method::POST, "/resources", Some(docs.clone()), t).await;
     assert_eq!(status, 201);
     let events = s.audit("admin.resource.deleted").await;
     assert_eq!(events.len(), 1);

@@ -237,7 +237,46 @@ async fn start_with_ttl(builder: Builder, access_token_ttl: i64) -> (Spawned, De
     (s, demo)
 }
 
-async fn run_client(mut cmd: Command, what: &str, demo: &Demo) -> Value {
+async fn run_client(cmd: Command, what: &str, demo: &Demo) -> Value {
+    run_once(cmd, what, demo).await.accepted(what, demo)
+}
+
+/// One client run: its exit status, JSON summary and stderr.
+struct Run {
+    is_success: bool,
+    status: std::process::ExitStatus,
+    summary: Value,
+    stderr: String,
+}
+
+impl Run {
+    /// Whether the run died on a dropped connection before any OAuth step: a transport
+    /// hiccup between the client and the demo, not something portcullis answered.
+    fn died_before_authorizing(&self) -> bool {
+        !self.is_success
+            && self.summary["authorizations"]
+                .as_array()
+                .is_some_and(|a| a.is_empty())
+            && self.summary["fatal"]["traceback"]
+                .as_str()
+                .is_some_and(|t| t.contains("Server disconnected without sending a response"))
+    }
+
+    /// The summary of a run that succeeded; panics with everything known otherwise.
+    fn accepted(self, what: &str, demo: &Demo) -> Value {
+        assert!(
+            self.is_success,
+            "{what} failed ({}): {:#}\nstderr:\n{}\ndemo:\n{}",
+            self.status,
+            self.summary,
+            self.stderr,
+            demo.logs().join("\n")
+        );
+        self.summary
+    }
+}
+
+async fn run_once(mut cmd: Command, what: &str, demo: &Demo) -> Run {
     cmd.stdin(Stdio::null()).kill_on_drop(true);
     let out = tokio::time::timeout(CLIENT_TIMEOUT, cmd.output())
         .await
@@ -258,13 +297,12 @@ async fn run_client(mut cmd: Command, what: &str, demo: &Demo) -> Value {
         });
     // Shown when the test fails (the harness captures it otherwise).
     eprintln!("{what}: {summary:#}\nstderr:\n{stderr}");
-    assert!(
-        out.status.success() && summary.get("fatal").is_none(),
-        "{what} failed ({}): {summary:#}\nstderr:\n{stderr}\ndemo:\n{}",
-        out.status,
-        demo.logs().join("\n")
-    );
-    summary
+    Run {
+        is_success: out.status.success() && summary.get("fatal").is_none(),
+        status: out.status,
+        summary,
+        stderr: stderr.into_owned(),
+    }
 }
 
 fn mcp_ts_dir() -> PathBuf {
@@ -304,14 +342,27 @@ async fn ts_client_on(
 
 /// Runs the Python `mcp` client against the demo; returns its JSON summary.
 async fn py_client(demo: &Demo, args: &[&str]) -> Value {
+    let what = "the Python mcp client";
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/mcp_py_client.py");
-    let callback_port = free_port().to_string();
-    let mut cmd = Command::new(peer_python());
-    cmd.arg(script)
-        .args(["--server", &demo.url])
-        .args(["--callback-port", &callback_port])
-        .args(args);
-    run_client(cmd, "the Python mcp client", demo).await
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let callback_port = free_port().to_string();
+        let mut cmd = Command::new(peer_python());
+        cmd.arg(&script)
+            .args(["--server", &demo.url])
+            .args(["--callback-port", &callback_port])
+            .args(args);
+        let run = run_once(cmd, what, demo).await;
+        // Once in many CI runs the client's very first request met a connection the demo
+        // closed without a response, before anything reached portcullis (cause unknown):
+        // one more run then, never more; every assertion applies to the run that counts.
+        if attempt == 1 && run.died_before_authorizing() {
+            eprintln!("{what}: the connection dropped before any OAuth step; running it again");
+            continue;
+        }
+        return run.accepted(what, demo);
+    }
 }
 
 /// The `token.issued` events of the demo resource for `client_id` (in no particular order:
