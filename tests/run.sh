@@ -73,7 +73,9 @@ cargo build --locked -p tickets-mcp
 # --- PostgreSQL ------------------------------------------------------------------------------
 if [[ -z "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then
   if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
-    export PORTCULLIS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+    # Loopback: no TLS (sslmode=prefer would negotiate it for every connection the tests
+    # open, which nearly doubles the PostgreSQL run).
+    export PORTCULLIS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
   elif [[ "${CI:-}" == "true" ]]; then
     echo "tests/run.sh: PostgreSQL is not reachable on 127.0.0.1:5432" >&2
     exit 1
