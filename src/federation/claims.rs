@@ -5,7 +5,7 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::VerifiedIdentity;
+use super::{EmailTrust, VerifiedIdentity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMapping {
@@ -70,15 +70,15 @@ pub fn identity(claims: &Map<String, Value>, mapping: &ClaimMapping) -> Option<V
         .get(&mapping.email)
         .and_then(Value::as_str)
         .map(|e| e.trim().to_ascii_lowercase());
-    let is_email_verified = match claims.get("email_verified") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s == "true",
-        _ => false,
+    let email_trust = match claims.get("email_verified") {
+        Some(Value::Bool(true)) => EmailTrust::Verified,
+        Some(Value::String(s)) if s == "true" => EmailTrust::Verified,
+        _ => EmailTrust::Unverified,
     };
     Some(VerifiedIdentity {
         subject,
         email,
-        is_email_verified,
+        email_trust,
         name: claims
             .get(&mapping.name)
             .and_then(Value::as_str)
@@ -102,11 +102,15 @@ mod tests {
         let m = ClaimMapping::from_settings(&json!({}));
         let id = identity(&map(json!({ "sub": "u1", "email": "Alice@Example.COM", "email_verified": true, "name": "Alice", "groups": ["a", "b"] })), &m).unwrap();
         assert_eq!(id.email.as_deref(), Some("alice@example.com"));
-        assert!(id.is_email_verified);
+        assert_eq!(id.email_trust, EmailTrust::Verified);
         assert_eq!(id.groups, ["a", "b"]);
         let id = identity(&map(json!({ "sub": "u1", "groups": "a, b" })), &m).unwrap();
         assert_eq!(id.groups, ["a", "b"]);
-        assert!(!id.is_email_verified, "unverified unless the IdP says so");
+        assert_eq!(
+            id.email_trust,
+            EmailTrust::Unverified,
+            "unverified unless the IdP says so"
+        );
         assert!(
             identity(&map(json!({ "email": "x@y.z" })), &m).is_none(),
             "no subject, no identity"

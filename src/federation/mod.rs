@@ -27,10 +27,21 @@ use crate::store::{Connection, PendingAuthorization, Session, User};
 pub struct VerifiedIdentity {
     pub subject: String,
     pub email: Option<String>,
-    pub is_email_verified: bool,
+    pub email_trust: EmailTrust,
     pub name: Option<String>,
     pub groups: Vec<String>,
     pub attributes: Map<String, Value>,
+}
+
+/// How far an upstream vouches for the address it asserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EmailTrust {
+    /// It says the address is verified (OIDC `email_verified: true`; the simulator).
+    Verified,
+    Unverified,
+    /// It has no such statement (SAML): the organization's IdP is the authority for the
+    /// organization's own domains, not for anyone else's.
+    OrganizationDomains,
 }
 
 /// Where the browser goes to sign in at a connection.
@@ -116,32 +127,25 @@ pub async fn complete_login(
     Ok(response)
 }
 
-/// Whether the address counts as verified. OIDC IdPs say so in `email_verified`. A SAML
-/// assertion has no such statement: its address is taken as verified only in one of the
-/// organization's own domains (an IdP is the authority for its organization's addresses,
-/// not for anyone else's), so `email_verified` in our ID tokens and userinfo never vouches
-/// for an address another IdP or mailbox provider owns.
-fn is_email_verified(
-    connection: &Connection,
-    identity: &VerifiedIdentity,
-    domains: &[String],
-) -> bool {
-    if !identity.is_email_verified {
-        return false;
+/// Whether the address counts as verified, by the upstream's [`EmailTrust`]: with
+/// `OrganizationDomains`, only in one of the organization's domains, so `email_verified` in
+/// our ID tokens and userinfo never vouches for an address another IdP or mailbox provider
+/// owns.
+fn is_email_verified(identity: &VerifiedIdentity, domains: &[String]) -> bool {
+    match identity.email_trust {
+        EmailTrust::Verified => true,
+        EmailTrust::Unverified => false,
+        // Exactly one '@': `victim@gmail.example@fx.example` vouches for no one.
+        EmailTrust::OrganizationDomains => identity
+            .email
+            .as_deref()
+            .and_then(|e| e.split_once('@'))
+            .is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+            }),
     }
-    if connection.kind != "saml" {
-        return true;
-    }
-    // Exactly one '@': `victim@gmail.example@fx.example` vouches for no one.
-    identity
-        .email
-        .as_deref()
-        .and_then(|e| e.split_once('@'))
-        .is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
-        })
 }
 
 /// Signs a verified identity in: the user upserted (refused when disabled, or when the
@@ -169,7 +173,7 @@ pub async fn establish_session(
             organization_id: org.id.clone(),
             subject: identity.subject.clone(),
             email: identity.email.clone(),
-            is_email_verified: is_email_verified(connection, &identity, &org.domains),
+            is_email_verified: is_email_verified(&identity, &org.domains),
             name: identity.name.clone(),
             groups: identity.groups.clone(),
             attributes: identity.attributes.clone(),

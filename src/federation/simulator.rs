@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::{VerifiedIdentity, check_connection_fits, complete_login, open_pending};
+use super::{EmailTrust, VerifiedIdentity, check_connection_fits, complete_login, open_pending};
 use crate::app::AppState;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
@@ -132,7 +132,7 @@ pub async fn post_simulator(
         let identity = VerifiedIdentity {
             subject: email.clone(),
             email: Some(email),
-            is_email_verified: true,
+            email_trust: EmailTrust::Verified,
             name: (!name.is_empty()).then(|| name.to_string()),
             groups,
             attributes: Map::new(),

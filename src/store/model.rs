@@ -215,15 +215,3 @@ pub enum Deletion {
     /// Nothing was deleted: what still refers to it, e.g. `["2 users", "1 rule"]`.
     InUse(Vec<String>),
 }
-
-impl Deletion {
-    /// `InUse` for the counts that are not zero, `Deleted` otherwise (before the delete).
-    pub fn from_counts(counts: &[(i64, &str, &str)]) -> Option<Deletion> {
-        let uses: Vec<String> = counts
-            .iter()
-            .filter(|(n, _, _)| *n > 0)
-            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
-            .collect();
-        (!uses.is_empty()).then_some(Deletion::InUse(uses))
-    }
-}

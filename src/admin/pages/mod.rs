@@ -224,13 +224,7 @@ impl FromRequest<AppState> for AdminPost {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         );
-        let token_matches = {
-            let presented = fields.get("csrf");
-            let expected = &page.csrf;
-            expected.len() == presented.len()
-                && openssl::memcmp::eq(expected.as_bytes(), presented.as_bytes())
-        };
-        if !token_matches {
+        if !session::csrf_matches(&page.token, &fields.get("csrf")) {
             return Err(Refused::Page(PageError::new(
                 StatusCode::FORBIDDEN,
                 "csrf",

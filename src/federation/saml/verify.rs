@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::AttributeMapping;
 use super::metadata::IdpMetadata;
-use crate::federation::VerifiedIdentity;
+use crate::federation::{EmailTrust, VerifiedIdentity};
 
 /// Largest `SAMLResponse` accepted (base64 text).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -399,8 +399,11 @@ fn identity(
         .map(|e| e.to_ascii_lowercase());
     VerifiedIdentity {
         subject,
-        // Verified only in the organization's own domains (federation::establish_session).
-        is_email_verified: email.is_some(),
+        email_trust: if email.is_some() {
+            EmailTrust::OrganizationDomains
+        } else {
+            EmailTrust::Unverified
+        },
         email,
         name: lookup(&mapping.name).into_iter().next(),
         groups: lookup(&mapping.groups),

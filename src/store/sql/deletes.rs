@@ -39,13 +39,16 @@ impl SqlStore {
         if found.is_none() {
             return Ok(Deletion::NotFound);
         }
-        let mut counts = Vec::with_capacity(references.len());
+        // What still refers to it, as "2 users".
+        let mut uses = Vec::new();
         for (sql, one, many) in references {
             let row: CountRow = sqlx::query_as(*sql).bind(id).fetch_one(&mut *tx).await?;
-            counts.push((row.n, *one, *many));
+            if row.n > 0 {
+                uses.push(format!("{} {}", row.n, if row.n == 1 { one } else { many }));
+            }
         }
-        if let Some(in_use) = Deletion::from_counts(&counts) {
-            return Ok(in_use); // the transaction rolls back on drop
+        if !uses.is_empty() {
+            return Ok(Deletion::InUse(uses)); // the transaction rolls back on drop
         }
         let mut deleted = 0;
         for sql in deletes {
