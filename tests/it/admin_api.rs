@@ -3,51 +3,12 @@
 //! token without the admin scope, the admin session needing `X-CSRF-Token` for writes, and
 //! each area's operations (the same domain functions as the pages).
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::admin_support::{Admin, admin_token, refresh, user_of, user_tokens};
+use crate::admin_support::{Admin, Api, admin_token, bearer, refresh, user_of, user_tokens};
 use crate::browser::Browser;
-use crate::support::{ADMIN_PASSWORD, SERVICE_SECRET, Spawned, TestApp, basic, tamper_payload};
-
-struct Api<'a> {
-    s: &'a Spawned,
-    auth: String,
-}
-
-impl Api<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = reqwest::Client::new()
-            .request(method, format!("{}/api/v1/admin{path}", self.s.base))
-            .header("authorization", &self.auth);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        assert_eq!(res.headers()["cache-control"], "no-store");
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, path, None).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-}
-
-async fn bearer(s: &Spawned) -> Api<'_> {
-    Api {
-        auth: format!("Bearer {}", admin_token(s).await),
-        s,
-    }
-}
+use crate::support::{ADMIN_PASSWORD, SERVICE_SECRET, TestApp, basic, tamper_payload};
 
 #[tokio::test]
 async fn no_or_bad_credentials_are_401_with_a_bearer_challenge_and_a_non_admin_token_403() {

@@ -5,9 +5,9 @@
 //! token or credentials nothing goes.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::admin_support::{Admin, admin_token, refresh, user_of, user_tokens};
+use crate::admin_support::{Admin, bearer, refresh, user_of, user_tokens};
 use crate::browser::Browser;
 use crate::support::{Spawned, TestApp};
 
@@ -145,82 +145,71 @@ async fn the_pages_delete_only_what_nothing_refers_to() {
 #[tokio::test]
 async fn the_api_deletes_with_204_refuses_in_use_with_409_and_unknown_with_404() {
     let s = TestApp::builder().spawn().await;
-    let token = admin_token(&s).await;
-    let http = reqwest::Client::new();
-    let call = |method: Method, path: &str, body: Option<Value>, auth: Option<&str>| {
-        let mut req = http.request(method, format!("{}/api/v1/admin{path}", s.base));
-        if let Some(t) = auth {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        async move {
-            let res = req.send().await.unwrap();
-            let status = res.status().as_u16();
-            let text = res.text().await.unwrap();
-            (
-                status,
-                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-            )
-        }
+    let api = bearer(&s).await;
+    let delete = |path: String| {
+        let api = &api;
+        async move { api.call(Method::DELETE, &path, None).await }
     };
-    let t = Some(token.as_str());
 
-    let (status, err) = call(Method::DELETE, "/resources/res_tickets", None, t).await;
+    let (status, err) = delete("/resources/res_tickets".into()).await;
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["error"], "in_use");
     let description = err["error_description"].as_str().unwrap();
     assert!(description.contains("rule"), "{description}");
     assert!(description.contains("client"), "{description}");
-    let (status, _) = call(Method::DELETE, "/organizations/org_acme", None, t).await;
+    let (status, _) = delete("/organizations/org_acme".into()).await;
     assert_eq!(status, 409);
-    let (status, err) = call(Method::DELETE, "/connections/conn_nope", None, t).await;
-    assert_eq!((status, err["error"].as_str()), (404, Some("not_found")));
+    let (status, err) = delete("/connections/conn_nope".into()).await;
+    assert_eq!(
+        (status.as_u16(), err["error"].as_str()),
+        (404, Some("not_found"))
+    );
 
     // Made through the API, then deleted through it.
     let docs = json!({ "name": "Docs", "server_url": "http://127.0.0.1:8083/mcp",
                        "scopes": [{ "name": "docs.read", "description": "Read" }] });
-    let (status, org) = call(
-        Method::POST,
-        "/organizations",
-        Some(json!({ "display_name": "Initech", "domains": ["initech.example"] })),
-        t,
-    )
-    .await;
+    let (status, org) = api
+        .post(
+            "/organizations",
+            json!({ "display_name": "Initech", "domains": ["initech.example"] }),
+        )
+        .await;
     assert_eq!(status, 201, "{org}");
     let org_id = org["id"].as_str().unwrap().to_string();
-    let (status, conn) = call(
-        Method::POST,
-        "/connections",
-        Some(json!({ "organization_id": org_id, "kind": "idp_simulator" })),
-        t,
-    )
-    .await;
+    let (status, conn) = api
+        .post(
+            "/connections",
+            json!({ "organization_id": org_id, "kind": "idp_simulator" }),
+        )
+        .await;
     assert_eq!(status, 201, "{conn}");
     let conn_id = conn["id"].as_str().unwrap().to_string();
-    let (status, res) = call(Method::POST, "/resources", Some(docs.clone()), t).await;
+    let (status, res) = api.post("/resources", docs.clone()).await;
     assert_eq!(status, 201, "{res}");
     let res_id = res["id"].as_str().unwrap().to_string();
 
     // Without credentials: 401, and nothing goes.
-    let (status, _) = call(Method::DELETE, &format!("/resources/{res_id}"), None, None).await;
-    assert_eq!(status, 401);
+    let res = reqwest::Client::new()
+        .delete(format!("{}/api/v1/admin/resources/{res_id}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 
     for path in [
         format!("/connections/{conn_id}"),
         format!("/organizations/{org_id}"),
         format!("/resources/{res_id}"),
     ] {
-        let (status, body) = call(Method::DELETE, &path, None, t).await;
+        let (status, body) = delete(path.clone()).await;
         assert_eq!(status, 204, "{path}: {body}");
-        let (status, _) = call(Method::GET, &path, None, t).await;
+        let (status, _) = api.call(Method::GET, &path, None).await;
         assert_eq!(status, 404, "{path}");
-        let (status, _) = call(Method::DELETE, &path, None, t).await;
+        let (status, _) = delete(path.clone()).await;
         assert_eq!(status, 404, "{path}: a second delete");
     }
     // The server URL is free again.
-    let (status, _) = call(Method::POST, "/resources", Some(docs.clone()), t).await;
+    let (status, _) = api.post("/resources", docs).await;
     assert_eq!(status, 201);
     let events = s.audit("admin.resource.deleted").await;
     assert_eq!(events.len(), 1);
@@ -301,18 +290,14 @@ async fn deleting_a_user_revokes_their_refresh_tokens_drops_their_consents_and_f
     // The API: 204, then 404.
     let (_, tokens) = user_tokens(&Browser::new(&s), "alice@example.com", "eng").await;
     let alice = user_of(&tokens);
-    let token = admin_token(&s).await;
-    let http = reqwest::Client::new();
+    let api = bearer(&s).await;
     for expected in [204, 404] {
-        let res = http
-            .delete(format!("{}/api/v1/admin/users/{alice}", s.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), expected);
+        let (status, _) = api
+            .call(Method::DELETE, &format!("/users/{alice}"), None)
+            .await;
+        assert_eq!(status.as_u16(), expected);
     }
-    let res = http
+    let res = reqwest::Client::new()
         .delete(format!("{}/api/v1/admin/users/{alice}", s.base))
         .send()
         .await

@@ -1,8 +1,8 @@
 //! Helpers of the admin tests: an admin signed in over HTTP (cookie jar, redirects off),
 //! form posts that carry the page's CSRF token, a user's tokens through the simulator flow,
-//! and an admin bearer token from the admin client.
+//! an admin bearer token from the admin client, and calls of the admin API with it.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::browser::{Browser, Page, REDIRECT_URI, authorize_and_consent, hidden};
@@ -147,4 +147,50 @@ pub fn assert_protected(page: &Page) {
     assert_eq!(h("referrer-policy"), "no-referrer");
     assert_eq!(h("x-frame-options"), "DENY");
     assert!(h("content-security-policy").contains("frame-ancestors 'none'"));
+}
+
+/// Calls of the admin API with one `Authorization` header; every answer must be no-store.
+pub struct Api<'a> {
+    pub s: &'a Spawned,
+    pub auth: String,
+}
+
+impl Api<'_> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}/api/v1/admin{path}", self.s.base))
+            .header("authorization", &self.auth);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+}
+
+/// The admin API with the admin client's bearer token.
+pub async fn bearer(s: &Spawned) -> Api<'_> {
+    Api {
+        auth: format!("Bearer {}", admin_token(s).await),
+        s,
+    }
 }
