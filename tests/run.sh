@@ -14,6 +14,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# A Node.js peer whose start stalls is started again (tests/it/peer_start.rs); every stall is
+# logged here and printed at the end, also when the tests pass.
+export PORTCULLIS_TEST_STALL_LOG="${PORTCULLIS_TEST_STALL_LOG:-$(mktemp -t portcullis-peer-stalls.XXXXXX)}"
+: > "$PORTCULLIS_TEST_STALL_LOG"
+print_stalls() {
+  if [[ -s "$PORTCULLIS_TEST_STALL_LOG" ]]; then
+    echo "==> test peer starts that stalled and were started again (tests/it/peer_start.rs):"
+    cat "$PORTCULLIS_TEST_STALL_LOG"
+  fi
+}
+trap print_stalls EXIT
+
 # --- test peers (pinned) -------------------------------------------------------------------
 VENV="$ROOT/tests/peers/.venv"
 STAMP="$VENV/.requirements"

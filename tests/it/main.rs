@@ -26,6 +26,7 @@ mod negative_support;
 mod oidc;
 mod oidc_idp;
 mod oidc_mock;
+mod peer_start;
 mod peers;
 mod register;
 mod saml;

@@ -19,11 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-/// A guard against a provider that never starts, not a timing test: generous, as a loaded
-/// 2-core CI machine has once taken over 30 s to bring it up.
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::peer_start;
 
 pub struct OidcIdp {
     /// `http://127.0.0.1:<port>`, exactly as in the discovery document (no trailing slash).
@@ -61,7 +59,8 @@ pub fn free_port() -> u16 {
 
 impl OidcIdp {
     /// Starts the provider on 127.0.0.1:`port` (0 = any free port) with one client.
-    /// Panics (with the provider's stderr) if it is not ready within [`READY_TIMEOUT`].
+    /// Panics (with the provider's stderr) if it exits before serving, or if every start stalls
+    /// (see `peer_start`).
     pub async fn start(
         port: u16,
         client_id: &str,
@@ -153,90 +152,86 @@ async fn spawn(
             dir.display()
         ));
     }
-    let mut child = Command::new("node")
-        .arg(dir.join("server.mjs"))
-        .args(["--port", &port.to_string()])
-        .args(["--client-id", client_id])
-        .args(["--client-secret", client_secret])
-        .args(["--redirect-uri", redirect_uri])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run `node` (Node.js on PATH?): {e}"))?;
-
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let stderr_task = {
-        let pipe = child.stderr.take().expect("piped stderr");
-        let buf = stderr.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(pipe).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(mut b) = buf.lock() {
-                    b.push_str(&line);
-                    b.push('\n');
-                }
-            }
-        })
-    };
-
-    // stdout says `KID …` and `READY …` once listening; it is kept drained, and what it said
-    // only enriches a failure: readiness is the provider serving its JWKS, asked over HTTP
-    // (a READY line that never arrived once left a started provider waiting for nothing).
-    let said = Arc::new(Mutex::new(String::new()));
-    {
-        let said = said.clone();
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(mut s) = said.lock() {
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            }
-        });
-    }
     let issuer = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .expect("http client");
-    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    let failure = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break format!("exited ({status}) before serving");
+    for attempt in 1..=peer_start::ATTEMPTS {
+        let reports = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let mut child = peer_start::node(reports.path())
+            .arg(dir.join("server.mjs"))
+            .args(["--port", &port.to_string()])
+            .args(["--client-id", client_id])
+            .args(["--client-secret", client_secret])
+            .args(["--redirect-uri", redirect_uri])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run `node` (Node.js on PATH?): {e}"))?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_task = drain(child.stderr.take().expect("piped stderr"), stderr.clone());
+        // stdout says `KID …` and `READY …` once listening; it is kept drained, and what it
+        // said only enriches a failure: readiness is the provider serving its JWKS over HTTP.
+        let said = Arc::new(Mutex::new(String::new()));
+        drain(child.stdout.take().expect("piped stdout"), said.clone());
+        let ready = async || jwks_kid(&http, &issuer).await;
+        match peer_start::wait_ready(&mut child, reports.path(), ready).await {
+            peer_start::Start::Ready(kid) => {
+                return Ok(Started {
+                    child,
+                    issuer,
+                    port,
+                    kid,
+                    stderr,
+                });
+            }
+            peer_start::Start::Exited(status) => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
+                return Err(format!(
+                    "oidc-provider on port {port}: exited ({status}) before serving; stderr:\n{}",
+                    text(&stderr)
+                ));
+            }
+            peer_start::Start::Stalled(what) => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
+                let what = format!(
+                    "oidc-provider on port {port}, not serving {issuer}/jwks\n{what}its stdout: \
+                     {:?}\nits stderr: {:?}",
+                    text(&said),
+                    text(&stderr)
+                );
+                peer_start::record_stall("oidc-provider", attempt, &what);
+            }
         }
-        if let Some(kid) = jwks_kid(&http, &issuer).await {
-            return Ok(Started {
-                child,
-                issuer,
-                port,
-                kid,
-                stderr,
-            });
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break format!(
-                "not serving {issuer}/jwks within {READY_TIMEOUT:?} (its stdout: {:?}; load \
-                 average {}, process state {})",
-                said.lock().map(|s| s.clone()).unwrap_or_default(),
-                proc_text("/proc/loadavg"),
-                child
-                    .id()
-                    .map(|pid| proc_text(&format!("/proc/{pid}/stat")))
-                    .unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let _ = child.kill().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
-    let err = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+    }
     Err(format!(
-        "oidc-provider on port {port}: {failure}; stderr:\n{err}"
+        "oidc-provider on port {port}: {} starts in a row stalled (each is on stderr above)",
+        peer_start::ATTEMPTS
     ))
+}
+
+/// Reads `pipe` line by line into `into` until it closes.
+fn drain(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut b) = into.lock() {
+                b.push_str(&line);
+                b.push('\n');
+            }
+        }
+    })
+}
+
+fn text(buf: &Mutex<String>) -> String {
+    buf.lock().map(|s| s.clone()).unwrap_or_default()
 }
 
 /// The `kid` of the one key the provider serves, once it serves it (503 before).
@@ -247,13 +242,6 @@ async fn jwks_kid(http: &reqwest::Client, issuer: &str) -> Option<String> {
     }
     let jwks: serde_json::Value = res.json().await.ok()?;
     jwks["keys"][0]["kid"].as_str().map(str::to_string)
-}
-
-/// A /proc file's first line, for the diagnostics of a provider that did not start.
-fn proc_text(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.lines().next().unwrap_or_default().to_string())
-        .unwrap_or_else(|e| format!("({path}: {e})"))
 }
 
 #[tokio::test]

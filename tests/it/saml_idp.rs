@@ -12,13 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::oidc_idp::free_port;
-
-/// A guard against an IdP that never serves its metadata, not a timing test: generous for a
-/// loaded 2-core CI machine.
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::peer_start;
 
 pub const IDP_ENTITY_ID: &str = "urn:test:saml-idp";
 
@@ -121,8 +118,8 @@ pub fn field(html: &str, name: &str) -> Option<String> {
 }
 
 impl SamlIdp {
-    /// Starts saml-idp for an SP (its ACS URL and entity id). Panics with its output if it
-    /// is not serving metadata within 30 s.
+    /// Starts saml-idp for an SP (its ACS URL and entity id). Panics if it is not serving
+    /// metadata (see `peer_start` for a start that stalls).
     pub async fn start(acs_url: &str, audience: &str) -> SamlIdp {
         let peer = peer_dir();
         assert!(
@@ -163,8 +160,10 @@ impl SamlIdp {
 
     async fn run(&mut self) {
         let (crt, key) = make_cert(self.dir.path(), &format!("idp{}", self.generation));
+        let mut stalls = 0;
         for _ in 0..50 {
-            let mut child = Command::new("node")
+            let reports = tempfile::tempdir().unwrap();
+            let mut child = peer_start::node(reports.path())
                 .arg(peer_dir().join("node_modules/saml-idp/bin/run.js"))
                 .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
                 .arg("--cert")
@@ -182,22 +181,30 @@ impl SamlIdp {
                 .kill_on_drop(true)
                 .spawn()
                 .expect("run node (Node.js on PATH?)");
-            let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-            while tokio::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // the port is not free yet: try again
-                }
-                let ready = self.http.get(self.metadata_url()).send().await;
-                if ready.is_ok_and(|r| r.status().is_success()) {
+            let ready = async || {
+                let res = self.http.get(self.metadata_url()).send().await;
+                res.is_ok_and(|r| r.status().is_success()).then_some(())
+            };
+            match peer_start::wait_ready(&mut child, reports.path(), ready).await {
+                peer_start::Start::Ready(()) => {
                     self.child = Some(child);
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                // After a restart the port may not be free yet: try again.
+                peer_start::Start::Exited(_) => {}
+                peer_start::Start::Stalled(what) => {
+                    stalls += 1;
+                    let what = format!("saml-idp on port {}\n{what}", self.port);
+                    peer_start::record_stall("saml-idp", stalls, &what);
+                    if stalls == peer_start::ATTEMPTS {
+                        break;
+                    }
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
-            "saml-idp did not serve {} within its time",
+            "saml-idp did not serve {} (it kept exiting, or every start stalled)",
             self.metadata_url()
         );
     }
