@@ -80,7 +80,8 @@ fn touched(u: &User) -> Touched {
     }
 }
 
-/// Disabling refuses the user's sign-ins and the next refresh of their tokens.
+/// Disabling refuses the user's sign-ins and the next refresh of their tokens, and cuts off
+/// the access tokens they hold (introspection, userinfo); enabling again does not revive those.
 pub async fn set_enabled(
     app: &AppState,
     actor: &Actor,
@@ -88,7 +89,9 @@ pub async fn set_enabled(
     is_enabled: bool,
 ) -> Result<(), AdminError> {
     let user = get(app, id).await?;
-    app.store.set_user_enabled(id, is_enabled).await?;
+    app.store
+        .set_user_enabled(id, is_enabled, app.clock.now())
+        .await?;
     record(
         app,
         actor,
@@ -105,7 +108,8 @@ pub async fn set_enabled(
     Ok(())
 }
 
-/// Ends all of a user's browser sessions and revokes all their refresh tokens.
+/// Ends all of a user's browser sessions, revokes all their refresh tokens and cuts off their
+/// access tokens (introspection, userinfo).
 pub async fn revoke(app: &AppState, actor: &Actor, id: &str) -> Result<Revoked, AdminError> {
     let user = get(app, id).await?;
     let now = app.clock.now();

@@ -74,9 +74,27 @@ pub fn mint(
     })
 }
 
+/// The claims of `token` if it is one of our access tokens (signature, `typ: at+jwt`, so
+/// never an ID token) and live now (see [`is_live`]).
+pub async fn verify_live(
+    keys: &KeyRing,
+    store: &dyn Store,
+    token: &str,
+    now: i64,
+) -> StoreResult<Option<serde_json::Value>> {
+    let Some((header, claims)) = keys.verify(token) else {
+        return Ok(None);
+    };
+    if header["typ"] != "at+jwt" || !is_live(store, &claims, now).await? {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
 /// Whether the verified claims of one of our access tokens are live now: within
 /// `nbf`..`exp`, with a `jti` that was not revoked, and issued after any cut-off of its
-/// client's tokens (an admin's "revoke its tokens").
+/// client's tokens (an admin's "revoke its tokens") and of its user's (revoked, disabled or
+/// deleted by an admin).
 pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) -> StoreResult<bool> {
     let (Some(exp), Some(nbf), Some(jti)) = (
         claims["exp"].as_i64(),
@@ -88,7 +106,14 @@ pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) ->
     if exp <= now || nbf > now || store.is_access_token_revoked(jti).await? {
         return Ok(false);
     }
+    let issued_after = |cutoff: Option<i64>| {
+        cutoff.is_none_or(|c| claims["iat"].as_i64().is_some_and(|iat| iat > c))
+    };
     let client_id = claims["client_id"].as_str().unwrap_or_default();
-    let cutoff = store.client_tokens_cutoff(client_id).await?;
-    Ok(cutoff.is_none_or(|c| claims["iat"].as_i64().is_some_and(|iat| iat > c)))
+    if !issued_after(store.client_tokens_cutoff(client_id).await?) {
+        return Ok(false);
+    }
+    // `sub` is the user, or the client itself for client_credentials (never cut off as a user).
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    Ok(issued_after(store.user_tokens_cutoff(sub).await?))
 }

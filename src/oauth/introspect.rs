@@ -51,12 +51,11 @@ pub async fn introspect(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let inactive = json!({ "active": false });
-    let Some((_, claims)) = app.keys.verify(token) else {
+    let now = app.clock.now();
+    let Some(claims) = access_token::verify_live(&app.keys, app.store.as_ref(), token, now).await?
+    else {
         return Ok(inactive);
     };
-    if !access_token::is_live(app.store.as_ref(), &claims, app.clock.now()).await? {
-        return Ok(inactive);
-    }
     let audience: Vec<&str> = claims["aud"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::access_token;
 use crate::app::AppState;
 
 /// RFC 6750 §3: `WWW-Authenticate: Bearer error=…`.
@@ -26,6 +27,15 @@ impl BearerError {
             description,
         }
     }
+
+    /// The store failed: 500, without a challenge (the token may well be fine).
+    fn server_error() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: Some("server_error"),
+            description: "the token could not be checked",
+        }
+    }
 }
 
 impl IntoResponse for BearerError {
@@ -39,7 +49,9 @@ impl IntoResponse for BearerError {
         };
         let mut r = (self.status, Json(json!({ "error": self.error.unwrap_or("invalid_request"), "error_description": self.description })))
             .into_response();
-        if let Ok(v) = HeaderValue::from_str(&challenge) {
+        if self.status.is_client_error()
+            && let Ok(v) = HeaderValue::from_str(&challenge)
+        {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         r.headers_mut()
@@ -78,18 +90,14 @@ pub async fn get_userinfo(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
 ) -> Result<Json<Value>, BearerError> {
-    let (_, claims) = app
-        .keys
-        .verify(&token)
-        .ok_or(BearerError::invalid_token("the token is not valid"))?;
-    let now = app.clock.now();
-    if claims["exp"].as_i64().unwrap_or(0) <= now {
-        return Err(BearerError::invalid_token("the token has expired"));
-    }
-    let jti = claims["jti"].as_str().unwrap_or_default();
-    if app.store.is_access_token_revoked(jti).await.unwrap_or(true) {
-        return Err(BearerError::invalid_token("the token is revoked"));
-    }
+    let live = access_token::verify_live(&app.keys, app.store.as_ref(), &token, app.clock.now())
+        .await
+        .map_err(|_| BearerError::server_error())?;
+    let Some(claims) = live else {
+        return Err(BearerError::invalid_token(
+            "the token is not a valid access token: expired, revoked or not ours",
+        ));
+    };
     let sub = claims["sub"].as_str().unwrap_or_default();
     let user = match app.store.find_user(sub).await {
         Ok(Some(u)) if u.is_enabled => u,

@@ -210,6 +210,9 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
             s.find_refresh("r1").await.unwrap().unwrap().revoked_at,
             Some(10)
         );
+        // Revoking a user's tokens cuts off their access tokens; nobody else's.
+        assert_eq!(s.user_tokens_cutoff(&alice.id).await.unwrap(), Some(10));
+        assert_eq!(s.user_tokens_cutoff(&bob.id).await.unwrap(), None);
         assert_eq!(
             s.revoke_client_grants("m2m_a", 11).await.unwrap(),
             1,
@@ -260,7 +263,10 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
         assert!(s.find_session_by_token("hses_3").await.unwrap().is_none());
         assert!(s.find_consent_by_id("usrcnst_1").await.unwrap().is_none());
         assert!(s.find_user(&alice.id).await.unwrap().is_some(), "{name}");
+        // The cut-off of a deleted user outlives the row.
+        assert_eq!(s.user_tokens_cutoff(&bob.id).await.unwrap(), Some(12));
         assert_eq!(s.delete_user(&bob.id, 13).await.unwrap(), None, "{name}");
+        assert_eq!(s.user_tokens_cutoff(&bob.id).await.unwrap(), Some(12));
     }
 }
 

@@ -268,6 +268,9 @@ impl AdminConsoleStore for CachedStore {
     async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>> {
         self.inner.client_tokens_cutoff(client_id).await
     }
+    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>> {
+        self.inner.user_tokens_cutoff(user_id).await
+    }
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
         self.inner.list_all_consents(limit).await
     }
@@ -294,8 +297,8 @@ impl UserStore for CachedStore {
     async fn find_user(&self, id: &str) -> StoreResult<Option<User>> {
         self.inner.find_user(id).await
     }
-    async fn set_user_enabled(&self, id: &str, is_enabled: bool) -> StoreResult<()> {
-        self.inner.set_user_enabled(id, is_enabled).await
+    async fn set_user_enabled(&self, id: &str, is_enabled: bool, now: i64) -> StoreResult<()> {
+        self.inner.set_user_enabled(id, is_enabled, now).await
     }
 }
 

@@ -101,7 +101,9 @@ pub trait UserStore {
     /// disabled user is not updated (its login is refused): the stored row is returned.
     async fn upsert_user(&self, user: &User) -> StoreResult<User>;
     async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
-    async fn set_user_enabled(&self, id: &str, is_enabled: bool) -> StoreResult<()>;
+    /// Disabling (at `now`) also cuts off the access tokens the user holds (see
+    /// [`AdminConsoleStore::user_tokens_cutoff`]); enabling again does not revive them.
+    async fn set_user_enabled(&self, id: &str, is_enabled: bool, now: i64) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -195,13 +197,17 @@ pub trait AdminConsoleStore {
     async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>>;
     /// Ends every live browser session of a user; returns how many.
     async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64>;
-    /// Revokes every live refresh token of a user; returns how many.
+    /// Revokes every live refresh token of a user, and their access tokens issued until `now`
+    /// (a cutoff); returns how many refresh tokens.
     async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Revokes every live refresh token issued to a client, and its access tokens issued
     /// until `now` (a cutoff); returns how many refresh tokens.
     async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64>;
     /// The client's token cutoff: its access tokens issued at or before it are revoked.
     async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>>;
+    /// The user's token cutoff (revoked, disabled or deleted by an admin): their access
+    /// tokens issued at or before it are revoked.
+    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>>;
     /// Consents of every user, newest first.
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>>;
     /// Audit events by any of their columns and a time range, newest first, paged.

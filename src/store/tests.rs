@@ -483,7 +483,20 @@ async fn users_upsert_by_connection_and_subject_and_consents_by_client_redirect_
         let second = s.upsert_user(&u).await.unwrap();
         assert_eq!(second.id, first.id, "{name}: same person");
         assert!(second.groups.is_empty(), "{name}: groups updated at login");
-        s.set_user_enabled(&first.id, false).await.unwrap();
+        s.set_user_enabled(&first.id, true, 3).await.unwrap();
+        assert_eq!(
+            s.user_tokens_cutoff(&first.id).await.unwrap(),
+            None,
+            "{name}: enabling cuts nothing off"
+        );
+        s.set_user_enabled(&first.id, false, 4).await.unwrap();
+        assert_eq!(
+            s.user_tokens_cutoff(&first.id).await.unwrap(),
+            Some(4),
+            "{name}: disabling cuts off the user's access tokens"
+        );
+        s.set_user_enabled("usr_nobody", false, 4).await.unwrap();
+        assert_eq!(s.user_tokens_cutoff("usr_nobody").await.unwrap(), None);
         u.groups = vec!["g2".into()];
         u.last_login_at = 3;
         let third = s.upsert_user(&u).await.unwrap();

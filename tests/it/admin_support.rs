@@ -64,13 +64,23 @@ impl Admin {
 
 /// A user's first tokens through the simulator flow (a new DCR client).
 pub async fn user_tokens(b: &Browser, email: &str, groups: &str) -> (String, Value) {
+    user_tokens_for(b, email, groups, "tickets.read tickets.manage").await
+}
+
+/// [`user_tokens`] asking for `scope`.
+pub async fn user_tokens_for(
+    b: &Browser,
+    email: &str,
+    groups: &str,
+    scope: &str,
+) -> (String, Value) {
     let client_id = b.register("res_tickets").await;
     let flow = authorize_and_consent(
         b,
         "/resources/res_tickets/oauth/authorize",
         &client_id,
         None,
-        "tickets.read tickets.manage",
+        scope,
         email,
         groups,
     )

@@ -37,3 +37,4 @@ mod session_negative;
 mod support;
 mod token;
 mod tokens;
+mod user_cutoff;

@@ -373,7 +373,7 @@ async fn a_refresh_for_a_disabled_user_is_invalid_grant() {
     s.app
         .state
         .store
-        .set_user_enabled(&user_of(&first), false)
+        .set_user_enabled(&user_of(&first), false, s.app.clock.now())
         .await
         .unwrap();
     let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;

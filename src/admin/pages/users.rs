@@ -50,7 +50,7 @@ pub async fn post_user_enabled(
         &if is_enabled {
             format!("User {id} enabled.")
         } else {
-            format!("User {id} disabled: no sign-in, no refresh.")
+            format!("User {id} disabled: no sign-in, no refresh, and their access tokens are over.")
         },
     ))
 }
@@ -79,7 +79,7 @@ pub async fn post_user_revoke(
     Ok(post.page.done(
         "/admin/users",
         &format!(
-            "Ended {} sessions and revoked {} refresh tokens of {id}.",
+            "Ended {} sessions and revoked {} refresh tokens and the access tokens of {id}.",
             r.sessions_ended, r.refresh_tokens_revoked
         ),
     ))

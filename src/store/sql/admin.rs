@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::SqlStore;
 use super::consents::{COLUMNS as CONSENT_COLUMNS, ConsentRow};
-use super::users::{USER_COLUMNS, UserRow};
+use super::users::{USER_COLUMNS, UserRow, cut_user_tokens};
 use crate::store::{
     AdminConsoleStore, AdminSession, AuditRecord, AuditSearch, Consent, StoreResult, User,
 };
@@ -153,6 +153,7 @@ impl AdminConsoleStore for SqlStore {
         if deleted == 0 {
             return Ok(None); // rolls back
         }
+        cut_user_tokens(&mut tx, user_id, now).await?;
         tx.commit().await?;
         Ok(Some(revoked))
     }
@@ -190,13 +191,16 @@ impl AdminConsoleStore for SqlStore {
     }
 
     async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         )
         .bind(user_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        cut_user_tokens(&mut tx, user_id, now).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -225,6 +229,15 @@ impl AdminConsoleStore for SqlStore {
         let row: Option<(i64,)> =
             sqlx::query_as("SELECT not_before FROM client_token_cutoffs WHERE client_id = $1")
                 .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT not_before FROM user_token_cutoffs WHERE user_id = $1")
+                .bind(user_id)
                 .fetch_optional(self.pool())
                 .await?;
         Ok(row.map(|r| r.0))

@@ -97,14 +97,36 @@ impl UserStore for SqlStore {
         row.map(UserRow::into_user).transpose()
     }
 
-    async fn set_user_enabled(&self, id: &str, is_enabled: bool) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET enabled = $2 WHERE id = $1")
+    async fn set_user_enabled(&self, id: &str, is_enabled: bool, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("UPDATE users SET enabled = $2 WHERE id = $1")
             .bind(id)
             .bind(i64::from(is_enabled))
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if !is_enabled && done.rows_affected() > 0 {
+            cut_user_tokens(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Sets a user's access-token cutoff to `now` (see `AdminConsoleStore::user_tokens_cutoff`).
+pub(super) async fn cut_user_tokens(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_token_cutoffs (user_id, not_before) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,0 +1,120 @@
+//! An admin who revokes a user's tokens, disables or deletes the user also ends the access
+//! tokens that user holds wherever portcullis is asked (introspection, userinfo), and only
+//! theirs: the JWT stays verifiable by signature until `exp` (resource servers that verify
+//! locally see it until then), but nothing portcullis answers treats it as live.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::admin_support::{Api, bearer, user_of, user_tokens, user_tokens_for};
+use crate::browser::Browser;
+use crate::support::{INTROSPECTOR_SECRET, Spawned, TestApp, basic};
+
+async fn is_active(s: &Spawned, tokens: &Value) -> bool {
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth/introspect", s.base))
+        .header(
+            "authorization",
+            basic("m2m_introspector", INTROSPECTOR_SECRET),
+        )
+        .form(&[("token", tokens["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["active"].as_bool().unwrap()
+}
+
+/// userinfo's status; a 401 must carry an `invalid_token` challenge.
+async fn userinfo(s: &Spawned, tokens: &Value) -> StatusCode {
+    let res = reqwest::Client::new()
+        .get(format!("{}/oauth/userinfo", s.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    if res.status() == 401 {
+        let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    }
+    res.status()
+}
+
+async fn act(api: &Api<'_>, user: &str, action: &str) {
+    let (status, body) = api
+        .post(&format!("/users/{user}/{action}"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{action}: {body}");
+}
+
+/// Tokens of `email` from a fresh browser (a fresh sign-in) and a fresh client.
+async fn sign_in(s: &Spawned, email: &str) -> Value {
+    user_tokens(&Browser::new(s), email, "").await.1
+}
+
+#[tokio::test]
+async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only_theirs() {
+    let s = TestApp::builder().spawn().await;
+    let api = bearer(&s).await;
+    let alice = sign_in(&s, "alice@example.com").await;
+    let bob = sign_in(&s, "bob@example.com").await;
+    for t in [&alice, &bob] {
+        assert!(is_active(&s, t).await);
+        assert_eq!(userinfo(&s, t).await, 200);
+    }
+
+    // Revoke: alice's token is over, bob's is not.
+    act(&api, &user_of(&alice), "revoke").await;
+    assert!(!is_active(&s, &alice).await, "revoked user's token");
+    assert_eq!(userinfo(&s, &alice).await, 401);
+    assert!(is_active(&s, &bob).await, "another user's token");
+    assert_eq!(userinfo(&s, &bob).await, 200);
+
+    // A token alice gets after the revocation is live…
+    s.app.clock.advance(1);
+    let again = sign_in(&s, "alice@example.com").await;
+    assert_eq!(user_of(&again), user_of(&alice));
+    assert!(
+        is_active(&s, &again).await,
+        "a token issued after the revocation"
+    );
+    // …until she is disabled; enabling her again does not revive it.
+    s.app.clock.advance(1);
+    act(&api, &user_of(&alice), "disable").await;
+    assert!(!is_active(&s, &again).await, "disabled user's token");
+    assert_eq!(userinfo(&s, &again).await, 401);
+    act(&api, &user_of(&alice), "enable").await;
+    assert!(!is_active(&s, &again).await, "enabling revives nothing");
+    assert!(is_active(&s, &bob).await);
+
+    // Deleting bob ends his token, even though his row is gone.
+    s.app.clock.advance(1);
+    let (status, body) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/users/{}", user_of(&bob)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert!(!is_active(&s, &bob).await, "deleted user's token");
+    assert_eq!(userinfo(&s, &bob).await, 401);
+}
+
+#[tokio::test]
+async fn an_id_token_is_not_an_access_token_at_userinfo_or_introspection() {
+    let s = TestApp::builder().spawn().await;
+    let b = Browser::new(&s);
+    let (_, tokens) = user_tokens_for(&b, "alice@example.com", "", "openid tickets.read").await;
+    let Some(id_token) = tokens["id_token"].as_str() else {
+        panic!("no id_token for openid: {tokens}");
+    };
+    let as_access = json!({ "access_token": id_token });
+    assert_eq!(userinfo(&s, &as_access).await, 401, "ID token at userinfo");
+    assert!(
+        !is_active(&s, &as_access).await,
+        "ID token at introspection"
+    );
+    assert_eq!(userinfo(&s, &tokens).await, 200, "the access token itself");
+}
