@@ -16,13 +16,18 @@ cd "$ROOT"
 
 # A Node.js peer whose start stalls is started again (tests/it/peer_start.rs); every stall is
 # logged here and printed at the end, also when the tests pass.
-export PORTCULLIS_TEST_STALL_LOG="${PORTCULLIS_TEST_STALL_LOG:-$(mktemp -t portcullis-peer-stalls.XXXXXX)}"
+OWN_STALL_LOG=""
+if [[ -z "${PORTCULLIS_TEST_STALL_LOG:-}" ]]; then
+  OWN_STALL_LOG="$(mktemp -t portcullis-peer-stalls.XXXXXX)"
+  export PORTCULLIS_TEST_STALL_LOG="$OWN_STALL_LOG"
+fi
 : > "$PORTCULLIS_TEST_STALL_LOG"
 print_stalls() {
   if [[ -s "$PORTCULLIS_TEST_STALL_LOG" ]]; then
-    echo "==> test peer starts that stalled and were started again (tests/it/peer_start.rs):"
+    echo "==> test peer starts that stalled (tests/it/peer_start.rs):"
     cat "$PORTCULLIS_TEST_STALL_LOG"
   fi
+  [[ -z "$OWN_STALL_LOG" ]] || rm -f "$OWN_STALL_LOG"
 }
 trap print_stalls EXIT
 

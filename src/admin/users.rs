@@ -81,7 +81,8 @@ fn touched(u: &User) -> Touched {
 }
 
 /// Disabling refuses the user's sign-ins and the next refresh of their tokens, and cuts off
-/// the access tokens they hold (introspection, userinfo); enabling again does not revive those.
+/// the access tokens they hold (introspection, userinfo; MCP servers that verify locally accept
+/// them until `exp`); enabling again does not revive those.
 pub async fn set_enabled(
     app: &AppState,
     actor: &Actor,
@@ -109,13 +110,16 @@ pub async fn set_enabled(
 }
 
 /// Ends all of a user's browser sessions, revokes all their refresh tokens and cuts off their
-/// access tokens (introspection, userinfo).
+/// access tokens and unused codes (introspection, userinfo, the token endpoint; MCP servers
+/// that verify locally accept an access token until its `exp`).
 pub async fn revoke(app: &AppState, actor: &Actor, id: &str) -> Result<Revoked, AdminError> {
     let user = get(app, id).await?;
     let now = app.clock.now();
+    // Sessions first: none of them can ask for a code after the cut-off is set.
+    let sessions_ended = app.store.end_user_sessions(id, now).await?;
     let revoked = Revoked {
         refresh_tokens_revoked: app.store.revoke_user_grants(id, now).await?,
-        sessions_ended: app.store.end_user_sessions(id, now).await?,
+        sessions_ended,
     };
     record(
         app,
@@ -129,8 +133,8 @@ pub async fn revoke(app: &AppState, actor: &Actor, id: &str) -> Result<Revoked, 
     Ok(revoked)
 }
 
-/// Deletes a user: their refresh tokens are revoked, their sessions and consents go with
-/// them. A later sign-in through their IdP makes a new user. The audit event keeps ids only.
+/// Deletes a user: their refresh tokens are revoked and their access tokens cut off, their
+/// sessions and consents go with them. A later sign-in through their IdP makes a new user. The audit event keeps ids only.
 pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), AdminError> {
     let user = get(app, id).await?;
     let revoked = app

@@ -113,7 +113,7 @@ pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) ->
     if !issued_after(store.client_tokens_cutoff(client_id).await?) {
         return Ok(false);
     }
-    // `sub` is the user, or the client itself for client_credentials (never cut off as a user).
+    // `sub` is the user, or the client itself for client_credentials (not a user).
     let sub = claims["sub"].as_str().unwrap_or_default();
-    Ok(issued_after(store.user_tokens_cutoff(sub).await?))
+    Ok(sub == client_id || issued_after(store.user_tokens_cutoff(sub).await?))
 }

@@ -101,7 +101,8 @@ pub async fn get_userinfo(
     let sub = claims["sub"].as_str().unwrap_or_default();
     let user = match app.store.find_user(sub).await {
         Ok(Some(u)) if u.is_enabled => u,
-        _ => {
+        Err(_) => return Err(BearerError::server_error()),
+        Ok(_) => {
             return Err(BearerError::invalid_token(
                 "the token does not belong to a user",
             ));

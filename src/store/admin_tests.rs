@@ -213,6 +213,9 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
         // Revoking a user's tokens cuts off their access tokens; nobody else's.
         assert_eq!(s.user_tokens_cutoff(&alice.id).await.unwrap(), Some(10));
         assert_eq!(s.user_tokens_cutoff(&bob.id).await.unwrap(), None);
+        // A later revocation stamped earlier (another replica's clock) never moves it back.
+        s.revoke_user_grants(&alice.id, 5).await.unwrap();
+        assert_eq!(s.user_tokens_cutoff(&alice.id).await.unwrap(), Some(10));
         assert_eq!(
             s.revoke_client_grants("m2m_a", 11).await.unwrap(),
             1,
@@ -222,6 +225,9 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
             s.find_refresh("r2").await.unwrap().unwrap().revoked_at,
             Some(11)
         );
+        assert_eq!(s.client_tokens_cutoff("m2m_a").await.unwrap(), Some(11));
+        s.revoke_client_grants("m2m_a", 7).await.unwrap();
+        assert_eq!(s.client_tokens_cutoff("m2m_a").await.unwrap(), Some(11));
         assert_eq!(
             s.find_refresh("r3").await.unwrap().unwrap().revoked_at,
             None

@@ -187,8 +187,8 @@ pub trait AdminConsoleStore {
     async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
     async fn delete_rule(&self, id: &str) -> StoreResult<bool>;
-    /// Revokes a user's refresh tokens and deletes the user, with their sessions and
-    /// consents, in one transaction; `None` when there was no such user, else how many
+    /// Revokes a user's refresh tokens, cuts off their access tokens and deletes the user,
+    /// with their sessions and consents, in one transaction; `None` when there was no such user, else how many
     /// refresh tokens were revoked.
     async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>>;
     /// Users, most recent login first.
@@ -206,7 +206,7 @@ pub trait AdminConsoleStore {
     /// The client's token cutoff: its access tokens issued at or before it are revoked.
     async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>>;
     /// The user's token cutoff (revoked, disabled or deleted by an admin): their access
-    /// tokens issued at or before it are revoked.
+    /// tokens and codes issued at or before it are revoked. It only ever moves forward.
     async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>>;
     /// Consents of every user, newest first.
     async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>>;

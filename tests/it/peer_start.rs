@@ -4,7 +4,7 @@
 //! A peer process has, rarely and only in full CI runs, stalled during its own start-up: asleep
 //! after a fraction of a second of CPU, never listening, nothing on stdout — before portcullis
 //! is involved at all. It was never reproduced in isolation (hundreds of starts, also under
-//! load). Such a start is killed after [`ATTEMPT_TIMEOUT`] and the peer is started again, at
+//! load). Such a start is killed (after [`ATTEMPT_TIMEOUT`] without CPU progress) and the peer is started again, at
 //! most [`ATTEMPTS`] times in all; every stall is written to stderr and to the stall log
 //! (`PORTCULLIS_TEST_STALL_LOG`, which tests/run.sh prints at its end) with what the process was
 //! doing: its threads' kernel wait channels and system calls and, when Node could still write
@@ -17,9 +17,17 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-/// One start's time. A start takes well under a second on an idle machine and a few seconds on
-/// a loaded one; a stall never ends by itself.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(45);
+/// A start is a stall when the peer is not ready after this long and used no CPU time in the
+/// last [`PROGRESS_WINDOW`]. A start takes well under a second on an idle machine and a few
+/// seconds on a loaded one; a stall never ends by itself (the stalled processes seen had
+/// slept for minutes after a fraction of a second of CPU).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// While a slow start is still using CPU, its time is extended by this much…
+const PROGRESS_WINDOW: Duration = Duration::from_secs(15);
+/// (CPU progress: at least this many clock ticks, 50 ms at the usual 100 Hz, in the window)
+const PROGRESS_TICKS: u64 = 5;
+/// …up to this in all.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(120);
 /// Starts of one peer in all before the test fails.
 pub const ATTEMPTS: usize = 3;
 
@@ -27,7 +35,8 @@ pub enum Start<T> {
     /// What the readiness check answered.
     Ready(T),
     Exited(ExitStatus),
-    /// Not ready within [`ATTEMPT_TIMEOUT`]: what the process was doing (it is killed).
+    /// Not ready in its time (see [`ATTEMPT_TIMEOUT`]): what the process was doing (it is
+    /// killed).
     Stalled(String),
 }
 
@@ -41,34 +50,62 @@ pub fn node(report_dir: &Path) -> Command {
 }
 
 /// Polls `ready` every 100 ms until it answers something, the process exits, or the attempt's
-/// time is up (then the process is examined and killed).
+/// time is up (then the process is examined and killed). A check that does not answer by the
+/// deadline counts as not ready.
 pub async fn wait_ready<T>(
     child: &mut Child,
     report_dir: &Path,
     mut ready: impl AsyncFnMut() -> Option<T>,
 ) -> Start<T> {
-    let deadline = tokio::time::Instant::now() + ATTEMPT_TIMEOUT;
+    let started = tokio::time::Instant::now();
+    let mut deadline = started + ATTEMPT_TIMEOUT;
+    let mut cpu = cpu_ticks(child);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Start::Exited(status);
         }
-        if let Some(answer) = ready().await {
+        if let Ok(Some(answer)) = tokio::time::timeout_at(deadline, ready()).await {
             return Start::Ready(answer);
         }
-        if tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            // Slow, not stalled, while it still uses CPU (more than answering the probes takes).
+            let used = cpu_ticks(child);
+            if used >= cpu + PROGRESS_TICKS && now + PROGRESS_WINDOW <= started + ATTEMPT_LIMIT {
+                cpu = used;
+                deadline = now + PROGRESS_WINDOW;
+                continue;
+            }
             let what = examine(child, report_dir).await;
             let _ = child.kill().await;
-            return Start::Stalled(what);
+            return Start::Stalled(format!("not ready after {:?}\n{what}", started.elapsed()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
+/// The process's user and system CPU time so far, in clock ticks (0 when unknown).
+fn cpu_ticks(child: &Child) -> u64 {
+    let Some(pid) = child.id() else { return 0 };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name: state is the 3rd field, utime the 14th.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
+}
+
 /// Writes a stall to stderr and appends it to the stall log.
 pub fn record_stall(peer: &str, attempt: usize, what: &str) {
-    let entry = format!(
-        "=== {peer}: start {attempt} of {ATTEMPTS} stalled ({ATTEMPT_TIMEOUT:?}); started again\n{what}\n"
-    );
+    let next = if attempt < ATTEMPTS {
+        "started again"
+    } else {
+        "giving up"
+    };
+    let entry = format!("=== {peer}: start {attempt} of {ATTEMPTS} stalled; {next}\n{what}\n");
     eprint!("{entry}");
     let log = std::env::var_os("PORTCULLIS_TEST_STALL_LOG")
         .map(PathBuf::from)
@@ -84,7 +121,7 @@ pub fn record_stall(peer: &str, attempt: usize, what: &str) {
 
 /// The process's state, its threads' wait channels and system calls, the load, and Node's
 /// diagnostic report if it writes one within 5 s of SIGUSR2.
-async fn examine(child: &Child, report_dir: &Path) -> String {
+async fn examine(child: &mut Child, report_dir: &Path) -> String {
     let Some(pid) = child.id() else {
         return "(no pid)".into();
     };
@@ -115,6 +152,12 @@ async fn examine(child: &Child, report_dir: &Path) -> String {
         .status();
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(Some(status)) = child.try_wait() {
+            out.push_str(&format!(
+                "SIGUSR2 ended it ({status}): Node had not set up its report handler yet\n"
+            ));
+            return out;
+        }
         if let Some(report) = node_report(report_dir) {
             out.push_str(&report);
             return out;

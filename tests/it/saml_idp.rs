@@ -182,7 +182,8 @@ impl SamlIdp {
                 .spawn()
                 .expect("run node (Node.js on PATH?)");
             let ready = async || {
-                let res = self.http.get(self.metadata_url()).send().await;
+                let probe = self.http.get(self.metadata_url());
+                let res = probe.timeout(Duration::from_secs(5)).send().await;
                 res.is_ok_and(|r| r.status().is_success()).then_some(())
             };
             match peer_start::wait_ready(&mut child, reports.path(), ready).await {

@@ -1,14 +1,15 @@
 //! An admin who revokes a user's tokens, disables or deletes the user also ends the access
 //! tokens that user holds wherever portcullis is asked (introspection, userinfo), and only
 //! theirs: the JWT stays verifiable by signature until `exp` (resource servers that verify
-//! locally see it until then), but nothing portcullis answers treats it as live.
+//! locally see it until then), but nothing portcullis answers treats it as live. A code issued
+//! before the revocation is refused too.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin_support::{Api, bearer, user_of, user_tokens, user_tokens_for};
-use crate::browser::Browser;
-use crate::support::{INTROSPECTOR_SECRET, Spawned, TestApp, basic};
+use crate::browser::{Browser, REDIRECT_URI, authorize_and_consent};
+use crate::support::{INTROSPECTOR_SECRET, Spawned, TestApp, basic, decode_jwt};
 
 async fn is_active(s: &Spawned, tokens: &Value) -> bool {
     let res = reqwest::Client::new()
@@ -87,6 +88,13 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
     act(&api, &user_of(&alice), "enable").await;
     assert!(!is_active(&s, &again).await, "enabling revives nothing");
     assert!(is_active(&s, &bob).await);
+    s.app.clock.advance(1);
+    let enabled = sign_in(&s, "alice@example.com").await;
+    assert!(
+        is_active(&s, &enabled).await,
+        "a token issued after enabling"
+    );
+    assert_eq!(userinfo(&s, &enabled).await, 200);
 
     // Deleting bob ends his token, even though his row is gone.
     s.app.clock.advance(1);
@@ -100,6 +108,47 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
     assert_eq!(status, 204, "{body}");
     assert!(!is_active(&s, &bob).await, "deleted user's token");
     assert_eq!(userinfo(&s, &bob).await, 401);
+}
+
+#[tokio::test]
+async fn a_code_issued_before_the_user_was_revoked_is_invalid_grant() {
+    let s = TestApp::builder().spawn().await;
+    let api = bearer(&s).await;
+    let b = Browser::new(&s);
+    let client_id = b.register("res_tickets").await;
+    let flow = authorize_and_consent(
+        &b,
+        "/resources/res_tickets/oauth/authorize",
+        &client_id,
+        None,
+        "tickets.read",
+        "alice@example.com",
+        "",
+    )
+    .await;
+    let users = api.get("/users").await;
+    let user = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "alice@example.com")
+        .unwrap_or_else(|| panic!("alice signed in: {users}"));
+    act(&api, user["id"].as_str().unwrap(), "revoke").await;
+    let (status, body) = b
+        .token(
+            "/resources/res_tickets/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &flow.code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &flow.verifier),
+                ("client_id", &client_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    assert!(body.get("access_token").is_none(), "{body}");
 }
 
 #[tokio::test]
@@ -117,4 +166,11 @@ async fn an_id_token_is_not_an_access_token_at_userinfo_or_introspection() {
         "ID token at introspection"
     );
     assert_eq!(userinfo(&s, &tokens).await, 200, "the access token itself");
+
+    // Every claim of the access token, signed by our key, but typed as something else.
+    let (_, claims) = decode_jwt(tokens["access_token"].as_str().unwrap());
+    let (other, _) = s.app.state.keys.sign("JWT", &claims).unwrap();
+    let retyped = json!({ "access_token": other });
+    assert_eq!(userinfo(&s, &retyped).await, 401, "typ JWT at userinfo");
+    assert!(!is_active(&s, &retyped).await, "typ JWT at introspection");
 }

@@ -50,7 +50,10 @@ pub async fn post_user_enabled(
         &if is_enabled {
             format!("User {id} enabled.")
         } else {
-            format!("User {id} disabled: no sign-in, no refresh, and their access tokens are over.")
+            format!(
+                "User {id} disabled: no sign-in, no refresh; introspection and userinfo refuse \
+                 their access tokens (MCP servers accept them until they expire)."
+            )
         },
     ))
 }
@@ -79,7 +82,8 @@ pub async fn post_user_revoke(
     Ok(post.page.done(
         "/admin/users",
         &format!(
-            "Ended {} sessions and revoked {} refresh tokens and the access tokens of {id}.",
+            "Ended {} sessions and revoked {} refresh tokens of {id}; introspection and \
+             userinfo refuse their access tokens (MCP servers accept them until they expire).",
             r.sessions_ended, r.refresh_tokens_revoked
         ),
     ))

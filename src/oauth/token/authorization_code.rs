@@ -107,6 +107,13 @@ pub async fn exchange(
         .await?
         .filter(|u| u.is_enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled"))?;
+    // A code issued before an admin revoked the user's tokens goes with them.
+    let cutoff = app.store.user_tokens_cutoff(&user.id).await?;
+    if cutoff.is_some_and(|c| record.created_at <= c) {
+        return Err(OAuthError::invalid_grant(
+            "the user's tokens were revoked after this code was issued",
+        ));
+    }
     let issued = issue_user_tokens(
         app,
         &client,

@@ -215,7 +215,8 @@ impl AdminConsoleStore for SqlStore {
         .await?;
         sqlx::query(
             "INSERT INTO client_token_cutoffs (client_id, not_before) VALUES ($1, $2) \
-             ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before",
+             ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before \
+             WHERE client_token_cutoffs.not_before < excluded.not_before",
         )
         .bind(client_id)
         .bind(now)

@@ -112,7 +112,8 @@ impl UserStore for SqlStore {
     }
 }
 
-/// Sets a user's access-token cutoff to `now` (see `AdminConsoleStore::user_tokens_cutoff`).
+/// Sets a user's access-token cutoff to `now` (see `AdminConsoleStore::user_tokens_cutoff`);
+/// never moves it back (replicas whose clocks differ).
 pub(super) async fn cut_user_tokens(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
@@ -120,7 +121,8 @@ pub(super) async fn cut_user_tokens(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO user_token_cutoffs (user_id, not_before) VALUES ($1, $2) \
-         ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before",
+         ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before \
+         WHERE user_token_cutoffs.not_before < excluded.not_before",
     )
     .bind(user_id)
     .bind(now)
