@@ -189,6 +189,40 @@ async fn an_address_outside_the_organizations_domains_is_not_vouched_for_as_veri
         !verified("eve@sub.fx.example"),
         "a subdomain is another domain"
     );
+
+    // The organization's domains change: an address in a domain it keeps stays verified, one
+    // in a domain it gives up is unverified at once (not at its owner's next sign-in), and a
+    // domain it gains verifies nobody before they sign in again.
+    let api = crate::admin_support::bearer(&fx.s).await;
+    let store = &fx.s.app.state.store;
+    let set_domains = async |domains: &[&str]| {
+        let body = serde_json::json!({ "display_name": "Fixture Org", "domains": domains });
+        let (status, body) = api
+            .call(reqwest::Method::PUT, "/organizations/org_fx", Some(body))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        store.list_users(10).await.unwrap()
+    };
+    let verified_now = |users: &[portcullis::store::User]| -> Vec<String> {
+        let mut v: Vec<String> = users
+            .iter()
+            .filter(|u| u.is_email_verified)
+            .filter_map(|u| u.email.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    let users = set_domains(&["fx.example", "gmail.example"]).await;
+    assert_eq!(
+        verified_now(&users),
+        ["carol@fx.example", "dave@fx.example"],
+        "a kept domain stays verified, a gained one verifies nobody yet"
+    );
+    let users = set_domains(&["gmail.example"]).await;
+    assert!(
+        verified_now(&users).is_empty(),
+        "fx.example given up: {users:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Applies a validated seed plan in one transaction: upserts by id, nothing deleted
-//! except an organization's domain list, which the seed states in full.
+//! except an organization's domain list, which the seed states in full (a SAML user's address
+//! outside the new list stops counting as verified).
 
 use async_trait::async_trait;
 
@@ -44,6 +45,21 @@ impl SeedStore for SqlStore {
                 .await
                 .map_err(conflict("domain already belongs to another organization"))?;
             }
+            // A SAML IdP vouches only for its organization's domains (EmailTrust): an address
+            // in a domain the organization no longer has is unverified from now on, not from
+            // its owner's next sign-in.
+            sqlx::query(
+                "UPDATE users SET email_verified = 0 WHERE organization_id = $1 \
+                 AND email_verified = 1 AND email IS NOT NULL \
+                 AND connection_id IN (SELECT id FROM connections WHERE kind = 'saml') \
+                 AND NOT EXISTS (SELECT 1 FROM organization_domains d \
+                   WHERE d.organization_id = $1 \
+                   AND lower(substr(users.email, length(users.email) - length(d.domain))) \
+                       = '@' || lower(d.domain))",
+            )
+            .bind(&o.id)
+            .execute(&mut *tx)
+            .await?;
         }
         for c in &plan.connections {
             sqlx::query(
