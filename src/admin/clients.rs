@@ -159,7 +159,9 @@ pub async fn create_static(
     })
 }
 
-/// Revokes every refresh token issued to the client (its access tokens expire soon).
+/// Revokes every refresh token issued to the client, and cuts off its access tokens and unused
+/// codes (introspection, userinfo, the admin API, the token endpoint; MCP servers that verify
+/// locally accept an access token until its `exp`).
 pub async fn revoke_tokens(app: &AppState, actor: &Actor, id: &str) -> Result<u64, AdminError> {
     app.store
         .find_client(id)

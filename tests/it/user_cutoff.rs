@@ -2,7 +2,7 @@
 //! tokens that user holds wherever portcullis is asked (introspection, userinfo), and only
 //! theirs: the JWT stays verifiable by signature until `exp` (resource servers that verify
 //! locally see it until then), but nothing portcullis answers treats it as live. A code issued
-//! before the revocation is refused too.
+//! before the revocation (of the user's or of the client's tokens) is refused too.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -110,11 +110,9 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
     assert_eq!(userinfo(&s, &bob).await, 401);
 }
 
-#[tokio::test]
-async fn a_code_issued_before_the_user_was_revoked_is_invalid_grant() {
-    let s = TestApp::builder().spawn().await;
-    let api = bearer(&s).await;
-    let b = Browser::new(&s);
+/// A code for alice, not yet redeemed: (browser, client id, flow).
+async fn unredeemed_code(s: &Spawned) -> (Browser, String, crate::browser::Flow) {
+    let b = Browser::new(s);
     let client_id = b.register("res_tickets").await;
     let flow = authorize_and_consent(
         &b,
@@ -126,6 +124,30 @@ async fn a_code_issued_before_the_user_was_revoked_is_invalid_grant() {
         "",
     )
     .await;
+    (b, client_id, flow)
+}
+
+async fn redeem(b: &Browser, client_id: &str, flow: &crate::browser::Flow) -> (StatusCode, Value) {
+    b.token(
+        "/resources/res_tickets/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &flow.code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &flow.verifier),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_code_issued_before_its_user_or_client_was_revoked_is_invalid_grant() {
+    let s = TestApp::builder().spawn().await;
+    let api = bearer(&s).await;
+
+    // The user's tokens revoked between the code and its redemption.
+    let (b, client_id, flow) = unredeemed_code(&s).await;
     let users = api.get("/users").await;
     let user = users["users"]
         .as_array()
@@ -134,21 +156,30 @@ async fn a_code_issued_before_the_user_was_revoked_is_invalid_grant() {
         .find(|u| u["email"] == "alice@example.com")
         .unwrap_or_else(|| panic!("alice signed in: {users}"));
     act(&api, user["id"].as_str().unwrap(), "revoke").await;
-    let (status, body) = b
-        .token(
-            "/resources/res_tickets/oauth/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &flow.code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &flow.verifier),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+    let (status, body) = redeem(&b, &client_id, &flow).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
     assert!(body.get("access_token").is_none(), "{body}");
+
+    // The client's tokens revoked between the code and its redemption.
+    s.app.clock.advance(1);
+    let (b, client_id, flow) = unredeemed_code(&s).await;
+    let (status, body) = api
+        .post(
+            &format!("/clients:revoke-tokens?client_id={client_id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = redeem(&b, &client_id, &flow).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+
+    // A code issued after both is fine.
+    s.app.clock.advance(1);
+    let (b, client_id, flow) = unredeemed_code(&s).await;
+    let (status, body) = redeem(&b, &client_id, &flow).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]

@@ -139,7 +139,10 @@ pub async fn post_client_revoke(
         .map_err(page_error)?;
     Ok(post.page.done(
         "/admin/clients",
-        &format!("Revoked {n} refresh tokens of {id}; its access tokens expire within minutes."),
+        &format!(
+            "Revoked {n} refresh tokens of {id}; introspection and userinfo refuse its access \
+             tokens (MCP servers accept them until they expire)."
+        ),
     ))
 }
 

@@ -107,11 +107,13 @@ pub async fn exchange(
         .await?
         .filter(|u| u.is_enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled"))?;
-    // A code issued before an admin revoked the user's tokens goes with them.
-    let cutoff = app.store.user_tokens_cutoff(&user.id).await?;
-    if cutoff.is_some_and(|c| record.created_at <= c) {
+    // A code issued before an admin revoked the user's or the client's tokens goes with them.
+    let cut_off = |cutoff: Option<i64>| cutoff.is_some_and(|c| record.created_at <= c);
+    if cut_off(app.store.user_tokens_cutoff(&user.id).await?)
+        || cut_off(app.store.client_tokens_cutoff(&client.id).await?)
+    {
         return Err(OAuthError::invalid_grant(
-            "the user's tokens were revoked after this code was issued",
+            "the tokens of this user or client were revoked after this code was issued",
         ));
     }
     let issued = issue_user_tokens(
