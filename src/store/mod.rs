@@ -5,6 +5,8 @@
 #[cfg(test)]
 mod admin_tests;
 mod cache;
+#[cfg(test)]
+mod domain_tests;
 mod error;
 pub mod flow;
 pub mod model;

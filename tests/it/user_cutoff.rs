@@ -110,17 +110,25 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
     assert_eq!(userinfo(&s, &bob).await, 401);
 }
 
-/// A code for alice, not yet redeemed: (browser, client id, flow).
-async fn unredeemed_code(s: &Spawned) -> (Browser, String, crate::browser::Flow) {
+/// A code for `email`, not yet redeemed, for `client_id` or a new DCR client: (browser, client
+/// id, flow).
+async fn unredeemed_code(
+    s: &Spawned,
+    client_id: Option<&str>,
+    email: &str,
+) -> (Browser, String, crate::browser::Flow) {
     let b = Browser::new(s);
-    let client_id = b.register("res_tickets").await;
+    let client_id = match client_id {
+        Some(id) => id.to_string(),
+        None => b.register("res_tickets").await,
+    };
     let flow = authorize_and_consent(
         &b,
         "/resources/res_tickets/oauth/authorize",
         &client_id,
         None,
         "tickets.read",
-        "alice@example.com",
+        email,
         "",
     )
     .await;
@@ -147,7 +155,7 @@ async fn a_code_issued_before_its_user_or_client_was_revoked_is_invalid_grant() 
     let api = bearer(&s).await;
 
     // The user's tokens revoked between the code and its redemption.
-    let (b, client_id, flow) = unredeemed_code(&s).await;
+    let (b, client_id, flow) = unredeemed_code(&s, None, "alice@example.com").await;
     let users = api.get("/users").await;
     let user = users["users"]
         .as_array()
@@ -163,7 +171,7 @@ async fn a_code_issued_before_its_user_or_client_was_revoked_is_invalid_grant() 
 
     // The client's tokens revoked between the code and its redemption.
     s.app.clock.advance(1);
-    let (b, client_id, flow) = unredeemed_code(&s).await;
+    let (b, client_id, flow) = unredeemed_code(&s, None, "alice@example.com").await;
     let (status, body) = api
         .post(
             &format!("/clients:revoke-tokens?client_id={client_id}"),
@@ -175,9 +183,9 @@ async fn a_code_issued_before_its_user_or_client_was_revoked_is_invalid_grant() 
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
 
-    // A code issued after both is fine.
+    // A code issued after both, for that same client (bob: a consent page of his own), is fine.
     s.app.clock.advance(1);
-    let (b, client_id, flow) = unredeemed_code(&s).await;
+    let (b, client_id, flow) = unredeemed_code(&s, Some(&client_id), "bob@example.com").await;
     let (status, body) = redeem(&b, &client_id, &flow).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -140,8 +140,9 @@ pub async fn post_client_revoke(
     Ok(post.page.done(
         "/admin/clients",
         &format!(
-            "Revoked {n} refresh tokens of {id}; introspection and userinfo refuse its access \
-             tokens (MCP servers accept them until they expire)."
+            "Revoked {n} refresh tokens and the unused codes of {id}; introspection and \
+             userinfo refuse its access tokens (MCP servers that verify locally accept them \
+             until they expire)."
         ),
     ))
 }

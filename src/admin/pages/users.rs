@@ -52,7 +52,7 @@ pub async fn post_user_enabled(
         } else {
             format!(
                 "User {id} disabled: no sign-in, no refresh; introspection and userinfo refuse \
-                 their access tokens (MCP servers accept them until they expire)."
+                 their access tokens (MCP servers that verify locally accept them until they expire)."
             )
         },
     ))
@@ -83,7 +83,7 @@ pub async fn post_user_revoke(
         "/admin/users",
         &format!(
             "Ended {} sessions and revoked {} refresh tokens of {id}; introspection and \
-             userinfo refuse their access tokens (MCP servers accept them until they expire).",
+             userinfo refuse their access tokens (MCP servers that verify locally accept them until they expire).",
             r.sessions_ended, r.refresh_tokens_revoked
         ),
     ))
