@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the pinned test peers (PyJWT, PyYAML,
-# Authlib, mcp in tests/peers/.venv; npm oidc-provider in tests/peers/oidc-provider; npm saml-idp
+# Authlib, mcp in tests/peers/.venv; npm oidc-provider with Node 22 from npm (its supported
+# runtime) in tests/peers/oidc-provider; npm saml-idp
 # in tests/peers/saml-idp; npm
 # @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/conformance with
 # Node 22 from npm in tests/peers/conformance), builds the demo MCP server, runs every unit
@@ -42,7 +43,7 @@ if [[ ! -x "$VENV/bin/python" ]] || ! cmp -s "$ROOT/tests/peers/requirements.txt
 fi
 export PORTCULLIS_TEST_PYTHON="$VENV/bin/python"
 
-# --- oidc-provider (npm, pinned by its package-lock.json): the upstream OpenID provider ------
+# --- oidc-provider and Node 22 (npm, pinned by its package-lock.json): the upstream OpenID provider
 IDP="$ROOT/tests/peers/oidc-provider"
 command -v node >/dev/null && command -v npm >/dev/null \
   || { echo "tests/run.sh: node and npm are needed (the upstream OIDC IdP is npm oidc-provider)" >&2; exit 1; }

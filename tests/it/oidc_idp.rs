@@ -1,6 +1,7 @@
 //! The real upstream OpenID provider of the OIDC federation tests: npm `oidc-provider`
 //! (pinned in tests/peers/oidc-provider, installed there by tests/run.sh) run by
-//! tests/peers/oidc-provider/server.mjs on 127.0.0.1 with `node` from PATH.
+//! tests/peers/oidc-provider/server.mjs on 127.0.0.1 with Node.js 22, its supported runtime,
+//! pinned there as npm `node`.
 //!
 //! One confidential client (`client_secret_basic`, code flow, PKCE S256 optional) and the
 //! users alice (`jira-admins`, `eng`), bob (`eng`), `unverified` (email_verified false) and
@@ -152,6 +153,14 @@ async fn spawn(
             dir.display()
         ));
     }
+    let node = dir.join("node_modules/node/bin/node");
+    if !node.is_file() {
+        return Err(format!(
+            "Node.js 22 is not installed in {}: run tests/run.sh, or \
+             `npm ci --prefix tests/peers/oidc-provider`",
+            dir.display()
+        ));
+    }
     let issuer = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -159,8 +168,9 @@ async fn spawn(
         .expect("http client");
     for attempt in 1..=peer_start::ATTEMPTS {
         let reports = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let mut child = peer_start::node(reports.path())
+        let mut child = peer_start::node_at(&node, reports.path())
             .arg(dir.join("server.mjs"))
+            .env("NODE_ENV", "production")
             .args(["--port", &port.to_string()])
             .args(["--client-id", client_id])
             .args(["--client-secret", client_secret])

@@ -40,9 +40,15 @@ pub enum Start<T> {
     Stalled(String),
 }
 
-/// A `node` command that writes a diagnostic report into `report_dir` on SIGUSR2.
+/// A `node` command (`node` from PATH) that writes a diagnostic report into `report_dir` on
+/// SIGUSR2.
 pub fn node(report_dir: &Path) -> Command {
-    let mut cmd = Command::new("node");
+    node_at(Path::new("node"), report_dir)
+}
+
+/// [`node`] with the Node.js binary at `program`.
+pub fn node_at(program: &Path, report_dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
     cmd.arg("--report-on-signal")
         .arg("--report-signal=SIGUSR2")
         .arg(format!("--report-directory={}", report_dir.display()));

@@ -2,8 +2,13 @@
 // OIDC federation tests (npm oidc-provider, version pinned in package.json / package-lock.json).
 //
 // Usage:
-//   node tests/peers/oidc-provider/server.mjs --port P --client-id ID --client-secret SECRET \
+//   NODE_ENV=production tests/peers/oidc-provider/node_modules/.bin/node \
+//        tests/peers/oidc-provider/server.mjs --port P --client-id ID --client-secret SECRET \
 //        --redirect-uri URL [--redirect-uri URL2 …] [--require-pkce] [--default-user NAME]
+//
+//   Node.js 22 (oidc-provider 9's supported runtime) is pinned in package.json as npm `node`;
+//   NODE_ENV=production is Koa's and oidc-provider's production mode (no stack traces in
+//   error pages).
 //
 //   --port P            TCP port on 127.0.0.1; 0 (the default) picks a free one.
 //   --client-id ID      the one static client (confidential, client_secret_basic,
@@ -17,7 +22,7 @@
 // Output on stdout, once listening (nothing else is printed on stdout; no request logging):
 //   KID <kid>                       the kid of this run's signing key
 //   READY http://127.0.0.1:<port>   the issuer, exactly (no trailing slash)
-// Server-side errors go to stderr. Node 20 prints an "unsupported runtime" warning: harmless.
+// Server-side errors go to stderr.
 //
 // Keys: a fresh RSA-2048 key (RS256) is generated at every start, so restarting on the same
 // port is a key rotation (the old kid disappears from /jwks). Storage is in memory: codes,
@@ -55,9 +60,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
-// Production mode before Koa / oidc-provider are loaded (static imports would be hoisted).
-process.env.NODE_ENV = 'production';
-const { default: Provider, interactionPolicy } = await import('oidc-provider');
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 // ---- options ---------------------------------------------------------------------------------
 const usage = 'usage: node server.mjs --port P --client-id ID --client-secret SECRET '
