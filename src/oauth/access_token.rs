@@ -106,14 +106,26 @@ pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) ->
     if exp <= now || nbf > now || store.is_access_token_revoked(jti).await? {
         return Ok(false);
     }
-    let issued_after = |cutoff: Option<i64>| {
-        cutoff.is_none_or(|c| claims["iat"].as_i64().is_some_and(|iat| iat > c))
-    };
     let client_id = claims["client_id"].as_str().unwrap_or_default();
-    if !issued_after(store.client_tokens_cutoff(client_id).await?) {
-        return Ok(false);
-    }
-    // `sub` is the user, or the client itself for client_credentials (not a user).
     let sub = claims["sub"].as_str().unwrap_or_default();
-    Ok(sub == client_id || issued_after(store.user_tokens_cutoff(sub).await?))
+    // Without `iat` a token counts as issued before any cut-off.
+    let iat = claims["iat"].as_i64().unwrap_or(i64::MIN);
+    Ok(!is_cut_off(store, client_id, sub, iat).await?)
+}
+
+/// Whether what was issued at `issued_at` to `client_id` for `subject` (an access token, a
+/// code) is at or before an admin's cut-off of the client's tokens or of the user's (revoked,
+/// disabled or deleted).
+pub async fn is_cut_off(
+    store: &dyn Store,
+    client_id: &str,
+    subject: &str,
+    issued_at: i64,
+) -> StoreResult<bool> {
+    let before = |cutoff: Option<i64>| cutoff.is_some_and(|c| issued_at <= c);
+    if before(store.client_tokens_cutoff(client_id).await?) {
+        return Ok(true);
+    }
+    // `subject` is the user, or the client itself for client_credentials (not a user).
+    Ok(subject != client_id && before(store.user_tokens_cutoff(subject).await?))
 }

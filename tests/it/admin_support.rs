@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::browser::{Browser, Page, REDIRECT_URI, authorize_and_consent, hidden};
+use crate::browser::{Browser, Flow, Page, REDIRECT_URI, authorize_and_consent, hidden};
 use crate::support::{ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, Spawned, basic};
 
 pub const XSS: &str = "<script>alert(1)</script>";
@@ -85,20 +85,24 @@ pub async fn user_tokens_for(
         groups,
     )
     .await;
-    let (status, body) = b
-        .token(
-            "/resources/res_tickets/oauth/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &flow.code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &flow.verifier),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
+    let (status, body) = redeem(b, &client_id, &flow).await;
     assert_eq!(status, 200, "{body}");
     (client_id, body)
+}
+
+/// Redeems `flow`'s code at res_tickets' token endpoint; returns the status and body.
+pub async fn redeem(b: &Browser, client_id: &str, flow: &Flow) -> (StatusCode, Value) {
+    b.token(
+        "/resources/res_tickets/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &flow.code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &flow.verifier),
+            ("client_id", client_id),
+        ],
+    )
+    .await
 }
 
 /// Refreshes; returns the status and body.

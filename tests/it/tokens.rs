@@ -94,7 +94,7 @@ fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code: &s
 }
 
 /// Introspects `token` as the seeded `m2m_introspector` at the environment endpoint.
-async fn introspect(s: &Spawned, token: &Value) -> Value {
+pub async fn introspect(s: &Spawned, token: &Value) -> Value {
     let res = reqwest::Client::new()
         .post(format!("{}/oauth/introspect", s.base))
         .header(

@@ -7,24 +7,15 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::admin_support::{Api, bearer, user_of, user_tokens, user_tokens_for};
-use crate::browser::{Browser, REDIRECT_URI, authorize_and_consent};
-use crate::support::{INTROSPECTOR_SECRET, Spawned, TestApp, basic, decode_jwt};
+use crate::admin_support::{Api, bearer, redeem, user_of, user_tokens, user_tokens_for};
+use crate::browser::{Browser, authorize_and_consent};
+use crate::support::{Spawned, TestApp, decode_jwt};
+use crate::tokens::introspect;
 
 async fn is_active(s: &Spawned, tokens: &Value) -> bool {
-    let res = reqwest::Client::new()
-        .post(format!("{}/oauth/introspect", s.base))
-        .header(
-            "authorization",
-            basic("m2m_introspector", INTROSPECTOR_SECRET),
-        )
-        .form(&[("token", tokens["access_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    body["active"].as_bool().unwrap()
+    introspect(s, &tokens["access_token"]).await["active"]
+        .as_bool()
+        .unwrap()
 }
 
 /// userinfo's status; a 401 must carry an `invalid_token` challenge.
@@ -133,20 +124,6 @@ async fn unredeemed_code(
     )
     .await;
     (b, client_id, flow)
-}
-
-async fn redeem(b: &Browser, client_id: &str, flow: &crate::browser::Flow) -> (StatusCode, Value) {
-    b.token(
-        "/resources/res_tickets/oauth/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &flow.code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", &flow.verifier),
-            ("client_id", client_id),
-        ],
-    )
-    .await
 }
 
 #[tokio::test]

@@ -7,11 +7,11 @@ use super::{TokenResponse, issue_user_tokens};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
-use crate::oauth::client_auth;
 use crate::oauth::endpoint::Endpoint;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::pkce;
+use crate::oauth::{access_token, client_auth};
 use crate::store::Taken;
 
 pub async fn exchange(
@@ -108,9 +108,7 @@ pub async fn exchange(
         .filter(|u| u.is_enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled"))?;
     // A code issued before an admin revoked the user's or the client's tokens goes with them.
-    let cut_off = |cutoff: Option<i64>| cutoff.is_some_and(|c| record.created_at <= c);
-    if cut_off(app.store.user_tokens_cutoff(&user.id).await?)
-        || cut_off(app.store.client_tokens_cutoff(&client.id).await?)
+    if access_token::is_cut_off(app.store.as_ref(), &client.id, &user.id, record.created_at).await?
     {
         return Err(OAuthError::invalid_grant(
             "the tokens of this user or client were revoked after this code was issued",
