@@ -13,10 +13,12 @@ use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::oauth::authorize::success_redirect;
 use crate::oauth::authorize_error::AuthorizeError;
+use crate::oauth::still_allowed::{self, Allowed, ConsentCheck, GrantParties, Refusal};
 use crate::pages;
 use crate::policy::{self, Decision, Identity, OrgContext};
 use crate::store::{
-    CodeRecord, Grant, Organization, PendingAuthorization, Resource, Session, StoreError, User,
+    CodeRecord, Grant, NewFamily, Organization, PendingAuthorization, Resource, Session, StoreError,
+    User,
 };
 
 /// A code lives 60 seconds.
@@ -72,36 +74,30 @@ pub async fn evaluate(
     pending: &PendingAuthorization,
     session: &Session,
 ) -> Result<Granted, AuthorizeError> {
-    let user = app
-        .store
-        .find_user(&session.user_id)
+    let r = &pending.request;
+    let client = app.store.find_client(&r.client_id).await?.ok_or_else(|| {
+        AuthorizeError::page("invalid_client", "The application is no longer registered here.")
+    })?;
+    let parties = GrantParties {
+        client: &client,
+        user_id: &session.user_id,
+        organization_id: &session.organization_id,
+        connection_id: &session.connection_id,
+        resource_id: &r.resource_id,
+        redirect_uri: &r.redirect_uri,
+    };
+    let Allowed {
+        user,
+        organization: org,
+        resource,
+    } = still_allowed::check(app, &parties, ConsentCheck::BeforeConsent)
         .await?
-        .filter(|u| u.is_enabled)
-        .ok_or_else(|| redirect_error(pending, "access_denied", "the user is disabled"))?;
-    let org = app
-        .store
-        .find_organization(&session.organization_id)
-        .await?
-        .filter(|o| o.is_enabled)
-        .ok_or_else(|| redirect_error(pending, "access_denied", "the organization is disabled"))?;
-    let connection_ok = app
-        .store
-        .find_connection(&session.connection_id)
-        .await?
-        .is_some_and(|c| c.is_enabled);
-    if !connection_ok {
-        return Err(redirect_error(
-            pending,
-            "access_denied",
-            "the sign-in connection is disabled",
-        ));
-    }
-    let resource = app
-        .store
-        .find_resource(&pending.request.resource_id)
-        .await?
-        .ok_or_else(|| {
-            redirect_error(pending, "invalid_target", "the resource no longer exists")
+        .map_err(|refusal| {
+            let error = match refusal {
+                Refusal::ResourceGone => "invalid_target",
+                _ => "access_denied",
+            };
+            redirect_error(pending, error, refusal.description())
         })?;
     let decision = rule_decision(
         app,
@@ -193,16 +189,31 @@ pub async fn issue_code(
         nonce: r.nonce.clone(),
         auth_time: session.auth_time,
     };
+    // The family exists before any token: a replay or a revocation can always mark it.
+    let family = NewFamily {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        client_id: r.client_id.clone(),
+        user_id: granted.user.id.clone(),
+        created_at: now,
+        expires_at: now
+            + CODE_TTL
+            + granted.resource.access_token_ttl
+            + granted.resource.refresh_token_ttl,
+    };
     app.store
-        .insert_code(&CodeRecord {
-            code_hash: crypto::hash_secret(&code),
-            grant,
-            created_at: now,
-            expires_at: now + CODE_TTL,
-            used_at: None,
-            access_jti: None,
-            family_id: None,
-        })
+        .insert_code(
+            &CodeRecord {
+                code_hash: crypto::hash_secret(&code),
+                grant,
+                created_at: now,
+                expires_at: now + CODE_TTL,
+                used_at: None,
+                access_jti: None,
+                family_id: Some(family.id.clone()),
+                is_family_revoked: false,
+            },
+            &family,
+        )
         .await?;
     app.audit
         .record(AuditEvent::CodeIssued {

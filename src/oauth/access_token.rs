@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::ids;
 use crate::keys::{KeyError, KeyRing};
-use crate::store::{Resource, Store, StoreResult};
+use crate::store::{AccessTokenStatus, Resource, Store, StoreResult};
 
 #[derive(Debug, Serialize)]
 pub struct AccessTokenClaims<'a> {
@@ -92,9 +92,10 @@ pub async fn verify_live(
 }
 
 /// Whether the verified claims of one of our access tokens are live now: within
-/// `nbf`..`exp`, with a `jti` that was not revoked, and issued after any cut-off of its
-/// client's tokens (an admin's "revoke its tokens") and of its user's (revoked, disabled or
-/// deleted by an admin).
+/// `nbf`..`exp`, with a `jti` that was not revoked, in a token family that was not revoked
+/// (user grants), or else (client credentials) issued after any cut-off of its client's
+/// tokens (an admin's "revoke its tokens") and of its user's (revoked, disabled or deleted
+/// by an admin).
 pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) -> StoreResult<bool> {
     let (Some(exp), Some(nbf), Some(jti)) = (
         claims["exp"].as_i64(),
@@ -103,8 +104,15 @@ pub async fn is_live(store: &dyn Store, claims: &serde_json::Value, now: i64) ->
     ) else {
         return Ok(false);
     };
-    if exp <= now || nbf > now || store.is_access_token_revoked(jti).await? {
+    if exp <= now || nbf > now {
         return Ok(false);
+    }
+    match store.access_token_status(jti).await? {
+        AccessTokenStatus::Revoked => return Ok(false),
+        // Revocations of its user or client marked the family: ordered, not timed, so a
+        // token issued after a user was enabled again in the same second lives.
+        AccessTokenStatus::LiveFamily => return Ok(true),
+        AccessTokenStatus::Unrecorded => {}
     }
     let client_id = claims["client_id"].as_str().unwrap_or_default();
     let sub = claims["sub"].as_str().unwrap_or_default();

@@ -19,5 +19,6 @@ pub mod redirect_uri;
 pub mod register;
 pub mod revoke;
 pub mod scope;
+pub mod still_allowed;
 pub mod token;
 pub mod userinfo;

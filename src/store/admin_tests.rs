@@ -191,6 +191,7 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
             family_expires_at: 100,
             used_at: None,
             revoked_at: None,
+            is_family_revoked: false,
         };
         s.insert_refresh(&token("r1", &alice.id, "m2m_a"))
             .await

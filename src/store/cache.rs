@@ -316,6 +316,47 @@ impl SessionStore for CachedStore {
 }
 
 #[async_trait]
+impl TokenStore for CachedStore {
+    async fn insert_code(&self, code: &CodeRecord, family: &NewFamily) -> StoreResult<()> {
+        self.inner.insert_code(code, family).await
+    }
+    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<CodeRecord>> {
+        self.inner.find_code(code_hash).await
+    }
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        issued: &Issuance,
+    ) -> StoreResult<Redeemed<CodeRecord>> {
+        self.inner.redeem_code(code_hash, now, issued).await
+    }
+    async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()> {
+        self.inner.insert_refresh(token).await
+    }
+    async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
+        self.inner.find_refresh(token_hash).await
+    }
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        now: i64,
+        issued: &Issuance,
+    ) -> StoreResult<Redeemed<RefreshRecord>> {
+        self.inner.rotate_refresh(token_hash, now, issued).await
+    }
+    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
+        self.inner.revoke_family(family_id, now).await
+    }
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+        self.inner.revoke_access_token(jti, expires_at).await
+    }
+    async fn access_token_status(&self, jti: &str) -> StoreResult<AccessTokenStatus> {
+        self.inner.access_token_status(jti).await
+    }
+}
+
+#[async_trait]
 impl GrantStore for CachedStore {
     async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()> {
         self.inner.insert_pending(pending).await
@@ -328,40 +369,6 @@ impl GrantStore for CachedStore {
     }
     async fn finish_pending(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.inner.finish_pending(id, now).await
-    }
-    async fn insert_code(&self, code: &CodeRecord) -> StoreResult<()> {
-        self.inner.insert_code(code).await
-    }
-    async fn take_code(&self, code_hash: &str, now: i64) -> StoreResult<Taken<CodeRecord>> {
-        self.inner.take_code(code_hash, now).await
-    }
-    async fn record_code_tokens(
-        &self,
-        code_hash: &str,
-        access_jti: &str,
-        family_id: Option<&str>,
-    ) -> StoreResult<()> {
-        self.inner
-            .record_code_tokens(code_hash, access_jti, family_id)
-            .await
-    }
-    async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()> {
-        self.inner.insert_refresh(token).await
-    }
-    async fn take_refresh(&self, token_hash: &str, now: i64) -> StoreResult<Taken<RefreshRecord>> {
-        self.inner.take_refresh(token_hash, now).await
-    }
-    async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
-        self.inner.find_refresh(token_hash).await
-    }
-    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
-        self.inner.revoke_family(family_id, now).await
-    }
-    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
-        self.inner.revoke_access_token(jti, expires_at).await
-    }
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-        self.inner.is_access_token_revoked(jti).await
     }
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
         self.inner.purge_expired(now).await

@@ -92,7 +92,11 @@ pub struct CodeRecord {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub access_jti: Option<String>,
+    /// The token family the code opens (created with the code; `None` only for codes
+    /// issued before families existed).
     pub family_id: Option<String>,
+    /// The family was revoked (a replay, or an admin revoking the user or the client).
+    pub is_family_revoked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +109,52 @@ pub struct RefreshRecord {
     pub family_expires_at: i64,
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The whole family was revoked (reuse, a code replay, an admin's revocation).
+    pub is_family_revoked: bool,
+}
+
+/// A token family as it is created, with its code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFamily {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    /// At least as late as anything the family may issue.
+    pub expires_at: i64,
+}
+
+/// What one code redemption or refresh rotation stores, all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuance {
+    pub family: NewFamily,
+    pub access_jti: String,
+    pub access_expires_at: i64,
+    pub refresh: Option<RefreshRecord>,
+}
+
+/// The result of redeeming a code or rotating a refresh token in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed<T> {
+    /// Consumed, and the issuance stored.
+    Done,
+    /// Already used (a replay or reuse): nothing was stored; the record is returned so
+    /// its family can be revoked.
+    Used(T),
+    /// Its family (or the token itself) is revoked: nothing was stored.
+    Revoked,
+    Missing,
+}
+
+/// What portcullis knows of an access token's `jti`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessTokenStatus {
+    /// Revoked on its own (RFC 7009) or with its family.
+    Revoked,
+    /// Issued for a user grant whose family is live.
+    LiveFamily,
+    /// Not recorded with a family (client credentials, or issued before families).
+    Unrecorded,
 }
 
 /// The result of consuming a single-use item.

@@ -13,6 +13,8 @@ pub mod model;
 mod sql;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod token_tests;
 
 use async_trait::async_trait;
 
@@ -115,6 +117,37 @@ pub trait SessionStore {
     async fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
 }
 
+/// Codes, token families, refresh tokens and access-token revocations: a code opens a
+/// family, and everything the family issues is stored in one transaction and dies with it.
+#[async_trait]
+pub trait TokenStore {
+    /// Stores a code and creates the family it opens (`code.family_id` is `family.id`).
+    async fn insert_code(&self, code: &CodeRecord, family: &NewFamily) -> StoreResult<()>;
+    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<CodeRecord>>;
+    /// Consumes the code and stores what it issued, in one transaction; nothing is stored
+    /// when the code was used already or its family is revoked.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        issued: &Issuance,
+    ) -> StoreResult<Redeemed<CodeRecord>>;
+    async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()>;
+    async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
+    /// Rotation: consumes the refresh token and stores its successor, in one transaction;
+    /// nothing is stored when it was used already (reuse) or its family is revoked.
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        now: i64,
+        issued: &Issuance,
+    ) -> StoreResult<Redeemed<RefreshRecord>>;
+    /// Marks the family revoked (for good) and its refresh tokens with it.
+    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()>;
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    async fn access_token_status(&self, jti: &str) -> StoreResult<AccessTokenStatus>;
+}
+
 #[async_trait]
 pub trait GrantStore {
     async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
@@ -122,23 +155,6 @@ pub trait GrantStore {
     async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<()>;
     /// Marks a pending request finished; false when it already was (a double submit).
     async fn finish_pending(&self, id: &str, now: i64) -> StoreResult<bool>;
-    async fn insert_code(&self, code: &CodeRecord) -> StoreResult<()>;
-    /// Consumes a code atomically; a used code stays recorded so a replay is recognised.
-    async fn take_code(&self, code_hash: &str, now: i64) -> StoreResult<Taken<CodeRecord>>;
-    /// Remembers what a code issued, to revoke it on replay.
-    async fn record_code_tokens(
-        &self,
-        code_hash: &str,
-        access_jti: &str,
-        family_id: Option<&str>,
-    ) -> StoreResult<()>;
-    async fn insert_refresh(&self, token: &RefreshRecord) -> StoreResult<()>;
-    /// Consumes a refresh token atomically (rotation); a second use is `Replayed`.
-    async fn take_refresh(&self, token_hash: &str, now: i64) -> StoreResult<Taken<RefreshRecord>>;
-    async fn find_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
-    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()>;
-    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// Deletes what can no longer matter: expired pending requests, codes, refresh
     /// families, revocation records and sessions. Returns how many rows went.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
@@ -230,6 +246,7 @@ pub trait Store:
     + UserStore
     + SessionStore
     + GrantStore
+    + TokenStore
     + ConsentStore
     + OrganizationStore
     + KeyStore
@@ -250,6 +267,7 @@ impl<T> Store for T where
         + UserStore
         + SessionStore
         + GrantStore
+        + TokenStore
         + ConsentStore
         + OrganizationStore
         + KeyStore

@@ -1,9 +1,10 @@
 //! The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 8707): a single-use
 //! code, redeemed by the client it was issued to, with the same redirect URI, the PKCE
-//! verifier and the same resource, at an endpoint of the same issuer. A replayed code
-//! revokes what it issued.
+//! verifier and the same resource, at an endpoint of the same issuer, while the grant is
+//! still allowed. The code is consumed and its tokens stored in one transaction; a replayed
+//! code revokes its whole token family.
 
-use super::{TokenResponse, issue_user_tokens};
+use super::{TokenResponse, prepare_user_tokens, record_issued};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
@@ -11,8 +12,9 @@ use crate::oauth::endpoint::Endpoint;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::pkce;
+use crate::oauth::still_allowed::{self, ConsentCheck, GrantParties};
 use crate::oauth::{access_token, client_auth};
-use crate::store::Taken;
+use crate::store::{CodeRecord, NewFamily, Redeemed};
 
 pub async fn exchange(
     app: &AppState,
@@ -35,30 +37,17 @@ pub async fn exchange(
         .get("code_verifier")
         .ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
     let now = app.clock.now();
-    let record = match app.store.take_code(&crypto::hash_secret(code), now).await? {
-        Taken::Fresh(r) => r,
-        Taken::Missing => return Err(OAuthError::invalid_grant("the code is unknown")),
-        Taken::Replayed(r) => {
-            // A used code presented again: revoke everything it issued.
-            if let Some(jti) = &r.access_jti {
-                app.store.revoke_access_token(jti, now + 86_400).await?;
-            }
-            if let Some(family) = &r.family_id {
-                app.store.revoke_family(family, now).await?;
-            }
-            app.audit
-                .record(AuditEvent::CodeReplayDetected {
-                    client_id: r.grant.client_id.clone(),
-                    user_id: r.grant.user_id.clone(),
-                    revoked_jti: r.access_jti.clone(),
-                    revoked_family: r.family_id.clone(),
-                })
-                .await;
-            return Err(OAuthError::invalid_grant(
-                "the code was already used; the tokens it issued are revoked",
-            ));
-        }
-    };
+    let hash = crypto::hash_secret(code);
+    // Checks first, consumption last: a request refused for the wrong client, verifier or
+    // redirect URI leaves the code unused (and is not a replay).
+    let record = app
+        .store
+        .find_code(&hash)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the code is unknown"))?;
+    if record.used_at.is_some() {
+        return Err(replayed(app, &record, now).await?);
+    }
     let grant = &record.grant;
     if grant.client_id != client.id {
         return Err(OAuthError::invalid_grant(
@@ -88,45 +77,98 @@ pub async fn exchange(
             "the code was issued by another endpoint",
         ));
     }
-    let resource = app
-        .store
-        .find_resource(&grant.resource_id)
+    let revoked = || {
+        OAuthError::invalid_grant(
+            "the tokens of this user or client were revoked after this code was issued",
+        )
+    };
+    if record.is_family_revoked {
+        return Err(revoked());
+    }
+    // A code issued before families existed: an admin's cut-off decides.
+    if record.family_id.is_none()
+        && access_token::is_cut_off(app.store.as_ref(), &client.id, &grant.user_id, record.created_at)
+            .await?
+    {
+        return Err(revoked());
+    }
+    let parties = GrantParties {
+        client: &client,
+        user_id: &grant.user_id,
+        organization_id: &grant.organization_id,
+        connection_id: &grant.connection_id,
+        resource_id: &grant.resource_id,
+        redirect_uri: &grant.redirect_uri,
+    };
+    let allowed = still_allowed::check(app, &parties, ConsentCheck::AfterConsent)
         .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the resource no longer exists"))?;
+        .map_err(|refusal| OAuthError::invalid_grant(refusal.description()))?;
     if let Some(r) = params.get("resource")
-        && r != resource.id
-        && r != resource.server_url
+        && r != allowed.resource.id
+        && r != allowed.resource.server_url
     {
         return Err(OAuthError::invalid_target(
             "resource differs from the authorization request",
         ));
     }
-    let user = app
-        .store
-        .find_user(&grant.user_id)
-        .await?
-        .filter(|u| u.is_enabled)
-        .ok_or_else(|| OAuthError::invalid_grant("the user is disabled"))?;
-    // A code issued before an admin revoked the user's or the client's tokens goes with them.
-    if access_token::is_cut_off(app.store.as_ref(), &client.id, &user.id, record.created_at).await?
-    {
-        return Err(OAuthError::invalid_grant(
-            "the tokens of this user or client were revoked after this code was issued",
-        ));
-    }
-    let issued = issue_user_tokens(
+    let family = NewFamily {
+        id: record
+            .family_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+        client_id: client.id.clone(),
+        user_id: grant.user_id.clone(),
+        created_at: now,
+        expires_at: now + allowed.resource.refresh_token_ttl,
+    };
+    let prepared = prepare_user_tokens(
         app,
         &client,
         grant,
-        &user,
-        &resource,
-        grant.scopes.clone(),
+        &allowed.user,
+        &allowed.resource,
+        &grant.scopes,
+        family,
         None,
+    )?;
+    match app.store.redeem_code(&hash, now, &prepared.issuance).await? {
+        Redeemed::Done => {}
+        // Redeemed concurrently: this presentation is the replay.
+        Redeemed::Used(r) => return Err(replayed(app, &r, now).await?),
+        Redeemed::Revoked => return Err(revoked()),
+        Redeemed::Missing => return Err(OAuthError::invalid_grant("the code is unknown")),
+    }
+    record_issued(
+        app,
+        &client,
+        grant,
+        &allowed.resource,
+        grant.scopes.clone(),
+        &prepared.issuance,
         "authorization_code",
     )
     .await?;
-    app.store
-        .record_code_tokens(&record.code_hash, &issued.jti, issued.family_id.as_deref())
-        .await?;
-    Ok(issued.response)
+    Ok(prepared.response)
+}
+
+/// A used code presented again: revoke everything it issued (its whole family).
+async fn replayed(app: &AppState, r: &CodeRecord, now: i64) -> Result<OAuthError, OAuthError> {
+    // Codes redeemed before families existed recorded their access token alone.
+    if let Some(jti) = &r.access_jti {
+        app.store.revoke_access_token(jti, now + 86_400).await?;
+    }
+    if let Some(family) = &r.family_id {
+        app.store.revoke_family(family, now).await?;
+    }
+    app.audit
+        .record(AuditEvent::CodeReplayDetected {
+            client_id: r.grant.client_id.clone(),
+            user_id: r.grant.user_id.clone(),
+            revoked_jti: r.access_jti.clone(),
+            revoked_family: r.family_id.clone(),
+        })
+        .await;
+    Ok(OAuthError::invalid_grant(
+        "the code was already used; the tokens it issued are revoked",
+    ))
 }

@@ -20,7 +20,7 @@ use super::id_token;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
-use crate::store::{Client, Grant, RefreshRecord, Resource, User};
+use crate::store::{Client, Grant, Issuance, NewFamily, RefreshRecord, Resource, User};
 
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -107,31 +107,27 @@ pub async fn exchange(
     result
 }
 
-/// Tokens issued for a user grant, and what a code must remember to revoke them.
-pub struct Issued {
+/// Tokens minted for a user grant, not yet handed out: the caller stores `issuance` in the
+/// same transaction that consumes the code or the refresh token, then returns `response`.
+pub struct Prepared {
     pub response: TokenResponse,
-    pub jti: String,
-    pub family_id: Option<String>,
+    pub issuance: Issuance,
 }
 
 /// Mints the access token (and a rotated or new refresh token, and an ID token for a
-/// code with `openid`) for a user grant; audits the issuance.
+/// code with `openid`) for a user grant of `family`. Stores nothing.
 #[allow(clippy::too_many_arguments)]
-pub async fn issue_user_tokens(
+pub fn prepare_user_tokens(
     app: &AppState,
     client: &Client,
     grant: &Grant,
     user: &User,
     resource: &Resource,
-    scopes: Vec<String>,
+    scopes: &[String],
+    family: NewFamily,
     previous: Option<&RefreshRecord>,
-    grant_type: &'static str,
-) -> Result<Issued, OAuthError> {
+) -> Result<Prepared, OAuthError> {
     let now = app.clock.now();
-    if client.kind == crate::store::ClientKind::Dynamic {
-        // Reaping counts idle time from the last use.
-        app.store.touch_client(&client.id, now).await?;
-    }
     let token = access_token::mint(
         &app.keys,
         &TokenSubject {
@@ -142,33 +138,29 @@ pub async fn issue_user_tokens(
             session_id: Some(&grant.session_id),
         },
         resource,
-        &scopes,
+        scopes,
         now,
     )?;
     // Refresh tokens for clients allowed the grant; rotation stays in the family and
     // never outlives its absolute lifetime.
-    let (refresh_token, family_id) = if client.has_grant("refresh_token") {
-        let (family, family_expires_at) = match previous {
-            Some(p) => (p.family_id.clone(), p.family_expires_at),
-            None => (
-                uuid::Uuid::new_v4().simple().to_string(),
-                now + resource.refresh_token_ttl,
-            ),
+    let (refresh_token, refresh) = if client.has_grant("refresh_token") {
+        let family_expires_at = match previous {
+            Some(p) => p.family_expires_at,
+            None => now + resource.refresh_token_ttl,
         };
         let refresh = crypto::random_token();
-        app.store
-            .insert_refresh(&RefreshRecord {
-                token_hash: crypto::hash_secret(&refresh),
-                family_id: family.clone(),
-                grant: grant.clone(),
-                created_at: now,
-                expires_at: family_expires_at,
-                family_expires_at,
-                used_at: None,
-                revoked_at: None,
-            })
-            .await?;
-        (Some(refresh), Some(family))
+        let record = RefreshRecord {
+            token_hash: crypto::hash_secret(&refresh),
+            family_id: family.id.clone(),
+            grant: grant.clone(),
+            created_at: now,
+            expires_at: family_expires_at,
+            family_expires_at,
+            used_at: None,
+            revoked_at: None,
+            is_family_revoked: false,
+        };
+        (Some(refresh), Some(record))
     } else {
         (None, None)
     };
@@ -177,19 +169,7 @@ pub async fn issue_user_tokens(
     } else {
         None
     };
-    app.audit
-        .record(AuditEvent::TokenIssued {
-            grant: grant_type,
-            client_id: client.id.clone(),
-            subject: user.id.clone(),
-            organization_id: Some(grant.organization_id.clone()),
-            resource_id: resource.id.clone(),
-            scopes: scopes.clone(),
-            jti: token.jti.clone(),
-            issuer: grant.issuer.clone(),
-        })
-        .await;
-    let mut response_scopes = scopes;
+    let mut response_scopes = scopes.to_vec();
     response_scopes.extend(
         grant
             .oidc_scopes
@@ -197,7 +177,11 @@ pub async fn issue_user_tokens(
             .filter(|s| *s != "offline_access" || refresh_token.is_some())
             .cloned(),
     );
-    Ok(Issued {
+    let family = NewFamily {
+        expires_at: family.expires_at.max(now + token.expires_in),
+        ..family
+    };
+    Ok(Prepared {
         response: TokenResponse {
             access_token: token.jwt,
             token_type: "Bearer",
@@ -206,7 +190,40 @@ pub async fn issue_user_tokens(
             refresh_token,
             id_token,
         },
-        jti: token.jti,
-        family_id,
+        issuance: Issuance {
+            family,
+            access_jti: token.jti,
+            access_expires_at: now + token.expires_in,
+            refresh,
+        },
     })
+}
+
+/// Audits tokens that were stored and are handed out; counts a dynamic client's use.
+pub async fn record_issued(
+    app: &AppState,
+    client: &Client,
+    grant: &Grant,
+    resource: &Resource,
+    scopes: Vec<String>,
+    issuance: &Issuance,
+    grant_type: &'static str,
+) -> Result<(), OAuthError> {
+    if client.kind == crate::store::ClientKind::Dynamic {
+        // Reaping counts idle time from the last use.
+        app.store.touch_client(&client.id, app.clock.now()).await?;
+    }
+    app.audit
+        .record(AuditEvent::TokenIssued {
+            grant: grant_type,
+            client_id: client.id.clone(),
+            subject: grant.user_id.clone(),
+            organization_id: Some(grant.organization_id.clone()),
+            resource_id: resource.id.clone(),
+            scopes,
+            jti: issuance.access_jti.clone(),
+            issuer: grant.issuer.clone(),
+        })
+        .await;
+    Ok(())
 }

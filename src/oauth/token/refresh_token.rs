@@ -1,9 +1,10 @@
 //! The `refresh_token` grant (RFC 6749 §6, OAuth 2.1 §4.3): bound to client and resource,
-//! rotated at every use; a rotated token presented again revokes the whole family; the
-//! family has an absolute lifetime; the rules are evaluated again on the identity stored
+//! rotated at every use (the old token consumed and the new one stored in one transaction);
+//! a rotated token presented again revokes the whole family, access tokens included; the
+//! family has an absolute lifetime; the grant must still be allowed; the rules are evaluated again on the identity stored
 //! at the last login, so the scope may narrow and never widens.
 
-use super::{TokenResponse, issue_user_tokens};
+use super::{TokenResponse, prepare_user_tokens, record_issued};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
@@ -12,7 +13,8 @@ use crate::oauth::endpoint::Endpoint;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
-use crate::store::{RefreshRecord, Taken};
+use crate::oauth::still_allowed::{self, ConsentCheck, GrantParties};
+use crate::store::{NewFamily, RefreshRecord, Redeemed};
 
 /// A rotated token presented again: someone holds a copy. Kill the family.
 async fn reuse_detected(
@@ -57,7 +59,7 @@ pub async fn exchange(
         .find_refresh(&hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is unknown"))?;
-    if record.revoked_at.is_some() {
+    if record.revoked_at.is_some() || record.is_family_revoked {
         return Err(OAuthError::invalid_grant("the refresh token is revoked"));
     }
     if record.used_at.is_some() {
@@ -78,12 +80,28 @@ pub async fn exchange(
             "the refresh token was issued by another endpoint",
         ));
     }
-    let Some(resource) = app.store.find_resource(&grant.resource_id).await? else {
-        // Deleted: the family ends for good (a resource made again under the same id
-        // does not bring it back).
-        app.store.revoke_family(&record.family_id, now).await?;
-        return Err(OAuthError::invalid_grant("the resource no longer exists"));
+    // Evaluate again: the client's right to the resource, a deleted resource, a disabled
+    // user, connection or organization, a revoked consent.
+    let parties = GrantParties {
+        client: &client,
+        user_id: &grant.user_id,
+        organization_id: &grant.organization_id,
+        connection_id: &grant.connection_id,
+        resource_id: &grant.resource_id,
+        redirect_uri: &grant.redirect_uri,
     };
+    let allowed = match still_allowed::check(app, &parties, ConsentCheck::AfterConsent).await? {
+        Ok(allowed) => allowed,
+        Err(refusal) => {
+            if refusal.ends_family() {
+                // For good: a resource made again under the same id, a user enabled again,
+                // brings nothing back.
+                app.store.revoke_family(&record.family_id, now).await?;
+            }
+            return Err(OAuthError::invalid_grant(refusal.description()));
+        }
+    };
+    let resource = &allowed.resource;
     if let Some(r) = params.get("resource")
         && r != resource.id
         && r != resource.server_url
@@ -115,40 +133,15 @@ pub async fn exchange(
             narrowed
         }
     };
-
-    // Evaluate again: disabled user, connection or organization, revoked consent, lost groups.
-    let user = app
-        .store
-        .find_user(&grant.user_id)
-        .await?
-        .filter(|u| u.is_enabled);
-    let org = app
-        .store
-        .find_organization(&grant.organization_id)
-        .await?
-        .filter(|o| o.is_enabled);
-    let connection_ok = app
-        .store
-        .find_connection(&grant.connection_id)
-        .await?
-        .is_some_and(|c| c.is_enabled);
-    let (Some(user), Some(org), true) = (user, org, connection_ok) else {
-        app.store.revoke_family(&record.family_id, now).await?;
-        return Err(OAuthError::invalid_grant(
-            "the user, connection or organization is disabled",
-        ));
-    };
-    let consent = app
-        .store
-        .find_consent(&user.id, &client.id, &grant.redirect_uri, &resource.id)
-        .await?
-        .filter(|c| c.revoked_at.is_none());
-    if consent.is_none() {
-        app.store.revoke_family(&record.family_id, now).await?;
-        return Err(OAuthError::invalid_grant("the user's consent was revoked"));
-    }
-    let decision =
-        crate::consent::rule_decision(app, &user, &org, &resource, Some(&ceiling)).await?;
+    // The rules again, on the identity stored at the last login: lost groups lose scopes.
+    let decision = crate::consent::rule_decision(
+        app,
+        &allowed.user,
+        &allowed.organization,
+        resource,
+        Some(&ceiling),
+    )
+    .await?;
     let scopes: Vec<String> = ceiling
         .iter()
         .filter(|s| decision.granted.contains(s))
@@ -159,29 +152,47 @@ pub async fn exchange(
             "the rules no longer allow any of these scopes",
         ));
     }
-    match app.store.take_refresh(&hash, now).await? {
-        Taken::Fresh(_) => {}
-        Taken::Replayed(r) => return Err(reuse_detected(app, &r, now).await?),
-        Taken::Missing => return Err(OAuthError::invalid_grant("the refresh token is unknown")),
-    }
-    let issued = issue_user_tokens(
+    let family = NewFamily {
+        id: record.family_id.clone(),
+        client_id: client.id.clone(),
+        user_id: grant.user_id.clone(),
+        created_at: record.created_at,
+        expires_at: record.family_expires_at,
+    };
+    let prepared = prepare_user_tokens(
         app,
         &client,
         grant,
-        &user,
-        &resource,
-        scopes.clone(),
+        &allowed.user,
+        resource,
+        &scopes,
+        family,
         Some(&record),
+    )?;
+    match app.store.rotate_refresh(&hash, now, &prepared.issuance).await? {
+        Redeemed::Done => {}
+        // Rotated concurrently: this presentation is the reuse.
+        Redeemed::Used(r) => return Err(reuse_detected(app, &r, now).await?),
+        Redeemed::Revoked => return Err(OAuthError::invalid_grant("the refresh token is revoked")),
+        Redeemed::Missing => return Err(OAuthError::invalid_grant("the refresh token is unknown")),
+    }
+    record_issued(
+        app,
+        &client,
+        grant,
+        resource,
+        scopes.clone(),
+        &prepared.issuance,
         "refresh_token",
     )
     .await?;
     app.audit
         .record(AuditEvent::RefreshRotated {
             client_id: client.id.clone(),
-            user_id: user.id.clone(),
+            user_id: grant.user_id.clone(),
             family_id: record.family_id.clone(),
             scopes,
         })
         .await;
-    Ok(issued.response)
+    Ok(prepared.response)
 }

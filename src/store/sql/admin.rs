@@ -214,6 +214,13 @@ impl AdminConsoleStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
+            "UPDATE token_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
             "INSERT INTO client_token_cutoffs (client_id, not_before) VALUES ($1, $2) \
              ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before \
              WHERE client_token_cutoffs.not_before < excluded.not_before",

@@ -11,6 +11,7 @@ mod keys;
 mod organizations;
 mod resources;
 mod seed;
+mod tokens;
 mod users;
 
 use std::str::FromStr;

@@ -112,8 +112,8 @@ impl UserStore for SqlStore {
     }
 }
 
-/// Sets a user's access-token cutoff to `now` (see `AdminConsoleStore::user_tokens_cutoff`);
-/// never moves it back (replicas whose clocks differ).
+/// Sets a user's access-token cutoff to `now` (see `AdminConsoleStore::user_tokens_cutoff`;
+/// never moved back: replicas' clocks differ) and revokes every token family they hold.
 pub(super) async fn cut_user_tokens(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
@@ -123,6 +123,15 @@ pub(super) async fn cut_user_tokens(
         "INSERT INTO user_token_cutoffs (user_id, not_before) VALUES ($1, $2) \
          ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before \
          WHERE user_token_cutoffs.not_before < excluded.not_before",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    // Ordered, not timed: every family that exists now dies; one opened by a sign-in in
+    // the same second, after the user is enabled again, lives.
+    sqlx::query(
+        "UPDATE token_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
     )
     .bind(user_id)
     .bind(now)
