@@ -17,8 +17,8 @@ use crate::oauth::still_allowed::{self, Allowed, ConsentCheck, GrantParties, Ref
 use crate::pages;
 use crate::policy::{self, Decision, Identity, OrgContext};
 use crate::store::{
-    CodeRecord, Grant, NewFamily, Organization, PendingAuthorization, Resource, Session, StoreError,
-    User,
+    CodeRecord, Grant, NewFamily, Organization, PendingAuthorization, Resource, Session,
+    StoreError, User,
 };
 
 /// A code lives 60 seconds.
@@ -76,7 +76,10 @@ pub async fn evaluate(
 ) -> Result<Granted, AuthorizeError> {
     let r = &pending.request;
     let client = app.store.find_client(&r.client_id).await?.ok_or_else(|| {
-        AuthorizeError::page("invalid_client", "The application is no longer registered here.")
+        AuthorizeError::page(
+            "invalid_client",
+            "The application is no longer registered here.",
+        )
     })?;
     let parties = GrantParties {
         client: &client,

@@ -78,7 +78,11 @@ pub async fn check(
     if !client_may_use(parties.client, &resource) {
         return Ok(Err(Refusal::ClientNotAllowed));
     }
-    let Some(user) = store.find_user(parties.user_id).await?.filter(|u| u.is_enabled) else {
+    let Some(user) = store
+        .find_user(parties.user_id)
+        .await?
+        .filter(|u| u.is_enabled)
+    else {
         return Ok(Err(Refusal::UserDisabled));
     };
     let Some(organization) = store

@@ -62,7 +62,10 @@ async fn codes_are_redeemed_once_with_their_tokens_and_replays_are_recognised() 
         let found = s.find_code("h1").await.unwrap().unwrap();
         assert_eq!(found.grant, grant(), "{name}");
         assert_eq!(found.family_id.as_deref(), Some("fam_a"), "{name}");
-        assert!(found.used_at.is_none() && !found.is_family_revoked, "{name}");
+        assert!(
+            found.used_at.is_none() && !found.is_family_revoked,
+            "{name}"
+        );
         assert_eq!(
             s.access_token_status("tkn_1").await.unwrap(),
             AccessTokenStatus::Unrecorded,
@@ -114,7 +117,10 @@ async fn codes_are_redeemed_once_with_their_tokens_and_replays_are_recognised() 
         );
         let r1 = s.find_refresh("r1").await.unwrap().unwrap();
         assert!(r1.is_family_revoked && r1.revoked_at == Some(23), "{name}");
-        assert!(s.find_code("h1").await.unwrap().unwrap().is_family_revoked, "{name}");
+        assert!(
+            s.find_code("h1").await.unwrap().unwrap().is_family_revoked,
+            "{name}"
+        );
 
         // Kept until it expires (and an hour more), then purged.
         s.purge_expired(70 + 3600).await.unwrap();
@@ -133,7 +139,10 @@ async fn a_code_of_a_revoked_family_issues_nothing() {
             .unwrap();
         // An admin revokes the user's tokens between the code and its redemption.
         s.revoke_family("fam_a", 15).await.unwrap();
-        assert!(s.find_code("h1").await.unwrap().unwrap().is_family_revoked, "{name}");
+        assert!(
+            s.find_code("h1").await.unwrap().unwrap().is_family_revoked,
+            "{name}"
+        );
         assert_eq!(
             s.redeem_code("h1", 20, &issuance("fam_a", "tkn_1", Some("r1")))
                 .await
@@ -222,7 +231,14 @@ async fn refresh_families_issued_before_families_existed_can_be_rotated_and_revo
             "{name}"
         );
         s.revoke_family("legacy", 13).await.unwrap();
-        assert!(s.find_refresh("new").await.unwrap().unwrap().is_family_revoked, "{name}");
+        assert!(
+            s.find_refresh("new")
+                .await
+                .unwrap()
+                .unwrap()
+                .is_family_revoked,
+            "{name}"
+        );
         assert_eq!(
             s.access_token_status("tkn_1").await.unwrap(),
             AccessTokenStatus::Revoked,
@@ -266,7 +282,8 @@ async fn concurrent_rotations_leave_no_live_token_of_the_family() {
             for i in 0..racers {
                 let (s, fam, start) = (s.clone(), fam.clone(), start.clone());
                 tasks.push(tokio::spawn(async move {
-                    let issued = issuance(&fam, &format!("tkn_{fam}_{i}"), Some(&format!("{fam}_{i}")));
+                    let issued =
+                        issuance(&fam, &format!("tkn_{fam}_{i}"), Some(&format!("{fam}_{i}")));
                     let result = s.rotate_refresh(&start, 12, &issued).await.unwrap();
                     if let Redeemed::Used(r) = &result {
                         s.revoke_family(&r.family_id, 12).await.unwrap();
@@ -283,10 +300,15 @@ async fn concurrent_rotations_leave_no_live_token_of_the_family() {
             assert_eq!(winners, 1, "{name}: trial {trial}");
             for i in 0..racers {
                 if let Some(r) = s.find_refresh(&format!("{fam}_{i}")).await.unwrap() {
-                    assert!(r.is_family_revoked, "{name}: trial {trial}: a live successor");
+                    assert!(
+                        r.is_family_revoked,
+                        "{name}: trial {trial}: a live successor"
+                    );
                 }
                 assert_ne!(
-                    s.access_token_status(&format!("tkn_{fam}_{i}")).await.unwrap(),
+                    s.access_token_status(&format!("tkn_{fam}_{i}"))
+                        .await
+                        .unwrap(),
                     AccessTokenStatus::LiveFamily,
                     "{name}: trial {trial}: a live access token"
                 );

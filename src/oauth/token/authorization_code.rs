@@ -87,8 +87,13 @@ pub async fn exchange(
     }
     // A code issued before families existed: an admin's cut-off decides.
     if record.family_id.is_none()
-        && access_token::is_cut_off(app.store.as_ref(), &client.id, &grant.user_id, record.created_at)
-            .await?
+        && access_token::is_cut_off(
+            app.store.as_ref(),
+            &client.id,
+            &grant.user_id,
+            record.created_at,
+        )
+        .await?
     {
         return Err(revoked());
     }
@@ -131,7 +136,11 @@ pub async fn exchange(
         family,
         None,
     )?;
-    match app.store.redeem_code(&hash, now, &prepared.issuance).await? {
+    match app
+        .store
+        .redeem_code(&hash, now, &prepared.issuance)
+        .await?
+    {
         Redeemed::Done => {}
         // Redeemed concurrently: this presentation is the replay.
         Redeemed::Used(r) => return Err(replayed(app, &r, now).await?),

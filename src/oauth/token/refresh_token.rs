@@ -14,7 +14,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
 use crate::oauth::still_allowed::{self, ConsentCheck, GrantParties};
-use crate::store::{NewFamily, RefreshRecord, Redeemed};
+use crate::store::{NewFamily, Redeemed, RefreshRecord};
 
 /// A rotated token presented again: someone holds a copy. Kill the family.
 async fn reuse_detected(
@@ -169,7 +169,11 @@ pub async fn exchange(
         family,
         Some(&record),
     )?;
-    match app.store.rotate_refresh(&hash, now, &prepared.issuance).await? {
+    match app
+        .store
+        .rotate_refresh(&hash, now, &prepared.issuance)
+        .await?
+    {
         Redeemed::Done => {}
         // Rotated concurrently: this presentation is the reuse.
         Redeemed::Used(r) => return Err(reuse_detected(app, &r, now).await?),

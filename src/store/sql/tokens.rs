@@ -155,12 +155,14 @@ async fn store_issuance(conn: &mut AnyConnection, issued: &Issuance) -> StoreRes
     if let Some(r) = &issued.refresh {
         insert_refresh_in(&mut *conn, r).await?;
     }
-    sqlx::query("INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(&issued.access_jti)
-        .bind(&issued.family.id)
-        .bind(issued.access_expires_at)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(&issued.access_jti)
+    .bind(&issued.family.id)
+    .bind(issued.access_expires_at)
+    .execute(conn)
+    .await?;
     Ok(true)
 }
 
