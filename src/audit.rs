@@ -156,6 +156,52 @@ pub struct AdminActor {
     pub request_id: String,
 }
 
+/// Longest id (client, user, organization, resource) an audit record keeps; outsiders
+/// choose some of them (a client id at the token endpoint).
+pub const MAX_ID_CHARS: usize = 200;
+/// Largest detail (serialized JSON) an audit record keeps.
+pub const MAX_DETAIL_BYTES: usize = 4_096;
+const TRUNCATED: &str = "…[truncated]";
+
+/// `text` cut to `max` characters, marked when cut.
+pub fn capped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}{TRUNCATED}", &text[..end]),
+    }
+}
+
+/// Caps every outsider-sized part of a record: ids to `MAX_ID_CHARS`, each string in the
+/// detail to `MAX_ID_CHARS` × 5, and the whole detail to `MAX_DETAIL_BYTES`.
+fn bounded(mut r: AuditRecord) -> AuditRecord {
+    for id in [
+        &mut r.client_id,
+        &mut r.user_id,
+        &mut r.organization_id,
+        &mut r.resource_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *id = capped(id, MAX_ID_CHARS);
+    }
+    cap_strings(&mut r.detail, MAX_ID_CHARS * 5);
+    if r.detail.to_string().len() > MAX_DETAIL_BYTES {
+        let preview = capped(&r.detail.to_string(), 1_024);
+        r.detail = serde_json::json!({ "truncated": true, "preview": preview });
+    }
+    r
+}
+
+fn cap_strings(value: &mut Value, max: usize) {
+    match value {
+        Value::String(s) => *s = capped(s, max),
+        Value::Array(items) => items.iter_mut().for_each(|v| cap_strings(v, max)),
+        Value::Object(map) => map.values_mut().for_each(|v| cap_strings(v, max)),
+        _ => {}
+    }
+}
+
 impl AuditEvent {
     fn into_record(self, at: i64) -> AuditRecord {
         let mut r = AuditRecord {
@@ -413,7 +459,7 @@ impl AuditLog {
 
     /// Queues an event; waits when the queue is full.
     pub async fn record(&self, event: AuditEvent) {
-        let record = event.into_record(self.clock.now());
+        let record = bounded(event.into_record(self.clock.now()));
         if self
             .tx
             .send(Message::Event(Box::new(record)))
@@ -465,5 +511,52 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_cuts_on_characters_and_marks_the_cut() {
+        assert_eq!(capped("short", 10), "short");
+        assert_eq!(capped("ééééé", 3), "ééé…[truncated]");
+    }
+
+    #[test]
+    fn records_keep_bounded_ids_and_details() {
+        let huge = "x".repeat(8_192);
+        let r = bounded(
+            AuditEvent::TokenRefused {
+                grant: Some(huge.clone()),
+                client_id: Some(format!("https://{huge}")),
+                error: "invalid_client",
+                reason: huge.clone(),
+            }
+            .into_record(1),
+        );
+        assert!(r.client_id.as_deref().unwrap().chars().count() <= MAX_ID_CHARS + 20);
+        assert!(r.detail.to_string().len() <= MAX_DETAIL_BYTES);
+        assert!(r.detail.to_string().contains(TRUNCATED));
+        let many = bounded(
+            AuditEvent::TokenIssued {
+                grant: "refresh_token",
+                client_id: "m2m_1".into(),
+                subject: "usr_1".into(),
+                organization_id: None,
+                resource_id: "res_1".into(),
+                scopes: vec![huge; 10],
+                jti: "tkn_1".into(),
+                issuer: "http://127.0.0.1".into(),
+            }
+            .into_record(1),
+        );
+        assert!(
+            many.detail.to_string().len() <= MAX_DETAIL_BYTES,
+            "{}",
+            many.detail
+        );
+        assert_eq!(many.detail["truncated"], true);
     }
 }

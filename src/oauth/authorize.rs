@@ -54,7 +54,19 @@ pub async fn start(
     query: String,
     cookie: SessionCookie,
 ) -> Result<Response, AuthorizeError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(AuthorizeError::page(
+            "invalid_request",
+            format!("The authorization request is too long (at most {MAX_QUERY_BYTES} bytes)."),
+        ));
+    }
     let params = FormParams::parse(query.as_bytes());
+    if let Some((name, max)) = oversized_parameter(&params) {
+        return Err(AuthorizeError::page(
+            "invalid_request",
+            format!("The parameter `{name}` is too long (at most {max} characters)."),
+        ));
+    }
     let repeated = params.repeated();
     if repeated
         .iter()
@@ -318,6 +330,36 @@ pub async fn start(
     federation::discovery::route(app, &pending)
         .await
         .map_err(AuthorizeError::Page)
+}
+
+/// The longest authorization request (its query string) we read.
+pub const MAX_QUERY_BYTES: usize = 8_192;
+
+/// Caps on what an authorization request may carry, in characters: everything here is
+/// stored with the pending request, and some of it shown on pages.
+const PARAMETER_CAPS: &[(&str, usize)] = &[
+    ("client_id", 2_048),
+    ("redirect_uri", 2_048),
+    ("resource", 2_048),
+    ("state", 1_024),
+    ("nonce", 512),
+    ("login_hint", 320),
+    ("organization_id", 64),
+    ("connection_id", 64),
+    ("domain_hint", 253),
+    ("domain", 253),
+    ("scope", 1_024),
+    ("code_challenge", 128),
+    ("prompt", 64),
+    ("max_age", 20),
+];
+
+/// The first parameter longer than its cap, with the cap.
+fn oversized_parameter(params: &FormParams) -> Option<(&'static str, usize)> {
+    PARAMETER_CAPS
+        .iter()
+        .find(|(name, max)| params.get(name).is_some_and(|v| v.chars().count() > *max))
+        .copied()
 }
 
 /// The redirect that completes an authorization: `code`, `state`, `iss`.

@@ -22,7 +22,11 @@ const MIN_TTL: u64 = 60;
 const MAX_TTL: u64 = 86_400;
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 
-/// Fetched documents per client-id URL.
+/// At most this many documents (each at most `MAX_DOCUMENT_BYTES`) are cached.
+pub const MAX_CACHE_ENTRIES: usize = 1_000;
+
+/// Fetched documents per client-id URL: bounded; only URLs that passed the syntax and
+/// policy checks are ever fetched, so only they are cached.
 #[derive(Default)]
 pub struct CimdCache {
     entries: Mutex<HashMap<String, CacheEntry>>,
@@ -30,6 +34,45 @@ pub struct CimdCache {
 
 /// Until when, and what: the client or why it was refused.
 type CacheEntry = (Instant, Result<Client, String>);
+
+impl CimdCache {
+    fn get(&self, client_id: &str) -> Option<Result<Client, String>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(client_id)
+            .filter(|(until, _)| *until > Instant::now())
+            .map(|(_, result)| result.clone())
+    }
+
+    /// Inserts, first dropping expired entries and then, while full, the ones that expire
+    /// soonest.
+    fn put(&self, client_id: &str, entry: CacheEntry) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHE_ENTRIES && !entries.contains_key(client_id) {
+            let now = Instant::now();
+            entries.retain(|_, (until, _)| *until > now);
+            while entries.len() >= MAX_CACHE_ENTRIES {
+                let Some(soonest) = entries
+                    .iter()
+                    .min_by_key(|(_, (until, _))| *until)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                entries.remove(&soonest);
+            }
+        }
+        entries.insert(client_id.to_string(), entry);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 impl std::fmt::Debug for CimdCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -219,20 +262,15 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// The client a metadata document describes (cached), or why not.
+/// The client a metadata document describes (cached), or why not. Callers check the
+/// resource's CIMD policy first; a URL that breaks the syntax rules is refused without a
+/// fetch and without a cache entry.
 pub async fn resolve(app: &AppState, client_id: &str) -> Result<Client, String> {
-    {
-        let cache = app.cimd.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((until, result)) = cache.get(client_id)
-            && *until > Instant::now()
-        {
-            return result.clone();
-        }
+    if let Some(result) = app.cimd.get(client_id) {
+        return result;
     }
-    let result = match validate_url(client_id) {
-        Ok(url) => fetch(app, &url).await,
-        Err(e) => Err(e),
-    };
+    let url = validate_url(client_id)?;
+    let result = fetch(app, &url).await;
     app.audit
         .record(AuditEvent::ClientMetadataFetched {
             client_id: client_id.to_string(),
@@ -242,19 +280,40 @@ pub async fn resolve(app: &AppState, client_id: &str) -> Result<Client, String> 
     let (entry, out) = match result {
         Ok((mut client, ttl)) => {
             client.created_at = app.clock.now();
-            if let Err(e) = app.store.upsert_client(&client).await {
-                tracing::error!(error = %e, "storing a metadata-document client failed");
+            match app
+                .store
+                .store_metadata_client(&client, app.config.dcr_max_clients)
+                .await
+            {
+                Ok(true) => ((Instant::now() + ttl, Ok(client.clone())), Ok(client)),
+                Ok(false) => {
+                    // Not cached: room may come back when idle clients are reaped.
+                    return Err("the limit on registered clients of this server is reached".into());
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a metadata-document client failed");
+                    return Err("the client could not be stored".into());
+                }
             }
-            ((Instant::now() + ttl, Ok(client.clone())), Ok(client))
         }
         Err(e) => ((Instant::now() + NEGATIVE_TTL, Err(e.clone())), Err(e)),
     };
-    app.cimd
-        .entries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(client_id.to_string(), entry);
+    app.cimd.put(client_id, entry);
     out
+}
+
+/// Whether any resource's CIMD policy admits this client id (the token, revocation and
+/// introspection endpoints ask before touching a metadata-document client).
+pub async fn any_resource_admits(
+    app: &AppState,
+    client_id: &str,
+) -> Result<bool, crate::store::StoreError> {
+    Ok(app
+        .store
+        .list_resources()
+        .await?
+        .iter()
+        .any(|r| r.is_cimd_enabled && allowlist_admits(&r.cimd_allowlist, client_id)))
 }
 
 #[cfg(test)]

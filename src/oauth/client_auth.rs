@@ -43,17 +43,20 @@ pub async fn authenticate(
         (None, None, _) => return Err(fail("client authentication is required")),
     };
     let client = match app.store.find_client(&client_id).await? {
-        // A metadata-document client is described by its (cached) document, not the copy.
+        // A metadata-document client is described by its (cached) document, not the copy,
+        // and only while some resource's CIMD policy admits it: policy first, fetch after.
         Some(c) if c.kind == crate::store::ClientKind::Metadata => {
+            if !super::cimd::any_resource_admits(app, &client_id).await? {
+                return Err(fail("no resource admits this client's metadata document"));
+            }
             super::cimd::resolve(app, &client_id)
                 .await
                 .map_err(|e| fail(&format!("client metadata document: {e}")))?
         }
         Some(c) => c,
-        // A metadata-document client: its document (cached) describes it.
-        None if super::cimd::is_cimd_client_id(&client_id) => super::cimd::resolve(app, &client_id)
-            .await
-            .map_err(|e| fail(&format!("client metadata document: {e}")))?,
+        // A metadata-document client never seen at /authorize (where it is fetched and
+        // stored after the resource's policy admits it) has no code to redeem: nothing is
+        // fetched for it here.
         None => return Err(fail("unknown client or bad credentials")),
     };
     match (&client.secret_hash, secret) {

@@ -19,7 +19,7 @@ use crate::audit::AuditEvent;
 use crate::client_ip::ClientIp;
 use crate::crypto;
 use crate::ids;
-use crate::store::{Client, ClientKind};
+use crate::store::{Client, ClientKind, Registration, RegistrationOutcome};
 
 /// Largest registration body accepted.
 pub const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
@@ -151,7 +151,6 @@ async fn register(
     };
 
     let meta = client_metadata::validate(req)?;
-    check_policy(app, from).await?;
     let id = ids::generate("m2m");
     let secret = (meta.token_endpoint_auth_method != "none").then(crypto::random_token);
     let now = app.clock.now();
@@ -172,12 +171,28 @@ async fn register(
         metadata: meta.document.clone(),
         created_at: now,
     };
-    app.store.insert_client(&client).await?;
     // RFC 7592: a registration access token for reading and deleting the registration.
     let registration_token = crypto::random_token();
-    app.store
-        .set_registration(&id, from, &crypto::hash_secret(&registration_token), now)
-        .await?;
+    let registration = Registration {
+        from: from.to_string(),
+        token_hash: crypto::hash_secret(&registration_token),
+        now,
+        window_start: now - RATE_WINDOW,
+        rate_limit: app.config.dcr_rate_limit,
+        max_clients: app.config.dcr_max_clients,
+    };
+    match app.store.register_client(&client, &registration).await? {
+        RegistrationOutcome::Registered => {}
+        RegistrationOutcome::RateLimited => {
+            return Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many registrations from this address; try again later",
+            )
+            .with_status(StatusCode::TOO_MANY_REQUESTS)
+            .with_retry_after(60));
+        }
+        RegistrationOutcome::Full => return Err(registration_limit_reached()),
+    }
 
     let mut body = meta.document;
     body["client_id"] = json!(id);
@@ -197,30 +212,13 @@ async fn register(
 /// The registration window of the rate limit.
 pub const RATE_WINDOW: i64 = 3600;
 
-/// DCR policy: a rate limit per address (its own bucket: successful registrations in the
-/// last hour, counted in the shared database so every replica sees them) and a cap.
-async fn check_policy(app: &AppState, from: &str) -> Result<(), OAuthError> {
-    let now = app.clock.now();
-    let recent = app
-        .store
-        .count_registrations_since(from, now - RATE_WINDOW)
-        .await?;
-    if recent >= app.config.dcr_rate_limit {
-        return Err(OAuthError::new(
-            ErrorCode::TemporarilyUnavailable,
-            "too many registrations from this address; try again later",
-        )
-        .with_status(StatusCode::TOO_MANY_REQUESTS)
-        .with_retry_after(60));
-    }
-    if app.store.count_dynamic_clients().await? >= app.config.dcr_max_clients {
-        return Err(OAuthError::new(
-            ErrorCode::TemporarilyUnavailable,
-            "the registration limit of this server is reached",
-        )
-        .with_status(StatusCode::SERVICE_UNAVAILABLE));
-    }
-    Ok(())
+/// The cap on clients that outsiders create (dynamic and metadata-document) is reached.
+pub fn registration_limit_reached() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::TemporarilyUnavailable,
+        "the registration limit of this server is reached",
+    )
+    .with_status(StatusCode::SERVICE_UNAVAILABLE)
 }
 
 /// Deletes dynamic clients idle for `dcr_idle_ttl` that hold no live refresh token; a

@@ -87,22 +87,20 @@ impl ClientStore for CachedStore {
         self.clients.clear();
         self.inner.upsert_client(client).await
     }
-    async fn count_registrations_since(&self, from: &str, since: i64) -> StoreResult<i64> {
-        self.inner.count_registrations_since(from, since).await
-    }
     async fn count_dynamic_clients(&self) -> StoreResult<i64> {
         self.inner.count_dynamic_clients().await
     }
-    async fn set_registration(
+    async fn register_client(
         &self,
-        client_id: &str,
-        from: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        self.inner
-            .set_registration(client_id, from, token_hash, now)
-            .await
+        client: &Client,
+        registration: &Registration,
+    ) -> StoreResult<RegistrationOutcome> {
+        self.inner.register_client(client, registration).await
+    }
+    async fn store_metadata_client(&self, client: &Client, max_clients: i64) -> StoreResult<bool> {
+        let stored = self.inner.store_metadata_client(client, max_clients).await;
+        self.clients.clear();
+        stored
     }
     async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()> {
         self.inner.touch_client(client_id, now).await

@@ -34,16 +34,19 @@ pub trait ClientStore {
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     /// Successful dynamic registrations from an address since a time (the rate limit).
-    async fn count_registrations_since(&self, from: &str, since: i64) -> StoreResult<i64>;
+    /// Live clients that outsiders created: dynamic and metadata-document clients.
     async fn count_dynamic_clients(&self) -> StoreResult<i64>;
-    /// Records where a dynamic client came from and its RFC 7592 token (hash).
-    async fn set_registration(
+    /// Inserts a dynamic client with its RFC 7592 registration, unless its address made
+    /// `rate_limit` registrations since `window_start` or `max_clients` outsider clients
+    /// exist: checked and inserted as one step under concurrency and across replicas.
+    async fn register_client(
         &self,
-        client_id: &str,
-        from: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<()>;
+        client: &Client,
+        registration: &Registration,
+    ) -> StoreResult<RegistrationOutcome>;
+    /// Stores a metadata-document client: updates a known one; adds a new one unless
+    /// `max_clients` outsider clients exist (then false).
+    async fn store_metadata_client(&self, client: &Client, max_clients: i64) -> StoreResult<bool>;
     /// Marks a client used (at most one write an hour).
     async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()>;
     /// Deletes dynamic clients idle since `idle_before` that hold no live refresh token.

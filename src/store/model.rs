@@ -215,3 +215,21 @@ pub enum Deletion {
     /// Nothing was deleted: what still refers to it, e.g. `["2 users", "1 rule"]`.
     InUse(Vec<String>),
 }
+
+/// A dynamic registration's limits and its RFC 7592 access token.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub from: String,
+    pub token_hash: String,
+    pub now: i64,
+    pub window_start: i64,
+    pub rate_limit: i64,
+    pub max_clients: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationOutcome {
+    Registered,
+    RateLimited,
+    Full,
+}

@@ -18,6 +18,7 @@ mod conformance;
 mod dcr_policy;
 mod flow;
 mod flow_negative;
+mod hardening_bounds;
 mod hardening_tokens;
 mod keys;
 mod logout;

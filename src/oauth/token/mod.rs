@@ -209,7 +209,7 @@ pub async fn record_issued(
     issuance: &Issuance,
     grant_type: &'static str,
 ) -> Result<(), OAuthError> {
-    if client.kind == crate::store::ClientKind::Dynamic {
+    if client.kind != crate::store::ClientKind::Static {
         // Reaping counts idle time from the last use.
         app.store.touch_client(&client.id, app.clock.now()).await?;
     }

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json, to_json};
-use crate::store::{Client, ClientKind, ClientStore, StoreError, StoreResult};
+use crate::store::{
+    Client, ClientKind, ClientStore, Registration, RegistrationOutcome, StoreError, StoreResult,
+};
 
 pub(super) const CLIENT_COLUMNS: &str = "id, name, kind, secret_hash, secret_expires_at, \
     token_endpoint_auth_method, redirect_uris, grant_types, resources, bound_resource_id, \
@@ -120,41 +122,75 @@ impl ClientStore for SqlStore {
         Ok(())
     }
 
-    async fn count_registrations_since(&self, from: &str, since: i64) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM clients WHERE kind = 'dynamic' AND registered_from = $1 AND created_at >= $2",
-        )
-        .bind(from)
-        .bind(since)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(n)
-    }
-
     async fn count_dynamic_clients(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM clients WHERE kind = 'dynamic'")
-            .fetch_one(self.pool())
-            .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM clients WHERE kind IN ('dynamic', 'metadata')")
+                .fetch_one(self.pool())
+                .await?;
         Ok(n)
     }
 
-    async fn set_registration(
+    async fn register_client(
         &self,
-        client_id: &str,
-        from: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<()> {
+        client: &Client,
+        reg: &Registration,
+    ) -> StoreResult<RegistrationOutcome> {
+        let mut tx = self.pool().begin().await?;
+        take_registration_lock(&mut tx).await?;
+        let (recent,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM client_registrations WHERE registered_from = $1 AND at >= $2",
+        )
+        .bind(&reg.from)
+        .bind(reg.window_start)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent >= reg.rate_limit {
+            tx.rollback().await?;
+            return Ok(RegistrationOutcome::RateLimited);
+        }
+        if count_outsider_clients(&mut tx).await? >= reg.max_clients {
+            tx.rollback().await?;
+            return Ok(RegistrationOutcome::Full);
+        }
+        bind_client(sqlx::query(INSERT_CLIENT), client)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, "client id already exists"))?;
         sqlx::query(
             "UPDATE clients SET registered_from = $2, registration_token_hash = $3, last_used_at = $4 WHERE id = $1",
         )
-        .bind(client_id)
-        .bind(from)
-        .bind(token_hash)
-        .bind(now)
-        .execute(self.pool())
+        .bind(&client.id)
+        .bind(&reg.from)
+        .bind(&reg.token_hash)
+        .bind(reg.now)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        sqlx::query("INSERT INTO client_registrations (registered_from, at) VALUES ($1, $2)")
+            .bind(&reg.from)
+            .bind(reg.now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RegistrationOutcome::Registered)
+    }
+
+    async fn store_metadata_client(&self, client: &Client, max_clients: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        take_registration_lock(&mut tx).await?;
+        let known: Option<(String,)> = sqlx::query_as("SELECT id FROM clients WHERE id = $1")
+            .bind(&client.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() && count_outsider_clients(&mut tx).await? >= max_clients {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        bind_client(sqlx::query(UPSERT_CLIENT), client)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, "client"))?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()> {
@@ -171,7 +207,7 @@ impl ClientStore for SqlStore {
     async fn reap_idle_clients(&self, idle_before: i64, now: i64) -> StoreResult<Vec<String>> {
         // Safe with several replicas: a second reaper deletes nothing more.
         let rows: Vec<(String,)> = sqlx::query_as(
-            "DELETE FROM clients WHERE kind = 'dynamic' AND COALESCE(last_used_at, created_at) < $1 \
+            "DELETE FROM clients WHERE kind IN ('dynamic', 'metadata') AND COALESCE(last_used_at, created_at) < $1 \
              AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.client_id = clients.id \
              AND r.revoked_at IS NULL AND r.used_at IS NULL AND r.family_expires_at > $2) RETURNING id",
         )
@@ -206,4 +242,21 @@ impl ClientStore for SqlStore {
             .await?;
         rows.into_iter().map(Client::try_from).collect()
     }
+}
+
+/// Registrations serialize on one row: the first statement of their transaction writes it
+/// (PostgreSQL locks the row; SQLite takes its write lock).
+async fn take_registration_lock(conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
+    sqlx::query("UPDATE registration_lock SET n = n + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn count_outsider_clients(conn: &mut sqlx::AnyConnection) -> StoreResult<i64> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM clients WHERE kind IN ('dynamic', 'metadata')")
+            .fetch_one(conn)
+            .await?;
+    Ok(n)
 }

@@ -111,6 +111,7 @@ impl GrantStore for SqlStore {
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM family_access_tokens WHERE expires_at < $1",
             "DELETE FROM token_families WHERE expires_at < $1",
+            "DELETE FROM client_registrations WHERE at < $1 - 86400",
             "DELETE FROM sessions WHERE expires_at < $1 - 86400",
             "DELETE FROM upstream_logins WHERE expires_at < $1 - 3600",
             "DELETE FROM saml_assertions WHERE expires_at < $1",

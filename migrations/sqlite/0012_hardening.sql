@@ -8,9 +8,9 @@ CREATE TABLE token_families (
     id         TEXT PRIMARY KEY,
     client_id  TEXT NOT NULL,
     user_id    TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
 );
 CREATE INDEX token_families_user ON token_families (user_id);
 CREATE INDEX token_families_client ON token_families (client_id);
@@ -19,6 +19,23 @@ CREATE INDEX token_families_client ON token_families (client_id);
 CREATE TABLE family_access_tokens (
     jti        TEXT PRIMARY KEY,
     family_id  TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
+    expires_at INTEGER NOT NULL
 );
 CREATE INDEX family_access_tokens_family ON family_access_tokens (family_id);
+
+-- Every dynamic registration, kept when the client is deleted (RFC 7592) or reaped: the
+-- per-address rate limit counts registrations, not live rows.
+CREATE TABLE client_registrations (
+    registered_from TEXT NOT NULL,
+    at              INTEGER NOT NULL
+);
+CREATE INDEX client_registrations_from ON client_registrations (registered_from, at);
+
+-- One row that registrations (and first sightings of metadata-document clients) update
+-- first, so the rate limit and the cap on clients are checked and the client inserted as
+-- one step, with any number of concurrent requests and replicas.
+CREATE TABLE registration_lock (
+    id INTEGER PRIMARY KEY,
+    n  INTEGER NOT NULL
+);
+INSERT INTO registration_lock (id, n) VALUES (1, 0);

@@ -1,0 +1,165 @@
+//! What outsiders send is bounded: authorization parameters are capped with a clear page;
+//! the token endpoint never fetches (nor caches, nor stores) a metadata-document client
+//! that no resource admits; audit records keep capped ids; registration limits count
+//! registrations (not live rows) and hold under concurrency.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::browser::REDIRECT_URI;
+use crate::support::{Spawned, TestApp};
+
+async fn register(http: &reqwest::Client, s: &Spawned) -> reqwest::Response {
+    http.post(format!("{}/oauth/register", s.base))
+        .json(&json!({
+            "client_name": "Limits",
+            "redirect_uris": [REDIRECT_URI],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "none"
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn oversized_authorization_parameters_get_a_page() {
+    let s = TestApp::builder().spawn().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (name, size) in [
+        ("state", 1_025),
+        ("nonce", 513),
+        ("login_hint", 321),
+        ("zzz", 9_000),
+    ] {
+        let url = format!(
+            "{}/resources/res_tickets/oauth/authorize?response_type=code&client_id=m2m_x&{name}={}",
+            s.base,
+            "a".repeat(size)
+        );
+        let res = http.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{name}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("too long"), "{name}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_token_endpoint_never_fetches_a_metadata_document_no_resource_admits() {
+    let s = TestApp::builder().spawn().await;
+    let http = reqwest::Client::new();
+    for i in 0..50 {
+        let res = http
+            .post(format!("{}/oauth/token", s.base))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("code_verifier", "y"),
+                (
+                    "client_id",
+                    &format!("https://cimd-{i}.example.com/{}", "p".repeat(8_000)),
+                ),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            "invalid_client"
+        );
+    }
+    assert!(s.app.state.cimd.is_empty(), "nothing cached");
+    assert!(s.audit("client_metadata.fetched").await.is_empty());
+    assert!(s.audit("client_metadata.refused").await.is_empty());
+    let refused = s.audit("token.refused").await;
+    assert_eq!(refused.len(), 50);
+    for r in refused {
+        let id = r.client_id.unwrap();
+        assert!(
+            id.chars().count() < 250,
+            "an audit id of {} chars",
+            id.len()
+        );
+        assert!(id.ends_with("[truncated]"), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn the_registration_rate_limit_counts_registrations_not_live_clients() {
+    let s = TestApp::builder()
+        .configure(|c| c.dcr_rate_limit = 5)
+        .spawn()
+        .await;
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let res = register(&http, &s).await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        // RFC 7592: delete the registration again.
+        let res = http
+            .delete(body["registration_client_uri"].as_str().unwrap())
+            .bearer_auth(body["registration_access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    assert_eq!(register(&http, &s).await.status(), 429);
+}
+
+/// `racers` concurrent registrations against `bases`; returns how many were accepted.
+async fn concurrent_registrations(s: &Spawned, racers: usize) -> usize {
+    let http = reqwest::Client::new();
+    let barrier = Arc::new(tokio::sync::Barrier::new(racers));
+    let mut tasks = Vec::new();
+    for _ in 0..racers {
+        let (http, barrier, base) = (http.clone(), barrier.clone(), s.base.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let res = http
+                .post(format!("{base}/oauth/register"))
+                .json(&json!({
+                    "client_name": "Racer",
+                    "redirect_uris": [REDIRECT_URI],
+                    "grant_types": ["authorization_code"],
+                    "token_endpoint_auth_method": "none"
+                }))
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16()
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => accepted += 1,
+            429 | 503 => {}
+            other => panic!("registration answered {other}"),
+        }
+    }
+    accepted
+}
+
+#[tokio::test]
+async fn registration_limits_hold_under_concurrency() {
+    let s = TestApp::builder()
+        .configure(|c| c.dcr_rate_limit = 10)
+        .spawn()
+        .await;
+    assert_eq!(concurrent_registrations(&s, 40).await, 10, "rate limit");
+
+    let s = TestApp::builder()
+        .configure(|c| {
+            c.dcr_rate_limit = 1_000;
+            c.dcr_max_clients = 7;
+        })
+        .spawn()
+        .await;
+    assert_eq!(concurrent_registrations(&s, 30).await, 7, "cap on clients");
+}
