@@ -147,18 +147,16 @@ mod tests {
 
     #[test]
     fn email_verified_counts_only_in_the_organizations_domains_unless_trusted_for_any() {
-        let claims = map(
-            json!({ "sub": "u1", "email": "victim@other.example", "email_verified": true }),
-        );
+        let claims =
+            map(json!({ "sub": "u1", "email": "victim@other.example", "email_verified": true }));
         let by_default = identity(&claims, &ClaimMapping::from_settings(&json!({}))).unwrap();
         assert_eq!(
             by_default.email_trust,
             EmailTrust::OrganizationDomains,
             "an upstream IdP is no authority for another company's addresses"
         );
-        let explicit = ClaimMapping::from_settings(
-            &json!({ "trust_email_verified": "organization_domains" }),
-        );
+        let explicit =
+            ClaimMapping::from_settings(&json!({ "trust_email_verified": "organization_domains" }));
         assert_eq!(
             identity(&claims, &explicit).unwrap().email_trust,
             EmailTrust::OrganizationDomains
@@ -168,7 +166,8 @@ mod tests {
             identity(&claims, &any).unwrap().email_trust,
             EmailTrust::Verified
         );
-        let unverified = map(json!({ "sub": "u1", "email": "a@b.example", "email_verified": false }));
+        let unverified =
+            map(json!({ "sub": "u1", "email": "a@b.example", "email_verified": false }));
         assert_eq!(
             identity(&unverified, &any).unwrap().email_trust,
             EmailTrust::Unverified

@@ -327,7 +327,10 @@ mod tests {
             ("client_name", json!("A\rB")),
             ("client_name", json!("n".repeat(101))),
             ("client_name", json!(42)),
-            ("client_uri", json!(format!("https://a.example/{}", "x".repeat(2048)))),
+            (
+                "client_uri",
+                json!(format!("https://a.example/{}", "x".repeat(2048))),
+            ),
             ("logo_uri", json!("javascript:alert(1)")),
         ] {
             let mut d = doc();

@@ -18,9 +18,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 fn parse_normal(uri: &str) -> Result<Url, String> {
     let shown = uri.escape_default();
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!(
-            "`{shown}` contains spaces or control characters"
-        ));
+        return Err(format!("`{shown}` contains spaces or control characters"));
     }
     let url = Url::parse(uri).map_err(|_| format!("`{shown}` is not an absolute URI"))?;
     let is_bare_origin = url.path() == "/"
@@ -170,10 +168,7 @@ mod tests {
             "com.example.app:/c\u{1}b",
         ] {
             assert!(validate(bad, true).is_err(), "{bad:?}");
-            assert!(
-                !matches(bad, bad),
-                "{bad:?} is never matched at /authorize"
-            );
+            assert!(!matches(bad, bad), "{bad:?} is never matched at /authorize");
         }
         assert!(
             validate("https://app.example.com", false).is_ok(),

@@ -129,7 +129,10 @@ async fn the_consent_page_neutralises_a_stored_client_name() {
         "no bidi override reaches the page"
     );
     assert!(consent.body.contains("Safe\u{FFFD}exe.tnemucod"));
-    assert!(!consent.body.contains(&"x".repeat(200)), "the name is capped");
+    assert!(
+        !consent.body.contains(&"x".repeat(200)),
+        "the name is capped"
+    );
 }
 
 async fn oidc_user_verified(pins: &str, email: &str) -> bool {
@@ -137,7 +140,12 @@ async fn oidc_user_verified(pins: &str, email: &str) -> bool {
     idp.behave(|b| b.email = email.into());
     let b = Browser::new(&s);
     let page = dynamic_login(&s, &idp, &b).await;
-    assert!(page.status.is_redirection(), "{} {}", page.status, page.body);
+    assert!(
+        page.status.is_redirection(),
+        "{} {}",
+        page.status,
+        page.body
+    );
     let users = s.app.state.store.list_users(10).await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].email.as_deref(), Some(email));
