@@ -1,7 +1,8 @@
 //! Outbound fetches of URLs an outsider controls (Client ID Metadata Documents, a client's
 //! `logo_uri` or `jwks_uri`): the SSRF guard. Names are resolved by our own resolver, which
-//! drops loopback, private, link-local, shared-address, metadata and their IPv6 forms, so
-//! the check holds for the address actually connected to (no DNS-rebinding gap). Proxy
+//! drops loopback, private, link-local, shared-address, metadata and their IPv6 forms (every
+//! form that embeds IPv4: compatible, mapped, translated, NAT64, 6to4, Teredo), so the
+//! check holds for the address actually connected to (no DNS-rebinding gap). Proxy
 //! variables are ignored, redirects are not followed, time and size are capped.
 //! `PORTCULLIS_ALLOW_PRIVATE_HOSTS` exempts named hosts (tests, labs).
 
@@ -58,20 +59,7 @@ impl NameLookup for StaticLookup {
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_forbidden_v4(v4);
-            }
-            let seg0 = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg0 & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (seg0 & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (seg0 & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || is_nat64_forbidden(v6)
-                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS IMDS over IPv6
-        }
+        IpAddr::V6(v6) => is_forbidden_v6(v6),
     }
 }
 
@@ -91,14 +79,60 @@ fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
         || o[0] >= 240 // reserved
 }
 
-/// NAT64 (64:ff9b::/96) embeds an IPv4 address: judge that one.
-fn is_nat64_forbidden(v6: Ipv6Addr) -> bool {
-    let s = v6.segments();
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return is_forbidden_v4(v4);
+fn is_forbidden_v6(v6: Ipv6Addr) -> bool {
+    match embedded_v4(v6) {
+        Embedded::Refused => true,
+        Embedded::V4(addrs) => addrs.into_iter().any(is_forbidden_v4),
+        Embedded::None => {
+            let seg0 = v6.segments()[0];
+            v6.is_multicast()
+                || (seg0 & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (seg0 & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (seg0 & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || v6.segments()[..2] == [0x2001, 0xdb8] // documentation 2001:db8::/32
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS IMDS over IPv6
+        }
     }
-    false
+}
+
+/// What an IPv6 address says about IPv4: nothing, the IPv4 addresses it reaches, or a
+/// form whose IPv4 address cannot be told (refused outright).
+#[derive(Debug, PartialEq, Eq)]
+enum Embedded {
+    None,
+    V4(Vec<Ipv4Addr>),
+    Refused,
+}
+
+fn v4_of(high: u16, low: u16) -> Ipv4Addr {
+    Ipv4Addr::from((u32::from(high) << 16) | u32::from(low))
+}
+
+/// The IPv4 address inside every IPv6 form that carries one, so a guard that judges IPv4
+/// cannot be walked around through a translator, a tunnel or a dual-stack socket.
+fn embedded_v4(v6: Ipv6Addr) -> Embedded {
+    let s = v6.segments();
+    match s {
+        // IPv4-compatible ::/96 (RFC 4291 §2.5.5.1; also :: and ::1, judged as 0.0.0.x).
+        [0, 0, 0, 0, 0, 0, hi, lo] => Embedded::V4(vec![v4_of(hi, lo)]),
+        // IPv4-mapped ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => Embedded::V4(vec![v4_of(hi, lo)]),
+        // IPv4-translated ::ffff:0:0:0/96 (RFC 2765 §2.1).
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Embedded::V4(vec![v4_of(hi, lo)]),
+        // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052 §2.1).
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Embedded::V4(vec![v4_of(hi, lo)]),
+        // NAT64 local-use 64:ff9b:1::/48 (RFC 8215): where the IPv4 address sits depends on
+        // the operator's prefix length, so it cannot be judged.
+        [0x64, 0xff9b, 1, ..] => Embedded::Refused,
+        // 6to4 2002::/16 (RFC 3056 §2): the IPv4 address follows the prefix.
+        [0x2002, hi, lo, ..] => Embedded::V4(vec![v4_of(hi, lo)]),
+        // Teredo 2001::/32 (RFC 4380 §4): the server's address, then the client's inverted.
+        [0x2001, 0, server_hi, server_lo, _, _, client_hi, client_lo] => Embedded::V4(vec![
+            v4_of(server_hi, server_lo),
+            v4_of(!client_hi, !client_lo),
+        ]),
+        _ => Embedded::None,
+    }
 }
 
 /// The resolver of guarded clients.
@@ -242,6 +276,45 @@ mod tests {
             "100.128.0.1",
         ] {
             assert!(!is_forbidden(ip(good)), "{good} is public");
+        }
+    }
+
+    #[test]
+    fn every_ipv6_form_that_embeds_ipv4_is_judged_by_that_address() {
+        for bad in [
+            // IPv4-compatible ::/96
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            // IPv4-mapped ::ffff:0:0/96
+            "::ffff:10.0.0.1",
+            "::ffff:100.64.0.1",
+            // IPv4-translated ::ffff:0:0:0/96
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:abcd::1",
+            // 6to4 2002::/16
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2002:c0a8:101:1::1",
+            // Teredo 2001::/32: client address is the last 32 bits inverted
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // client 127.0.0.1
+            "2001:0:4136:e378:8000:63bf:5601:5601", // client 169.254.169.254 (inverted)
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe", // client 10.0.0.1
+        ] {
+            assert!(is_forbidden(ip(bad)), "{bad} must be refused");
+        }
+        for good in [
+            "::ffff:0:808:808",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7", // client 8.8.8.8
+        ] {
+            assert!(!is_forbidden(ip(good)), "{good} embeds a public address");
         }
     }
 

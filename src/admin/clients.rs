@@ -46,6 +46,10 @@ impl ClientView {
             last_used_at,
         }
     }
+    /// The name as pages show it (bidi and control characters neutralised, capped).
+    pub fn display_name(&self) -> String {
+        crate::oauth::client_text::for_display(&self.name)
+    }
     pub fn created(&self) -> String {
         super::time::format(self.created_at)
     }

@@ -126,8 +126,10 @@ pub async fn get_consent(
             .config
             .secret
             .mac("consent", &csrf_message(&session, &pending));
+        // A name stored before registration refused bidi overrides, or set by an admin.
+        let client_name = crate::oauth::client_text::for_display(&client.name);
         let page = ConsentPage {
-            client_name: &client.name,
+            client_name: &client_name,
             is_unverified_client: client.kind == ClientKind::Dynamic,
             cimd_host: (client.kind == ClientKind::Metadata)
                 .then(|| {

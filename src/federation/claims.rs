@@ -5,13 +5,14 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{EmailTrust, VerifiedIdentity};
+use super::{EmailTrust, EmailVerifiedTrust, VerifiedIdentity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMapping {
     pub email: String,
     pub name: String,
     pub groups: String,
+    pub email_verified_trust: EmailVerifiedTrust,
 }
 
 impl ClaimMapping {
@@ -21,6 +22,7 @@ impl ClaimMapping {
             email: text("email_claim", "email"),
             name: text("name_claim", "name"),
             groups: text("groups_claim", "groups"),
+            email_verified_trust: EmailVerifiedTrust::from_settings(s),
         }
     }
 }
@@ -70,10 +72,15 @@ pub fn identity(claims: &Map<String, Value>, mapping: &ClaimMapping) -> Option<V
         .get(&mapping.email)
         .and_then(Value::as_str)
         .map(|e| e.trim().to_ascii_lowercase());
-    let email_trust = match claims.get("email_verified") {
-        Some(Value::Bool(true)) => EmailTrust::Verified,
-        Some(Value::String(s)) if s == "true" => EmailTrust::Verified,
-        _ => EmailTrust::Unverified,
+    let is_verified = match claims.get("email_verified") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
+    };
+    let email_trust = match (is_verified, mapping.email_verified_trust) {
+        (false, _) => EmailTrust::Unverified,
+        (true, EmailVerifiedTrust::AnyDomain) => EmailTrust::Verified,
+        (true, EmailVerifiedTrust::OrganizationDomains) => EmailTrust::OrganizationDomains,
     };
     Some(VerifiedIdentity {
         subject,
@@ -102,7 +109,7 @@ mod tests {
         let m = ClaimMapping::from_settings(&json!({}));
         let id = identity(&map(json!({ "sub": "u1", "email": "Alice@Example.COM", "email_verified": true, "name": "Alice", "groups": ["a", "b"] })), &m).unwrap();
         assert_eq!(id.email.as_deref(), Some("alice@example.com"));
-        assert_eq!(id.email_trust, EmailTrust::Verified);
+        assert_eq!(id.email_trust, EmailTrust::OrganizationDomains);
         assert_eq!(id.groups, ["a", "b"]);
         let id = identity(&map(json!({ "sub": "u1", "groups": "a, b" })), &m).unwrap();
         assert_eq!(id.groups, ["a", "b"]);
@@ -135,6 +142,35 @@ mod tests {
                 .unwrap()
                 .groups
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn email_verified_counts_only_in_the_organizations_domains_unless_trusted_for_any() {
+        let claims =
+            map(json!({ "sub": "u1", "email": "victim@other.example", "email_verified": true }));
+        let by_default = identity(&claims, &ClaimMapping::from_settings(&json!({}))).unwrap();
+        assert_eq!(
+            by_default.email_trust,
+            EmailTrust::OrganizationDomains,
+            "an upstream IdP is no authority for another company's addresses"
+        );
+        let explicit =
+            ClaimMapping::from_settings(&json!({ "trust_email_verified": "organization_domains" }));
+        assert_eq!(
+            identity(&claims, &explicit).unwrap().email_trust,
+            EmailTrust::OrganizationDomains
+        );
+        let any = ClaimMapping::from_settings(&json!({ "trust_email_verified": "any_domain" }));
+        assert_eq!(
+            identity(&claims, &any).unwrap().email_trust,
+            EmailTrust::Verified
+        );
+        let unverified =
+            map(json!({ "sub": "u1", "email": "a@b.example", "email_verified": false }));
+        assert_eq!(
+            identity(&unverified, &any).unwrap().email_trust,
+            EmailTrust::Unverified
         );
     }
 }

@@ -36,12 +36,56 @@ pub struct VerifiedIdentity {
 /// How far an upstream vouches for the address it asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EmailTrust {
-    /// It says the address is verified (OIDC `email_verified: true`; the simulator).
+    /// It says the address is verified (OIDC `email_verified: true` from a connection
+    /// trusted for any domain; the simulator).
     Verified,
     Unverified,
-    /// It has no such statement (SAML): the organization's IdP is the authority for the
+    /// It has no such statement (SAML), or says so as an IdP trusted only for its
+    /// organization (OIDC by default): the organization's IdP is the authority for the
     /// organization's own domains, not for anyone else's.
     OrganizationDomains,
+}
+
+/// How far an OIDC connection believes the IdP's `email_verified` (seed and admin key
+/// `trust_email_verified`). An IdP vouches for its organization's domains; for another
+/// company's addresses it is no authority unless an admin says so (a consumer IdP that
+/// verifies every address it asserts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailVerifiedTrust {
+    /// `organization_domains` (the default): only in one of the organization's domains.
+    #[default]
+    OrganizationDomains,
+    /// `any_domain`: for every address.
+    AnyDomain,
+}
+
+impl EmailVerifiedTrust {
+    /// The connection setting that holds it.
+    pub const KEY: &'static str = "trust_email_verified";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrganizationDomains => "organization_domains",
+            Self::AnyDomain => "any_domain",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "organization_domains" => Some(Self::OrganizationDomains),
+            "any_domain" => Some(Self::AnyDomain),
+            _ => None,
+        }
+    }
+
+    /// A connection's setting; absent or unknown is the default (fail closed).
+    pub fn from_settings(settings: &Value) -> Self {
+        settings
+            .get(Self::KEY)
+            .and_then(Value::as_str)
+            .and_then(Self::parse)
+            .unwrap_or_default()
+    }
 }
 
 /// Where the browser goes to sign in at a connection.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use url::Url;
 
+use super::client_metadata::{self, RegistrationRequest};
 use super::redirect_uri;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
@@ -166,6 +167,10 @@ pub fn validate_document(client_id: &str, doc: &Value) -> Result<Client, String>
     for uri in &redirect_uris {
         redirect_uri::validate(uri, application_type == "native")?;
     }
+    // The same descriptive-metadata rules as registration (names shown on consent pages).
+    let descriptive: RegistrationRequest = serde_json::from_value(doc.clone())
+        .map_err(|e| format!("the document's metadata is malformed: {e}"))?;
+    client_metadata::check_descriptive(&descriptive).map_err(|e| e.description)?;
     let name = obj
         .get("client_name")
         .and_then(Value::as_str)
@@ -367,6 +372,36 @@ mod tests {
             assert!(validate_document(ID, &d).is_err(), "{key}");
         }
         assert!(validate_document(ID, &json!([1])).is_err());
+    }
+
+    #[test]
+    fn documents_follow_the_registration_input_rules() {
+        for (key, value) in [
+            ("redirect_uris", json!(["https:///cb"])),
+            ("redirect_uris", json!(["https:evil.example/cb"])),
+            ("redirect_uris", json!(["https://app.example.com/cb "])),
+            ("redirect_uris", json!(["https://app.example.com/c\u{0}b"])),
+            ("client_name", json!("Safe\u{202E}exe.tnemucod")),
+            ("client_name", json!("A\u{2067}B")),
+            ("client_name", json!("A\rB")),
+            ("client_name", json!("n".repeat(101))),
+            ("client_name", json!(42)),
+            (
+                "client_uri",
+                json!(format!("https://a.example/{}", "x".repeat(2048))),
+            ),
+            ("logo_uri", json!("javascript:alert(1)")),
+        ] {
+            let mut d = doc();
+            d[key] = value.clone();
+            assert!(validate_document(ID, &d).is_err(), "{key}: {value}");
+        }
+        let mut d = doc();
+        d["application_type"] = json!("native");
+        d["redirect_uris"] = json!(["ms-msdt:/id"]);
+        assert!(validate_document(ID, &d).is_err(), "OS handler scheme");
+        d["redirect_uris"] = json!(["com.example.app:/cb"]);
+        assert!(validate_document(ID, &d).is_ok());
     }
 
     #[test]

@@ -6,10 +6,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::{ErrorCode, OAuthError};
-use super::{redirect_uri, scope};
+use super::{client_text, redirect_uri, scope};
 
 pub const MAX_REDIRECT_URIS: usize = 20;
-const MAX_TEXT: usize = 512;
+pub use super::client_text::MAX_CLIENT_NAME_CHARS;
+/// Longest `client_uri`, `logo_uri`, `tos_uri`, `policy_uri`, in bytes.
+const MAX_URI: usize = 2048;
+/// Longest `software_id`, `software_version` and contact, in characters.
+const MAX_SHORT_TEXT: usize = 255;
+const MAX_CONTACTS: usize = 10;
+/// Longest `scope` string, in bytes.
+const MAX_SCOPE: usize = 1024;
 
 /// The registration request; unknown members are ignored (RFC 7591 §2).
 #[derive(Debug, Default, Deserialize)]
@@ -49,23 +56,50 @@ fn bad(d: impl Into<String>) -> OAuthError {
     OAuthError::invalid_client_metadata(d)
 }
 
-fn check_text(field: &str, value: &Option<String>) -> Result<(), OAuthError> {
+fn check_text(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), OAuthError> {
     match value {
-        Some(v) if v.len() > MAX_TEXT => Err(bad(format!("{field} is too long"))),
-        Some(v) if v.chars().any(char::is_control) => {
-            Err(bad(format!("{field} has control characters")))
-        }
-        _ => Ok(()),
+        Some(v) => client_text::check(field, v, max_chars).map_err(bad),
+        None => Ok(()),
     }
 }
 
 fn check_web_uri(field: &str, value: &Option<String>) -> Result<(), OAuthError> {
-    check_text(field, value)?;
     if let Some(v) = value {
+        if v.len() > MAX_URI {
+            return Err(bad(format!("{field} is longer than {MAX_URI} bytes")));
+        }
+        check_text(field, value, MAX_URI)?;
         let ok = url::Url::parse(v).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
         if !ok {
             return Err(bad(format!("{field} must be an https URL")));
         }
+    }
+    Ok(())
+}
+
+/// The descriptive metadata a person sees (names, links, contacts), as registration and
+/// metadata documents both accept it: plain text, bounded (RFC 7591 §2 leaves it to us).
+pub fn check_descriptive(req: &RegistrationRequest) -> Result<(), OAuthError> {
+    check_text("client_name", &req.client_name, MAX_CLIENT_NAME_CHARS)?;
+    check_text("software_id", &req.software_id, MAX_SHORT_TEXT)?;
+    check_text("software_version", &req.software_version, MAX_SHORT_TEXT)?;
+    for (field, value) in [
+        ("client_uri", &req.client_uri),
+        ("logo_uri", &req.logo_uri),
+        ("tos_uri", &req.tos_uri),
+        ("policy_uri", &req.policy_uri),
+    ] {
+        check_web_uri(field, value)?;
+    }
+    let contacts = req.contacts.as_deref().unwrap_or_default();
+    if contacts.len() > MAX_CONTACTS {
+        return Err(bad(format!("contacts: at most {MAX_CONTACTS} entries")));
+    }
+    for c in contacts {
+        client_text::check("contacts", c, MAX_SHORT_TEXT).map_err(bad)?;
+    }
+    if req.scope.as_ref().is_some_and(|s| s.len() > MAX_SCOPE) {
+        return Err(bad(format!("scope is longer than {MAX_SCOPE} bytes")));
     }
     Ok(())
 }
@@ -140,17 +174,7 @@ pub fn validate(req: RegistrationRequest) -> Result<ClientMetadata, OAuthError> 
     for uri in &post_logout {
         redirect_uri::validate(uri, application_type == "native").map_err(bad)?;
     }
-    check_text("client_name", &req.client_name)?;
-    check_text("software_id", &req.software_id)?;
-    check_text("software_version", &req.software_version)?;
-    for (field, value) in [
-        ("client_uri", &req.client_uri),
-        ("logo_uri", &req.logo_uri),
-        ("tos_uri", &req.tos_uri),
-        ("policy_uri", &req.policy_uri),
-    ] {
-        check_web_uri(field, value)?;
-    }
+    check_descriptive(&req)?;
     let scopes = match &req.scope {
         Some(s) => scope::parse(s).map_err(bad)?,
         None => Vec::new(),
@@ -161,9 +185,6 @@ pub fn validate(req: RegistrationRequest) -> Result<ClientMetadata, OAuthError> 
         ));
     }
     let contacts = req.contacts.clone().unwrap_or_default();
-    if contacts.len() > 10 || contacts.iter().any(|c| c.len() > 256) {
-        return Err(bad("contacts: at most 10 short entries"));
-    }
 
     let mut doc = Map::new();
     doc.insert("redirect_uris".into(), json!(redirect_uris));
@@ -275,6 +296,52 @@ mod tests {
         for (body, code) in cases {
             let e = validate(req(body.clone())).unwrap_err();
             assert_eq!(e.code.as_str(), code, "{body}");
+        }
+    }
+
+    #[test]
+    fn client_names_are_plain_short_text() {
+        let with = |name: &str| {
+            validate(req(
+                json!({ "redirect_uris": ["https://a.example/cb"], "client_name": name }),
+            ))
+        };
+        for bad in [
+            "Safe\u{202E}exe.tnemucod",
+            "A\u{202A}B",
+            "A\u{2066}B",
+            "A\u{2069}B",
+            "A\u{200F}B",
+            "A\u{0}B",
+            "A\nB",
+            "A\u{9B}B",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_client_metadata", "{bad:?}");
+        }
+        assert!(with(&"n".repeat(MAX_CLIENT_NAME_CHARS)).is_ok());
+        assert!(with(&"n".repeat(MAX_CLIENT_NAME_CHARS + 1)).is_err());
+        assert!(with("Café Ünïcode 日本").is_ok());
+    }
+
+    #[test]
+    fn other_metadata_is_capped() {
+        let long_uri = format!("https://a.example/{}", "x".repeat(2048));
+        for (key, value) in [
+            ("client_uri", json!(long_uri)),
+            ("logo_uri", json!(long_uri)),
+            ("tos_uri", json!(long_uri)),
+            ("policy_uri", json!(long_uri)),
+            ("software_id", json!("s".repeat(300))),
+            ("software_version", json!("v".repeat(300))),
+            ("contacts", json!(["c".repeat(300)])),
+            ("contacts", json!(["a\u{202E}b@example.com"])),
+            ("scope", json!("s ".repeat(600))),
+        ] {
+            let mut body = json!({ "redirect_uris": ["https://a.example/cb"] });
+            body[key] = value;
+            let e = validate(req(body)).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_client_metadata", "{key}");
         }
     }
 }

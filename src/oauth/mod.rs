@@ -7,6 +7,7 @@ pub mod cimd;
 pub mod client_auth;
 pub mod client_config;
 pub mod client_metadata;
+pub mod client_text;
 pub mod endpoint;
 pub mod error;
 pub mod form;

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::SeedError;
 use super::file::ConnectionEntry;
 use super::plan::{PlanContext, check_url, id_or_derived, secret_from};
+use crate::federation::EmailVerifiedTrust;
 use crate::store::Connection;
 
 pub(super) fn plan_connection(
@@ -29,6 +30,7 @@ pub(super) fn plan_connection(
         ("name_claim", c.name_claim.is_some()),
         ("allowed_hd", c.allowed_hd.is_some()),
         ("allowed_tid", c.allowed_tid.is_some()),
+        ("trust_email_verified", c.trust_email_verified.is_some()),
     ];
     let saml_keys = [
         ("idp_metadata_url", c.idp_metadata_url.is_some()),
@@ -108,6 +110,16 @@ pub(super) fn plan_connection(
                 if let Some(v) = value {
                     settings.insert(key.into(), json!(v));
                 }
+            }
+            if let Some(v) = &c.trust_email_verified {
+                let trust = EmailVerifiedTrust::parse(v).ok_or_else(|| {
+                    SeedError::new(
+                        entry,
+                        EmailVerifiedTrust::KEY,
+                        "must be \"organization_domains\" or \"any_domain\"",
+                    )
+                })?;
+                settings.insert(EmailVerifiedTrust::KEY.into(), json!(trust.as_str()));
             }
             // Multi-tenant IdPs: without a tenant pin, any company's account would do.
             if let Some(key) =

@@ -51,6 +51,9 @@ pub struct ConnectionEntry {
     pub allowed_hd: Option<String>,
     /// Entra ID: the `tid` claim every account must carry.
     pub allowed_tid: Option<String>,
+    /// `organization_domains` (default) or `any_domain`: where the IdP's `email_verified`
+    /// counts.
+    pub trust_email_verified: Option<String>,
     // saml
     pub idp_metadata_url: Option<String>,
     pub idp_metadata_xml: Option<String>,

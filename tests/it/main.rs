@@ -19,6 +19,7 @@ mod dcr_policy;
 mod flow;
 mod flow_negative;
 mod hardening_bounds;
+mod hardening_input;
 mod hardening_tokens;
 mod keys;
 mod logout;

@@ -543,7 +543,7 @@ const DYNAMIC_TOKEN: &str = "/resources/res_tickets/oauth/token";
 /// portcullis with `org_mock` (`mock.example`), its `oidc` connection `conn_mock` at a fresh
 /// mock IdP (`pins`: extra TOML lines for the connection), and a rule granting
 /// `tickets.manage:org_mock` to `jira-admins`.
-async fn setup(pins: &str) -> (Spawned, MockIdp) {
+pub(crate) async fn setup(pins: &str) -> (Spawned, MockIdp) {
     let s = TestApp::builder().spawn().await;
     let idp = MockIdp::start(CLIENT_ID, CLIENT_SECRET).await;
     let seed = format!(
@@ -640,7 +640,7 @@ async fn to_idp_and_back(
 }
 
 /// A registered (dynamic) client through to the callback, which is followed.
-async fn dynamic_login(s: &Spawned, idp: &MockIdp, b: &Browser) -> Page {
+pub(crate) async fn dynamic_login(s: &Spawned, idp: &MockIdp, b: &Browser) -> Page {
     let client_id = b.register("res_tickets").await;
     let at = to_idp_and_back(
         s,

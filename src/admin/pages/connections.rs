@@ -57,6 +57,7 @@ fn input(f: &Fields) -> ConnectionInput {
         name_claim: f.get("name_claim"),
         allowed_hd: f.get("allowed_hd"),
         allowed_tid: f.get("allowed_tid"),
+        trust_email_verified: f.get("trust_email_verified"),
         idp_metadata_url: f.get("idp_metadata_url"),
         idp_metadata_xml: f.get("idp_metadata_xml"),
         sp_entity_id: f.get("sp_entity_id"),

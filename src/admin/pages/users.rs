@@ -121,7 +121,10 @@ pub async fn get_consents(
         .map_err(page_error)?
         .into_iter()
         .map(|c| ConsentRow {
-            client_name: names.get(&c.client_id).cloned().unwrap_or_default(),
+            client_name: names
+                .get(&c.client_id)
+                .map(|n| crate::oauth::client_text::for_display(n))
+                .unwrap_or_default(),
             created: crate::admin::time::format(c.created_at),
             revoked: c
                 .revoked_at

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::clients::{UPSERT_CLIENT, bind_client};
 use super::{SqlStore, to_json};
+use crate::federation::EmailVerifiedTrust;
 use crate::store::{SeedPlan, SeedStore, StoreError, StoreResult};
 
 fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -45,19 +46,25 @@ impl SeedStore for SqlStore {
                 .await
                 .map_err(conflict("domain already belongs to another organization"))?;
             }
-            // A SAML IdP vouches only for its organization's domains (EmailTrust): an address
-            // in a domain the organization no longer has is unverified from now on, not from
-            // its owner's next sign-in.
+            // A SAML IdP, and an OIDC IdP not trusted for any domain, vouches only for its
+            // organization's domains (EmailTrust): an address in a domain the organization
+            // no longer has is unverified from now on, not from its owner's next sign-in.
             sqlx::query(
                 "UPDATE users SET email_verified = 0 WHERE organization_id = $1 \
                  AND email_verified = 1 AND email IS NOT NULL \
-                 AND connection_id IN (SELECT id FROM connections WHERE kind = 'saml') \
+                 AND connection_id IN (SELECT id FROM connections WHERE kind = 'saml' \
+                   OR (kind = 'oidc' AND settings NOT LIKE $2)) \
                  AND NOT EXISTS (SELECT 1 FROM organization_domains d \
                    WHERE d.organization_id = $1 \
                    AND lower(substr(users.email, length(users.email) - length(d.domain))) \
                        = '@' || lower(d.domain))",
             )
             .bind(&o.id)
+            .bind(format!(
+                "%\"{}\":\"{}\"%",
+                EmailVerifiedTrust::KEY,
+                EmailVerifiedTrust::AnyDomain.as_str()
+            ))
             .execute(&mut *tx)
             .await?;
         }
