@@ -177,6 +177,10 @@ fn env_lookup(name: &str) -> Option<String> {
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains requests and the audit queue.
 pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<()> {
+    let limits = crate::listener::Limits {
+        max_connections: usize::try_from(config.max_connections).unwrap_or(1_024),
+        shutdown_timeout: Duration::from_secs(config.shutdown_timeout.unsigned_abs()),
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -286,12 +290,7 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     }
     println!();
 
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    crate::listener::serve(listener, router, limits, shutdown_signal()).await;
     tracing::info!("shutting down: flushing the audit queue");
     audit.flush().await;
     drop(audit);

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod federation;
 pub mod ids;
 pub mod keys;
+pub mod listener;
 pub mod oauth;
 pub mod ops;
 pub mod outbound;

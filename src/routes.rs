@@ -156,6 +156,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
         .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES))
+        // A body that trickles in is cut off (408) rather than holding a connection.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_secs(30),
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // Never the full URI: query strings carry codes and state.

@@ -34,6 +34,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("dcr_rate_limit", "PORTCULLIS_DCR_RATE_LIMIT"),
     ("dcr_max_clients", "PORTCULLIS_DCR_MAX_CLIENTS"),
     ("dcr_idle_ttl", "PORTCULLIS_DCR_IDLE_TTL"),
+    ("max_connections", "PORTCULLIS_MAX_CONNECTIONS"),
+    ("shutdown_timeout", "PORTCULLIS_SHUTDOWN_TIMEOUT"),
 ];
 
 /// The secret key used under `--dev` when none is configured. Public on purpose: a dev
@@ -97,6 +99,10 @@ pub struct Config {
     pub dcr_max_clients: i64,
     /// Seconds after which an unused dynamic client without live refresh tokens is reaped.
     pub dcr_idle_ttl: i64,
+    /// Connections served at once (health checks keep a little headroom beyond it).
+    pub max_connections: i64,
+    /// Seconds a shutdown waits for requests in flight before it closes what is left.
+    pub shutdown_timeout: i64,
     pub is_dev: bool,
 }
 
@@ -140,6 +146,8 @@ struct FileConfig {
     dcr_rate_limit: Option<i64>,
     dcr_max_clients: Option<i64>,
     dcr_idle_ttl: Option<i64>,
+    max_connections: Option<i64>,
+    shutdown_timeout: Option<i64>,
 }
 
 impl FileConfig {
@@ -183,6 +191,14 @@ impl FileConfig {
             self.dcr_max_clients.map(|v| v.to_string()),
         );
         put("dcr_idle_ttl", self.dcr_idle_ttl.map(|v| v.to_string()));
+        put(
+            "max_connections",
+            self.max_connections.map(|v| v.to_string()),
+        );
+        put(
+            "shutdown_timeout",
+            self.shutdown_timeout.map(|v| v.to_string()),
+        );
         m
     }
 }
@@ -355,6 +371,8 @@ impl Config {
         let dcr_rate_limit = positive("dcr_rate_limit", 30)?;
         let dcr_max_clients = positive("dcr_max_clients", 10_000)?;
         let dcr_idle_ttl = positive("dcr_idle_ttl", 30 * 86_400)?;
+        let max_connections = positive("max_connections", 1_024)?;
+        let shutdown_timeout = positive("shutdown_timeout", 20)?;
         Ok(Config {
             listen,
             issuer,
@@ -378,6 +396,8 @@ impl Config {
             dcr_rate_limit,
             dcr_max_clients,
             dcr_idle_ttl,
+            max_connections,
+            shutdown_timeout,
             is_dev,
         })
     }

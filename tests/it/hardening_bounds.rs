@@ -163,3 +163,87 @@ async fn registration_limits_hold_under_concurrency() {
         .await;
     assert_eq!(concurrent_registrations(&s, 30).await, 7, "cap on clients");
 }
+
+/// Opens `n` connections that send half a request's headers and stop.
+async fn half_requests(base: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let addr = base.trim_start_matches("http://");
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /oauth/authorize HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(c);
+    }
+    held
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_health_checks_keep_headroom_and_shutdown_is_bounded() {
+    use tokio::io::AsyncReadExt;
+    let db = crate::support::TestDb::fresh().await;
+    let server = crate::support::ServerProcess::start(&[
+        ("PORTCULLIS_DATABASE_URL", db.url.as_str()),
+        ("PORTCULLIS_SECRET_KEY", crate::support::TEST_SECRET_KEY_B64),
+        ("PORTCULLIS_MAX_CONNECTIONS", "20"),
+        ("PORTCULLIS_SHUTDOWN_TIMEOUT", "2"),
+    ]);
+    let base = server.base.clone();
+    let mut held = half_requests(&base, 30).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // 30 held: the cap of 20 is full; health checks still answer, other requests get 503.
+    let http = reqwest::Client::new();
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let busy = http
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), 503);
+
+    // Headers not sent within 10 s: the server closes those connections.
+    let started = std::time::Instant::now();
+    for c in held.iter_mut() {
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(20), c.read(&mut buf))
+            .await
+            .expect("the server closes a slow connection");
+        assert!(
+            read.map(|n| n == 0 || buf.starts_with(b"HTTP/1.1 408"))
+                .unwrap_or(true)
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let ok = http
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.status(),
+        200,
+        "served again once the slow clients are gone"
+    );
+
+    // One client holding half a request does not stop SIGTERM from ending the process.
+    let _stuck = half_requests(&base, 1).await;
+    let mut server = server;
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGTERM did not end the server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -5,7 +5,6 @@
 //! whose resource turned registration off no longer refreshes; a user enabled again and
 //! signing in within the same second gets live tokens. A failed redemption is no replay.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::admin_support::{bearer, redeem, refresh, user_of};
 use crate::browser::{Browser, Flow, REDIRECT_URI, authorize_and_consent, pkce, query};
-use crate::support::{Spawned, TestApp};
+use crate::support::{ServerProcess, Spawned, TEST_SECRET_KEY_B64, TestApp};
 use crate::tokens::introspect;
 
 const AUTHORIZE: &str = "/resources/res_tickets/oauth/authorize";
@@ -194,55 +193,6 @@ async fn concurrent_code_redemptions_leave_no_live_token_of_the_family() {
     code_races(&s, &bases, 20).await;
 }
 
-/// A second portcullis process (the real binary) on the same database, with the same
-/// issuer and secret key, as a replica behind a load balancer.
-struct Replica {
-    child: Child,
-    base: String,
-}
-
-impl Replica {
-    fn start(s: &Spawned) -> Replica {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
-            .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
-            .env("PORTCULLIS_ISSUER", &s.base)
-            .env("PORTCULLIS_DATABASE_URL", &s.app.db.url)
-            // The test app's (dev) key, base64url: both processes open the same signing keys.
-            .env(
-                "PORTCULLIS_SECRET_KEY",
-                "cG9ydGN1bGxpcy1kZXYtb25seS1ub3QtYS1zZWNyZXQ",
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn portcullis");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("the replica exited before listening")
-                .expect("utf-8");
-            if let Some(url) = line.strip_prefix("portcullis listening on ") {
-                break url.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Replica { child, base }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn races_across_two_processes_on_one_database_leave_no_live_token() {
     // The replica runs on the real clock: so does this one.
@@ -254,7 +204,13 @@ async fn races_across_two_processes_on_one_database_leave_no_live_token() {
         .clock(Arc::new(FixedClock::new(now)))
         .spawn()
         .await;
-    let replica = Replica::start(&s);
+    // A second portcullis process (the real binary) on the same database, with the same
+    // issuer and secret key, as a replica behind a load balancer.
+    let replica = ServerProcess::start(&[
+        ("PORTCULLIS_ISSUER", s.base.as_str()),
+        ("PORTCULLIS_DATABASE_URL", s.app.db.url.as_str()),
+        ("PORTCULLIS_SECRET_KEY", TEST_SECRET_KEY_B64),
+    ]);
     let bases = [s.base.clone(), replica.base.clone()];
     // The replica answers for the same families (a token from here refreshes there).
     tokio::time::timeout(Duration::from_secs(240), async {

@@ -583,3 +583,52 @@ pub fn tamper_payload(jwt: &str) -> String {
     parts[1] = payload.into_iter().collect();
     parts.join(".")
 }
+
+/// The test apps' (dev) secret key, base64url: a real binary given it opens their keys.
+pub const TEST_SECRET_KEY_B64: &str = "cG9ydGN1bGxpcy1kZXYtb25seS1ub3QtYS1zZWNyZXQ";
+
+/// The real binary running `serve` on 127.0.0.1:0 (no `--dev`), killed when dropped.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `portcullis serve` with `env` (over a clean environment) and waits for its
+    /// "listening on" line.
+    pub fn start(env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn portcullis");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("portcullis exited before listening")
+                .expect("utf-8");
+            if let Some(url) = line.strip_prefix("portcullis listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, base }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
