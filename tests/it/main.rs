@@ -18,6 +18,7 @@ mod conformance;
 mod dcr_policy;
 mod flow;
 mod flow_negative;
+mod hardening_surfaces;
 mod keys;
 mod logout;
 mod mcp_e2e;

@@ -142,7 +142,7 @@ pub async fn issue_user_tokens(
             session_id: Some(&grant.session_id),
         },
         resource,
-        &scopes,
+        &super::scope::access_token_scopes(&scopes, &grant.oidc_scopes),
         now,
     )?;
     // Refresh tokens for clients allowed the grant; rotation stays in the family and
