@@ -145,7 +145,10 @@ pub fn build_router(state: AppState) -> Router {
             "/oauth/userinfo",
             get(userinfo::get_userinfo).post(userinfo::get_userinfo),
         )
-        .route("/oidc/logout", get(logout::get_logout));
+        .route(
+            "/oidc/logout",
+            get(logout::get_logout).post(logout::post_logout),
+        );
 
     Router::new()
         .merge(public)
