@@ -158,6 +158,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/", get(ops::get_index))
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
+        .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

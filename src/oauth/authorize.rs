@@ -3,7 +3,8 @@
 //! keeps it server-side as a pending authorization, then continues with the browser's
 //! session or sends the person to home-realm discovery and upstream login.
 
-use axum::extract::{Path, RawQuery, State};
+use crate::pages::PagePath;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -33,7 +34,7 @@ pub async fn get_authorize(
 
 pub async fn get_resource_authorize(
     State(app): State<AppState>,
-    Path(resource): Path<String>,
+    PagePath(resource): PagePath<String>,
     cookie: SessionCookie,
     RawQuery(q): RawQuery,
 ) -> Response {

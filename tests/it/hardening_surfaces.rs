@@ -122,3 +122,146 @@ async fn scope_openid_alone_is_an_invalid_scope_page_for_a_dynamic_client() {
         .await;
     assert_error_page(&page, 400, "invalid_scope");
 }
+
+// Item 13: no framework error text reaches a person.
+
+/// Texts of axum's extractor rejections (and serde's, which they quote).
+const FRAMEWORK_TEXTS: &[&str] = &[
+    "Failed to deserialize",
+    "missing field",
+    "Failed to parse",
+    "Invalid URL",
+    "Expected request with",
+    "Failed to buffer",
+    "unknown variant",
+    "Cannot parse",
+];
+
+/// Every path of the router (from its one URL map), with `{…}` filled by `param`.
+fn routes(param: &str) -> Vec<String> {
+    let source = include_str!("../../src/routes.rs");
+    let mut out: Vec<String> = source
+        .split("\"/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|p| {
+            let mut path = format!("/{p}");
+            while let (Some(a), Some(b)) = (path.find('{'), path.find('}')) {
+                path.replace_range(a..=b, param);
+            }
+            path
+        })
+        .collect();
+    out.push("/no/such/path".into());
+    out.push("/api/v1/admin/no-such-thing".into());
+    out
+}
+
+/// Asserts a response shows no framework text and, for HTML, the pages' headers.
+async fn assert_our_words(what: &str, res: reqwest::Response) {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.text().await.unwrap_or_default();
+    for text in FRAMEWORK_TEXTS {
+        assert!(!body.contains(text), "{what}: {status} {body}");
+    }
+    let content_type = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    if status.is_client_error() && !body.is_empty() {
+        assert!(
+            content_type.starts_with("application/json") || content_type.starts_with("text/html"),
+            "{what}: {status} {content_type}: {body}"
+        );
+    }
+    if content_type.starts_with("text/html") {
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(h("cache-control"), "no-store", "{what}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert!(
+            h("content-security-policy").contains("frame-ancestors 'none'"),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_bad_input_in_its_surfaces_words() {
+    let s = TestApp::builder().spawn().await;
+    let admin = crate::admin_support::Admin::login(&s).await;
+    let admin_token = crate::admin_support::admin_token(&s).await;
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let queries = [
+        "",
+        "?request=&x=%zz&a[=1",
+        "?days=many&limit=-x&action=nope",
+    ];
+    let bodies: [(&str, &str); 4] = [
+        ("application/x-www-form-urlencoded", ""),
+        ("application/x-www-form-urlencoded", "request=&%zz&csrf"),
+        ("application/json", "{\"a\":"),
+        ("text/plain", "garbage"),
+    ];
+    for param in ["x", "%FF"] {
+        for path in routes(param) {
+            for (who, http) in [("anonymous", &anonymous), ("admin", &admin.b.http)] {
+                let auth = if path.starts_with("/api/") && who == "admin" {
+                    Some(format!("Bearer {admin_token}"))
+                } else {
+                    None
+                };
+                for method in ["GET", "DELETE"] {
+                    for q in queries {
+                        let url = format!("{}{path}{q}", s.base);
+                        let mut req = http.request(method.parse().unwrap(), &url);
+                        if let Some(a) = &auth {
+                            req = req.header("authorization", a);
+                        }
+                        let what = format!("{who} {method} {path}{q}");
+                        assert_our_words(&what, req.send().await.unwrap()).await;
+                    }
+                }
+                for method in ["POST", "PUT"] {
+                    for (content_type, body) in bodies {
+                        let url = format!("{}{path}", s.base);
+                        let mut req = http
+                            .request(method.parse().unwrap(), &url)
+                            .header("content-type", content_type)
+                            .body(body);
+                        if let Some(a) = &auth {
+                            req = req.header("authorization", a);
+                        }
+                        let what = format!("{who} {method} {path} {content_type} {body:?}");
+                        assert_our_words(&what, req.send().await.unwrap()).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_pages_named_in_the_review_answer_missing_parameters_with_the_error_page() {
+    let s = TestApp::builder().spawn().await;
+    let b = Browser::new(&s);
+    for path in [
+        "/oauth/consent",
+        "/sso/v1/login",
+        "/sso/v1/simulator/conn_acme_sim",
+    ] {
+        let page = b.get(path).await;
+        assert_error_page(&page, 400, "invalid_request");
+        assert_eq!(page.headers["x-frame-options"], "DENY", "{path}");
+    }
+}
