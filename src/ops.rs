@@ -32,17 +32,29 @@ struct IndexPage<'a> {
 
 /// `GET /`: where to find the metadata.
 pub async fn get_index(State(app): State<AppState>) -> axum::response::Response {
-    use askama::Template;
-    use axum::response::{Html, IntoResponse};
-    match (IndexPage {
-        issuer: app.issuer(),
-    })
-    .render()
-    {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the index page failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+    crate::pages::render(
+        StatusCode::OK,
+        &IndexPage {
+            issuer: app.issuer(),
+        },
+    )
+}
+
+/// Unknown paths: a small 404, JSON under the APIs, the 404 page elsewhere.
+pub async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        let mut r = (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "not_found", "error_description": "no such path" })),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        r
+    } else {
+        crate::pages::not_found().into_response()
     }
 }

@@ -141,3 +141,61 @@ where
             })
     }
 }
+
+/// A query string for the pages; missing or malformed parameters are a page, not axum's
+/// plain-text 400.
+pub struct PageQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for PageQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| PageQuery(q.0))
+            .map_err(|_| {
+                PageError::bad_request(
+                    "invalid_request",
+                    "The link is incomplete or malformed. Start again from the application.",
+                )
+            })
+    }
+}
+
+/// Path parameters for the pages; one that cannot be read (not UTF-8) is a 404 page.
+pub struct PagePath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for PagePath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| PagePath(p.0))
+            .map_err(|_| not_found())
+    }
+}
+
+/// The 404 page.
+pub fn not_found() -> PageError {
+    PageError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Not found",
+        "There is nothing at this address.",
+    )
+}

@@ -145,7 +145,10 @@ pub fn build_router(state: AppState) -> Router {
             "/oauth/userinfo",
             get(userinfo::get_userinfo).post(userinfo::get_userinfo),
         )
-        .route("/oidc/logout", get(logout::get_logout));
+        .route(
+            "/oidc/logout",
+            get(logout::get_logout).post(logout::post_logout),
+        );
 
     Router::new()
         .merge(public)
@@ -155,6 +158,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/", get(ops::get_index))
         .route("/healthz", get(ops::get_healthz))
         .route("/readyz", get(ops::get_readyz))
+        .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES))
         // A body that trickles in is cut off (408) rather than holding a connection.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

@@ -3,7 +3,8 @@
 //! admin session plus `X-CSRF-Token`). Errors: `{"error", "error_description", "field"}`.
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -70,20 +71,86 @@ fn created(value: impl serde::Serialize) -> Response {
 
 type ApiResult = Result<Response, ApiError>;
 
-/// A JSON body whose rejection is a JSON `invalid_request`.
+/// A JSON body whose rejection is a JSON `invalid_request` in our words (axum's rejection
+/// text names framework internals).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::rejection::JsonRejection;
         Json::<T>::from_request(req, state)
             .await
             .map(|j| ApiJson(j.0))
             .map_err(|e| {
+                let (status, description) = match e {
+                    JsonRejection::MissingJsonContentType(_) => (
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "the body must be application/json".to_string(),
+                    ),
+                    JsonRejection::JsonSyntaxError(_) => (
+                        StatusCode::BAD_REQUEST,
+                        "the body is not valid JSON".to_string(),
+                    ),
+                    JsonRejection::JsonDataError(e) => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, data_error(&e.body_text()))
+                    }
+                    _ => (
+                        StatusCode::BAD_REQUEST,
+                        "the body is too large or unreadable".to_string(),
+                    ),
+                };
+                ApiError(
+                    status,
+                    json!({ "error": "invalid_request", "error_description": description }),
+                )
+            })
+    }
+}
+
+/// The useful part of serde's message (which field is missing or of the wrong type),
+/// without axum's "Failed to deserialize the JSON body into the target type" preamble.
+fn data_error(text: &str) -> String {
+    let detail = text.rsplit_once(": ").map_or(text, |(_, d)| d);
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    format!("the body does not fit: {}", detail.replace('`', "'"))
+}
+
+/// A query string whose rejection is a JSON `invalid_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|_| {
                 ApiError(
                     StatusCode::BAD_REQUEST,
-                    json!({ "error": "invalid_request", "error_description": e.body_text() }),
+                    json!({ "error": "invalid_request",
+                            "error_description": "the query parameters are missing or malformed" }),
+                )
+            })
+    }
+}
+
+/// Path parameters whose rejection is a JSON `not_found`.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| {
+                ApiError(
+                    StatusCode::NOT_FOUND,
+                    json!({ "error": "not_found", "error_description": "no such path" }),
                 )
             })
     }
@@ -119,7 +186,7 @@ pub async fn post_organizations(
 pub async fn get_organization(
     State(app): State<AppState>,
     _a: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     Ok(ok(organization_json(
         super::organizations::get(&app, &id).await?,
@@ -129,7 +196,7 @@ pub async fn get_organization(
 pub async fn put_organization(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<OrganizationInput>,
 ) -> ApiResult {
     Ok(ok(organization_json(
@@ -141,7 +208,7 @@ pub async fn put_organization(
 pub async fn delete_organization(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     super::organizations::delete(&app, &actor, &id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
@@ -168,7 +235,7 @@ fn toggle(action: &str) -> Result<bool, ApiError> {
 pub async fn post_organization_action(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(t): Path<Toggle>,
+    ApiPath(t): ApiPath<Toggle>,
 ) -> ApiResult {
     let is_enabled = toggle(&t.action)?;
     Ok(ok(organization_json(
@@ -197,7 +264,7 @@ pub async fn post_connections(
 pub async fn get_connection(
     State(app): State<AppState>,
     _a: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     Ok(ok(super::connections::get_view(&app, &id).await?.0))
 }
@@ -206,7 +273,7 @@ pub async fn get_connection(
 pub async fn put_connection(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult {
     Ok(ok(
@@ -218,7 +285,7 @@ pub async fn put_connection(
 pub async fn delete_connection(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     super::connections::delete(&app, &actor, &id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
@@ -227,7 +294,7 @@ pub async fn delete_connection(
 pub async fn post_connection_action(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(t): Path<Toggle>,
+    ApiPath(t): ApiPath<Toggle>,
 ) -> ApiResult {
     if t.action == "test" {
         let checks = super::connections::test(&app, &t.id).await?;
@@ -273,7 +340,7 @@ pub async fn post_resources(
 pub async fn get_resource(
     State(app): State<AppState>,
     _a: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     Ok(ok(resource_json(super::resources::get(&app, &id).await?)))
 }
@@ -281,7 +348,7 @@ pub async fn get_resource(
 pub async fn put_resource(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<ResourceInput>,
 ) -> ApiResult {
     Ok(ok(resource_json(
@@ -293,7 +360,7 @@ pub async fn put_resource(
 pub async fn delete_resource(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     super::resources::delete(&app, &actor, &id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
@@ -329,7 +396,7 @@ pub async fn post_rules(
 pub async fn get_rule(
     State(app): State<AppState>,
     _a: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     Ok(ok(rule_json(super::rules::get(&app, &id).await?)))
 }
@@ -337,7 +404,7 @@ pub async fn get_rule(
 pub async fn put_rule(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<RuleInput>,
 ) -> ApiResult {
     Ok(ok(rule_json(
@@ -348,7 +415,7 @@ pub async fn put_rule(
 pub async fn delete_rule(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     super::rules::delete(&app, &actor, &id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
@@ -387,7 +454,7 @@ pub struct ClientQuery {
 pub async fn delete_client(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Query(q): Query<ClientQuery>,
+    ApiQuery(q): ApiQuery<ClientQuery>,
 ) -> ApiResult {
     super::clients::delete(&app, &actor, &q.client_id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
@@ -396,7 +463,7 @@ pub async fn delete_client(
 pub async fn post_client_revoke(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Query(q): Query<ClientQuery>,
+    ApiQuery(q): ApiQuery<ClientQuery>,
 ) -> ApiResult {
     let n = super::clients::revoke_tokens(&app, &actor, &q.client_id).await?;
     Ok(ok(json!({ "refresh_tokens_revoked": n })))
@@ -408,7 +475,7 @@ pub async fn post_client_revoke(
 pub async fn delete_user(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     super::users::delete(&app, &actor, &id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
@@ -421,7 +488,7 @@ pub async fn get_users(State(app): State<AppState>, _a: AdminAuth) -> ApiResult 
 pub async fn post_user_action(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(t): Path<Toggle>,
+    ApiPath(t): ApiPath<Toggle>,
 ) -> ApiResult {
     if t.action == "revoke" {
         return Ok(ok(super::users::revoke(&app, &actor, &t.id).await?));
@@ -440,7 +507,7 @@ pub async fn get_consents(State(app): State<AppState>, _a: AdminAuth) -> ApiResu
 pub async fn post_consent_revoke(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     super::users::revoke_consent(&app, &actor, &id).await?;
     Ok(ok(json!({ "id": id, "revoked": true })))
@@ -452,7 +519,7 @@ pub async fn post_consent_revoke(
 pub async fn get_audit_events(
     State(app): State<AppState>,
     _a: AdminAuth,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult {
     let (events, has_more) = super::audit::list(&app, &q).await?;
     Ok(ok(
@@ -463,7 +530,7 @@ pub async fn get_audit_events(
 pub async fn get_audit_export(
     State(app): State<AppState>,
     _a: AdminAuth,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult {
     let mut r = super::audit::export(&app, &q).await?.into_response();
     r.headers_mut().insert(
@@ -489,7 +556,7 @@ pub struct RotateRequest {
 pub async fn post_rotate(
     State(app): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    Query(q): Query<RotateRequest>,
+    ApiQuery(q): ApiQuery<RotateRequest>,
 ) -> ApiResult {
     let kid = super::keys::rotate(&app, &actor, q.now).await?;
     Ok(created(json!({ "kid": kid })))

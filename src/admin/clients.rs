@@ -75,6 +75,7 @@ pub struct StaticClientInput {
     /// Gets a generated secret (shown once).
     pub is_confidential: bool,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     pub resources: Vec<String>,
     pub scopes: Vec<String>,
@@ -123,6 +124,7 @@ pub async fn create_static(
             secret_env: None,
             secret_file: None,
             redirect_uris: input.redirect_uris,
+            post_logout_redirect_uris: input.post_logout_redirect_uris,
             grant_types: input.grant_types,
             resources: input.resources,
             scopes: input.scopes,

@@ -5,7 +5,8 @@
 
 use askama::Template;
 
-use axum::extract::{Query, State};
+use crate::pages::PageQuery;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -103,7 +104,7 @@ fn scope_lines(granted: &Granted) -> Vec<ScopeLine> {
 pub async fn get_consent(
     State(app): State<AppState>,
     cookie: SessionCookie,
-    Query(q): Query<RequestQuery>,
+    PageQuery(q): PageQuery<RequestQuery>,
 ) -> Response {
     let result = async {
         let (pending, session) = load(&app, &cookie, &q.request).await?;

@@ -4,7 +4,8 @@
 
 use askama::Template;
 
-use axum::extract::{Query, State};
+use crate::pages::PageQuery;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -139,7 +140,10 @@ pub struct EmailForm {
 }
 
 /// `GET /sso/v1/login?request=…`: the work-email form.
-pub async fn get_login(State(app): State<AppState>, Query(q): Query<RequestQuery>) -> Response {
+pub async fn get_login(
+    State(app): State<AppState>,
+    PageQuery(q): PageQuery<RequestQuery>,
+) -> Response {
     match open_pending(&app, &q.request).await {
         Ok(p) => {
             let csrf = app.config.secret.mac("login", &p.id);

@@ -369,8 +369,8 @@ pub(crate) async fn pending_and_connection(
 /// `GET /sso/v1/oidc/{conn}/start?request=…`: begins the upstream OIDC login.
 pub async fn get_oidc_start(
     axum::extract::State(app): axum::extract::State<AppState>,
-    axum::extract::Path(conn): axum::extract::Path<String>,
-    axum::extract::Query(q): axum::extract::Query<StartQuery>,
+    crate::pages::PagePath(conn): crate::pages::PagePath<String>,
+    crate::pages::PageQuery(q): crate::pages::PageQuery<StartQuery>,
 ) -> Response {
     let result = async {
         let (pending, connection) = pending_and_connection(&app, &conn, "oidc", &q.request).await?;

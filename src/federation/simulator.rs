@@ -5,7 +5,8 @@
 
 use askama::Template;
 
-use axum::extract::{Path, Query, State};
+use crate::pages::{PagePath, PageQuery};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -70,8 +71,8 @@ async fn simulator_connection(app: &AppState, id: &str) -> Result<Connection, Pa
 /// `GET /sso/v1/simulator/{conn}?request=…`
 pub async fn get_simulator(
     State(app): State<AppState>,
-    Path(conn): Path<String>,
-    Query(q): Query<RequestQuery>,
+    PagePath(conn): PagePath<String>,
+    PageQuery(q): PageQuery<RequestQuery>,
 ) -> Response {
     let result = async {
         let connection = simulator_connection(&app, &conn).await?;
@@ -96,7 +97,7 @@ pub async fn get_simulator(
 /// `POST /sso/v1/simulator/{conn}`: the tester's identity, taken as verified.
 pub async fn post_simulator(
     State(app): State<AppState>,
-    Path(conn): Path<String>,
+    PagePath(conn): PagePath<String>,
     cookie: SessionCookie,
     PageForm(f): PageForm<SimulatorForm>,
 ) -> Response {

@@ -3,7 +3,8 @@
 //! keeps it server-side as a pending authorization, then continues with the browser's
 //! session or sends the person to home-realm discovery and upstream login.
 
-use axum::extract::{Path, RawQuery, State};
+use crate::pages::PagePath;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -33,7 +34,7 @@ pub async fn get_authorize(
 
 pub async fn get_resource_authorize(
     State(app): State<AppState>,
-    Path(resource): Path<String>,
+    PagePath(resource): PagePath<String>,
     cookie: SessionCookie,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -219,29 +220,10 @@ pub async fn start(
         ));
     }
 
-    let (scopes, oidc_scopes) = match params.get("scope") {
-        None => (None, Vec::new()),
-        Some(text) => {
-            let all = scope::parse(text).map_err(|e| fail("invalid_scope", e))?;
-            if all.iter().any(|s| s == scope::ADMIN_SCOPE) {
-                return Err(fail(
-                    "invalid_scope",
-                    "the admin scope cannot be requested here".into(),
-                ));
-            }
-            let (oidc, rest): (Vec<String>, Vec<String>) = all
-                .into_iter()
-                .partition(|s| scope::OIDC_SCOPES.contains(&s.as_str()));
-            (
-                if rest.is_empty() && !oidc.is_empty() {
-                    None
-                } else {
-                    Some(rest)
-                },
-                oidc,
-            )
-        }
-    };
+    let scope::RequestedScopes {
+        resource: scopes,
+        oidc: oidc_scopes,
+    } = scope::split_request(params.get("scope")).map_err(|e| fail("invalid_scope", e))?;
     let prompt: Vec<String> = params
         .get("prompt")
         .unwrap_or("")

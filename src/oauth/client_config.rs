@@ -3,8 +3,9 @@
 //! token returned at registration (stored hashed). Any failure is 401 `invalid_token`, so
 //! the endpoint does not reveal which client ids exist.
 
+use super::form::OAuthPath;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -42,7 +43,7 @@ async fn authorized(app: &AppState, client_id: &str, token: &str) -> Result<Clie
 
 pub async fn get_client_config(
     State(app): State<AppState>,
-    Path(client_id): Path<String>,
+    OAuthPath(client_id): OAuthPath<String>,
     BearerToken(token): BearerToken,
 ) -> Result<NoStore<Json<Value>>, OAuthError> {
     let client = authorized(&app, &client_id, &token).await?;
@@ -54,7 +55,7 @@ pub async fn get_client_config(
 
 pub async fn delete_client_config(
     State(app): State<AppState>,
-    Path(client_id): Path<String>,
+    OAuthPath(client_id): OAuthPath<String>,
     BearerToken(token): BearerToken,
 ) -> Result<StatusCode, OAuthError> {
     let client = authorized(&app, &client_id, &token).await?;
@@ -69,34 +70,34 @@ pub async fn delete_client_config(
 
 pub async fn get_resource_client_config(
     state: State<AppState>,
-    Path((_resource, client_id)): Path<(String, String)>,
+    OAuthPath((_resource, client_id)): OAuthPath<(String, String)>,
     token: BearerToken,
 ) -> Result<NoStore<Json<Value>>, OAuthError> {
-    get_client_config(state, Path(client_id), token).await
+    get_client_config(state, OAuthPath(client_id), token).await
 }
 
 pub async fn put_resource_client_config(
     state: State<AppState>,
-    Path((_resource, client_id)): Path<(String, String)>,
+    OAuthPath((_resource, client_id)): OAuthPath<(String, String)>,
     token: BearerToken,
     body: super::register::RegistrationBody,
 ) -> Result<NoStore<Json<Value>>, OAuthError> {
-    put_client_config(state, Path(client_id), token, body).await
+    put_client_config(state, OAuthPath(client_id), token, body).await
 }
 
 pub async fn delete_resource_client_config(
     state: State<AppState>,
-    Path((_resource, client_id)): Path<(String, String)>,
+    OAuthPath((_resource, client_id)): OAuthPath<(String, String)>,
     token: BearerToken,
 ) -> Result<StatusCode, OAuthError> {
-    delete_client_config(state, Path(client_id), token).await
+    delete_client_config(state, OAuthPath(client_id), token).await
 }
 
 /// `PUT`: replaces the registered metadata (RFC 7592 §2.2). The client id and any secret
 /// sent must be the registered ones; the authentication method cannot change.
 pub async fn put_client_config(
     State(app): State<AppState>,
-    Path(client_id): Path<String>,
+    OAuthPath(client_id): OAuthPath<String>,
     BearerToken(token): BearerToken,
     super::register::RegistrationBody(req): super::register::RegistrationBody,
 ) -> Result<NoStore<Json<Value>>, OAuthError> {

@@ -83,6 +83,28 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     }
 }
 
+/// Path parameters on the OAuth JSON surface; one that cannot be read (not UTF-8) is
+/// `invalid_request`, never axum's plain-text rejection.
+pub struct OAuthPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for OAuthPath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| OAuthPath(p.0))
+            .map_err(|_| {
+                OAuthError::invalid_request("the path is malformed")
+                    .with_status(StatusCode::NOT_FOUND)
+            })
+    }
+}
+
 /// Client id and secret from `Authorization: Basic`, if that header was used.
 #[derive(Debug, Default)]
 pub struct BasicAuth(pub Option<(String, String)>);

@@ -1,5 +1,6 @@
 //! OpenID Connect ID tokens for the authorization code flow (OIDC Core §2, §3.1.3.6):
-//! `sub email name oid amr sid nonce at_hash` with `aud` = the client.
+//! `sub oid amr sid nonce at_hash` with `aud` = the client, and the profile claims the
+//! granted scopes ask for (OIDC Core §5.4), the same ones userinfo answers.
 
 use serde::Serialize;
 
@@ -23,18 +24,44 @@ struct IdTokenClaims<'a> {
     oid: &'a str,
     amr: [&'a str; 1],
     at_hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_verified: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    #[serde(flatten)]
+    profile: ProfileClaims<'a>,
 }
 
 /// OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token.
 pub fn at_hash(access_token: &str) -> String {
     let digest = crypto::sha256(access_token.as_bytes());
     crypto::b64url(&digest[..16])
+}
+
+/// The user claims the granted OIDC scopes release (OIDC Core §5.4): `email` and
+/// `email_verified` with `email`, `name` with `profile`. No scope asks for groups.
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProfileClaims<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+}
+
+pub fn profile_claims<'a>(user: &'a User, scopes: &[impl AsRef<str>]) -> ProfileClaims<'a> {
+    let wants = |s: &str| scopes.iter().any(|x| x.as_ref() == s);
+    let email = if wants("email") {
+        user.email.as_deref()
+    } else {
+        None
+    };
+    ProfileClaims {
+        email,
+        email_verified: email.map(|_| user.is_email_verified),
+        name: if wants("profile") {
+            user.name.as_deref()
+        } else {
+            None
+        },
+    }
 }
 
 pub fn mint(
@@ -44,7 +71,6 @@ pub fn mint(
     access_token: &str,
     now: i64,
 ) -> Result<String, KeyError> {
-    let wants = |s: &str| grant.oidc_scopes.iter().any(|x| x == s);
     let claims = IdTokenClaims {
         iss: &grant.issuer,
         sub: &user.id,
@@ -57,17 +83,46 @@ pub fn mint(
         oid: &grant.organization_id,
         amr: [&grant.connection_id],
         at_hash: at_hash(access_token),
-        email: if wants("email") || wants("openid") {
-            user.email.as_deref()
-        } else {
-            None
-        },
-        email_verified: (wants("email") && user.email.is_some()).then_some(user.is_email_verified),
-        name: if wants("profile") || wants("openid") {
-            user.name.as_deref()
-        } else {
-            None
-        },
+        profile: profile_claims(user, &grant.oidc_scopes),
     };
     Ok(keys.sign("JWT", &claims)?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: "usr_1".into(),
+            connection_id: "conn_1".into(),
+            organization_id: "org_1".into(),
+            subject: "s".into(),
+            email: Some("a@example.com".into()),
+            is_email_verified: true,
+            name: Some("A".into()),
+            groups: vec!["jira-admins".into()],
+            attributes: Default::default(),
+            is_enabled: true,
+            last_login_at: 0,
+        }
+    }
+
+    #[test]
+    fn profile_claims_follow_the_scopes() {
+        let u = user();
+        assert_eq!(profile_claims(&u, &["openid"]), ProfileClaims::default());
+        let email = profile_claims(&u, &["openid", "email"]);
+        assert_eq!(
+            (email.email, email.email_verified, email.name),
+            (Some("a@example.com"), Some(true), None)
+        );
+        let profile = profile_claims(&u, &["openid", "profile"]);
+        assert_eq!((profile.email, profile.name), (None, Some("A")));
+        let no_address = User {
+            email: None,
+            ..user()
+        };
+        assert_eq!(profile_claims(&no_address, &["email"]).email_verified, None);
+    }
 }

@@ -4,8 +4,9 @@
 //! bound to. Anything else — expired, revoked, foreign, refresh tokens — is
 //! `{"active": false}`.
 
+use super::form::OAuthPath;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -26,7 +27,7 @@ pub async fn post_introspect(
 
 pub async fn post_resource_introspect(
     State(app): State<AppState>,
-    Path(_resource): Path<String>,
+    OAuthPath(_resource): OAuthPath<String>,
     basic: BasicAuth,
     OAuthForm(params): OAuthForm,
 ) -> Result<NoStore<Json<Value>>, OAuthError> {

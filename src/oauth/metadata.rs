@@ -2,8 +2,9 @@
 //! issuer and for each resource's own issuer (`{issuer}/resources/{res}`), per the issuer
 //! rule. Endpoints are advertised once they exist.
 
+use super::form::OAuthPath;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -173,7 +174,7 @@ pub async fn get_openid_configuration(State(app): State<AppState>) -> Response {
 
 pub async fn get_resource_authorization_server(
     State(app): State<AppState>,
-    Path(resource): Path<String>,
+    OAuthPath(resource): OAuthPath<String>,
 ) -> Response {
     match app.store.find_resource(&resource).await {
         Ok(Some(r)) => document(resource_metadata(app.issuer(), &r)),

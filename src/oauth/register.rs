@@ -4,9 +4,10 @@
 //! endpoint is bound to that resource; one registered at the environment endpoint may be
 //! used with any resource that allows dynamic registration.
 
+use super::form::OAuthPath;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -72,7 +73,7 @@ pub async fn post_register(
 
 pub async fn post_resource_register(
     State(app): State<AppState>,
-    Path(resource): Path<String>,
+    OAuthPath(resource): OAuthPath<String>,
     ClientIp(from): ClientIp,
     RegistrationBody(req): RegistrationBody,
 ) -> Result<Registered, OAuthError> {

@@ -4,7 +4,8 @@
 //! A revoked access token reads inactive at introspection, but resource servers that
 //! verify locally accept it until it expires.
 
-use axum::extract::{Path, State};
+use super::form::OAuthPath;
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::client_auth;
@@ -26,7 +27,7 @@ pub async fn post_revoke(
 
 pub async fn post_resource_revoke(
     State(app): State<AppState>,
-    Path(_resource): Path<String>,
+    OAuthPath(_resource): OAuthPath<String>,
     basic: BasicAuth,
     OAuthForm(params): OAuthForm,
 ) -> Result<NoStore<StatusCode>, OAuthError> {

@@ -36,6 +36,55 @@ pub fn parse(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The scopes of an authorization request, split: resource scopes for the rules (`None`:
+/// `scope` omitted, so the resource's scopes the rules allow) and OIDC scopes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestedScopes {
+    pub resource: Option<Vec<String>>,
+    pub oidc: Vec<String>,
+}
+
+/// Splits an authorization request's `scope` parameter. Only an omitted `scope` means "the
+/// resource's scopes"; one that names OIDC scopes alone names no resource scope, and a
+/// token without one is of no use at the resource, so it is refused (`invalid_scope`).
+pub fn split_request(text: Option<&str>) -> Result<RequestedScopes, String> {
+    let Some(text) = text else {
+        return Ok(RequestedScopes {
+            resource: None,
+            oidc: Vec::new(),
+        });
+    };
+    let all = parse(text)?;
+    if all.iter().any(|s| s == ADMIN_SCOPE) {
+        return Err("the admin scope cannot be requested here".into());
+    }
+    let (oidc, resource): (Vec<String>, Vec<String>) = all
+        .into_iter()
+        .partition(|s| OIDC_SCOPES.contains(&s.as_str()));
+    if resource.is_empty() && !oidc.is_empty() {
+        return Err(
+            "scope names no scope of the resource: name the resource's scopes next to the \
+             OpenID ones, or omit scope for all the scopes you are allowed"
+                .into(),
+        );
+    }
+    Ok(RequestedScopes {
+        resource: Some(resource),
+        oidc,
+    })
+}
+
+/// The `scope`/`scopes` of a user's access token: the granted resource scopes, then the
+/// granted OIDC scopes (userinfo reads `openid`, `email`, `profile` there; a resource server
+/// looks only for its own). `offline_access` is about the refresh token, not this one.
+pub fn access_token_scopes(resource_scopes: &[String], oidc_scopes: &[String]) -> Vec<String> {
+    resource_scopes
+        .iter()
+        .chain(oidc_scopes.iter().filter(|s| *s != "offline_access"))
+        .cloned()
+        .collect()
+}
+
 /// The base of a contextual scope: `tickets.manage:org_1` → `tickets.manage`.
 pub fn base(scope: &str) -> &str {
     scope.split_once(':').map_or(scope, |(b, _)| b)
@@ -68,6 +117,40 @@ mod tests {
         assert!(parse("a \"b").is_err());
         assert!(parse("a\\b").is_err());
         assert_eq!(parse("").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn only_an_omitted_scope_means_the_resource_scopes() {
+        assert_eq!(
+            split_request(None).unwrap(),
+            RequestedScopes {
+                resource: None,
+                oidc: vec![]
+            }
+        );
+        assert_eq!(
+            split_request(Some("openid tickets.read email")).unwrap(),
+            RequestedScopes {
+                resource: Some(v(&["tickets.read"])),
+                oidc: v(&["openid", "email"])
+            }
+        );
+        for oidc_only in ["openid", "openid email profile", "offline_access"] {
+            assert!(split_request(Some(oidc_only)).is_err(), "{oidc_only}");
+        }
+        assert!(split_request(Some("tickets.read portcullis:admin")).is_err());
+        assert!(split_request(Some("a\"b")).is_err());
+    }
+
+    #[test]
+    fn access_tokens_list_the_oidc_scopes_after_the_resource_scopes() {
+        assert_eq!(
+            access_token_scopes(
+                &v(&["tickets.read"]),
+                &v(&["openid", "offline_access", "email"])
+            ),
+            v(&["tickets.read", "openid", "email"])
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `/oauth/userinfo` (OIDC Core §5.3) for access tokens issued to users. Errors are
+//! `/oauth/userinfo` (OIDC Core §5.3) for access tokens issued to users with `openid`,
+//! answering the claims their OIDC scopes release (§5.4), as the ID token does. Errors are
 //! RFC 6750 §3 challenges.
 
 use axum::Json;
@@ -8,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::access_token;
+use super::{access_token, id_token};
 use crate::app::AppState;
 
 /// RFC 6750 §3: `WWW-Authenticate: Bearer error=…`.
@@ -24,6 +25,15 @@ impl BearerError {
         Self {
             status: StatusCode::UNAUTHORIZED,
             error: Some("invalid_token"),
+            description,
+        }
+    }
+
+    /// RFC 6750 §3.1: the token lacks a scope this endpoint needs.
+    fn insufficient_scope(description: &'static str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            error: Some("insufficient_scope"),
             description,
         }
     }
@@ -98,6 +108,13 @@ pub async fn get_userinfo(
             "the token is not a valid access token: expired, revoked or not ours",
         ));
     };
+    let scopes = token_scopes(&claims);
+    // OIDC Core §5.3.1: userinfo is for access tokens obtained in an OpenID request.
+    if !scopes.contains(&"openid") {
+        return Err(BearerError::insufficient_scope(
+            "userinfo needs an access token granted the openid scope",
+        ));
+    }
     let sub = claims["sub"].as_str().unwrap_or_default();
     let user = match app.store.find_user(sub).await {
         Ok(Some(u)) if u.is_enabled => u,
@@ -108,12 +125,48 @@ pub async fn get_userinfo(
             ));
         }
     };
-    Ok(Json(json!({
-        "sub": user.id,
-        "email": user.email,
-        "email_verified": user.is_email_verified,
-        "name": user.name,
-        "oid": user.organization_id,
-        "groups": user.groups,
-    })))
+    Ok(Json(user_claims(&user, &scopes)))
+}
+
+/// The scopes an access token names (`scopes` array, else the `scope` string).
+fn token_scopes(claims: &Value) -> Vec<&str> {
+    match claims["scopes"].as_array() {
+        Some(list) => list.iter().filter_map(Value::as_str).collect(),
+        None => claims["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect(),
+    }
+}
+
+/// `sub` and `oid` always (as in the ID token), then what the scopes release.
+fn user_claims(user: &crate::store::User, scopes: &[&str]) -> Value {
+    let mut out = json!({ "sub": user.id, "oid": user.organization_id });
+    if let (Some(map), Ok(Value::Object(profile))) = (
+        out.as_object_mut(),
+        serde_json::to_value(id_token::profile_claims(user, scopes)),
+    ) {
+        map.extend(profile);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_scopes_read_the_array_or_the_string() {
+        assert_eq!(
+            token_scopes(&json!({ "scopes": ["a", "openid"], "scope": "x" })),
+            ["a", "openid"]
+        );
+        assert_eq!(
+            token_scopes(&json!({ "scope": "a  openid" })),
+            ["a", "openid"]
+        );
+        assert!(token_scopes(&json!({})).is_empty());
+    }
 }

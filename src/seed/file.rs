@@ -126,6 +126,9 @@ pub struct ClientEntry {
     pub secret_file: Option<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// OIDC RP-Initiated Logout: where `/oidc/logout` may send the browser afterwards.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     pub grant_types: Vec<String>,
     #[serde(default)]

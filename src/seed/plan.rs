@@ -327,6 +327,10 @@ pub fn plan(
             redirect_uri::validate(uri, application_type == "native")
                 .map_err(|p| SeedError::new(&entry, "redirect_uris", p))?;
         }
+        for uri in &c.post_logout_redirect_uris {
+            redirect_uri::validate(uri, application_type == "native")
+                .map_err(|p| SeedError::new(&entry, "post_logout_redirect_uris", p))?;
+        }
         if c.grant_types.iter().any(|g| g == "authorization_code") && c.redirect_uris.is_empty() {
             return Err(SeedError::new(
                 &entry,
@@ -361,7 +365,8 @@ pub fn plan(
             "none"
         };
         out.clients.push(Client {
-            metadata: json!({ "client_name": c.name, "redirect_uris": c.redirect_uris }),
+            metadata: json!({ "client_name": c.name, "redirect_uris": c.redirect_uris,
+                              "post_logout_redirect_uris": c.post_logout_redirect_uris }),
             id,
             name: c.name,
             kind: ClientKind::Static,

@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::admin_support::{Api, bearer, redeem, user_of, user_tokens, user_tokens_for};
+use crate::admin_support::{Api, bearer, redeem, user_of, user_tokens_for};
 use crate::browser::{Browser, authorize_and_consent};
 use crate::support::{Spawned, TestApp, decode_jwt};
 use crate::tokens::introspect;
@@ -40,9 +40,12 @@ async fn act(api: &Api<'_>, user: &str, action: &str) {
     assert_eq!(status, 200, "{action}: {body}");
 }
 
-/// Tokens of `email` from a fresh browser (a fresh sign-in) and a fresh client.
+/// Tokens of `email` from a fresh browser (a fresh sign-in) and a fresh client, with
+/// `openid` for userinfo.
 async fn sign_in(s: &Spawned, email: &str) -> Value {
-    user_tokens(&Browser::new(s), email, "").await.1
+    user_tokens_for(&Browser::new(s), email, "", "openid tickets.read")
+        .await
+        .1
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //! simulator, OIDC, SAML), enable/disable, "test connection", and for SAML the SP
 //! metadata URL to hand to the IdP's admin.
 
+use crate::pages::{PagePath, PageQuery};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -104,7 +105,7 @@ async fn list_page(
 pub async fn get_connections(
     State(app): State<AppState>,
     page: AdminPage,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> Result<Response, Refused> {
     let form = ConnectionInput {
         organization_id: q.organization_id,
@@ -130,7 +131,7 @@ pub async fn post_connections(
 
 pub async fn post_connection_enabled(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let is_enabled = post.fields.is_checked("enabled");
@@ -150,7 +151,7 @@ pub async fn post_connection_enabled(
 pub async fn get_connection_test(
     State(app): State<AppState>,
     page: AdminPage,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, Refused> {
     let checks = connections::test(&app, &id).await.map_err(page_error)?;
     let form = ConnectionInput {
@@ -191,14 +192,14 @@ async fn edit_page(
 pub async fn get_connection(
     State(app): State<AppState>,
     page: AdminPage,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, Refused> {
     edit_page(&app, &page, &id, None, Errors::none()).await
 }
 
 pub async fn post_connection(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let form = input(&post.fields);
@@ -212,7 +213,7 @@ pub async fn post_connection(
 
 pub async fn post_connection_delete(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     connections::delete(&app, &post.page.actor, &id)

@@ -1,8 +1,9 @@
 //! `GET /admin`: counts and the latest audit events; and the audit log pages
 //! (`GET /admin/audit`, `GET /admin/audit/export`) that share the event table.
 
+use crate::pages::PageQuery;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -98,7 +99,7 @@ fn query_string(q: &AuditQuery, page: Option<i64>) -> String {
 pub async fn get_audit(
     State(app): State<AppState>,
     page: AdminPage,
-    Query(q): Query<AuditQuery>,
+    PageQuery(q): PageQuery<AuditQuery>,
 ) -> Result<Response, Refused> {
     let (events, has_more, errors) = match audit::list(&app, &q).await {
         Ok((events, has_more)) => (events, has_more, Errors::none()),
@@ -127,7 +128,7 @@ pub async fn get_audit(
 pub async fn get_audit_export(
     State(app): State<AppState>,
     _page: AdminPage,
-    Query(q): Query<AuditQuery>,
+    PageQuery(q): PageQuery<AuditQuery>,
 ) -> Result<Response, Refused> {
     let lines = audit::export(&app, &q).await.map_err(page_error)?;
     let mut r = lines.into_response();

@@ -1,8 +1,9 @@
 //! `/admin/organizations`: list and create; `/admin/organizations/{id}`: edit, enable or
 //! disable, and its connections.
 
+use crate::pages::PagePath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -143,14 +144,14 @@ pub async fn post_organizations(
 pub async fn get_organization(
     State(app): State<AppState>,
     page: AdminPage,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, Refused> {
     edit_page(&app, &page, &id, None, Errors::none()).await
 }
 
 pub async fn post_organization(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let form = OrgForm::from_fields(&post.fields);
@@ -166,7 +167,7 @@ pub async fn post_organization(
 
 pub async fn post_organization_enabled(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let is_enabled = post.fields.is_checked("enabled");
@@ -185,7 +186,7 @@ pub async fn post_organization_enabled(
 
 pub async fn post_organization_delete(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     organizations::delete(&app, &post.page.actor, &id)

@@ -1,8 +1,9 @@
 //! `/admin/resources`: MCP servers, a form to add one; `/admin/resources/{id}`: edit its
 //! server URL, scopes with descriptions, token lifetimes and registration switches.
 
+use crate::pages::PagePath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -183,14 +184,14 @@ pub async fn post_resources(
 pub async fn get_resource(
     State(app): State<AppState>,
     page: AdminPage,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, Refused> {
     edit_page(&app, &page, &id, None, Errors::none()).await
 }
 
 pub async fn post_resource(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let form = ResourceForm::from_fields(&post.fields);
@@ -208,7 +209,7 @@ pub async fn post_resource(
 
 pub async fn post_resource_delete(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     resources::delete(&app, &post.page.actor, &id)

@@ -1,8 +1,9 @@
 //! `/admin/rules`: the scope rules (list, create, edit, delete) and `/admin/simulator`,
 //! which shows what a person would be granted and which rule decided each scope.
 
+use crate::pages::{PagePath, PageQuery};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -221,7 +222,7 @@ async fn edit_page(
 pub async fn get_rules(
     State(app): State<AppState>,
     page: AdminPage,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> Result<Response, Refused> {
     let form = RuleForm {
         resource_id: q.resource_id.clone(),
@@ -248,14 +249,14 @@ pub async fn post_rules(State(app): State<AppState>, post: AdminPost) -> Result<
 pub async fn get_rule(
     State(app): State<AppState>,
     page: AdminPage,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, Refused> {
     edit_page(&app, &page, &id, None, Errors::none()).await
 }
 
 pub async fn post_rule(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let form = RuleForm::from_fields(&post.fields);
@@ -273,7 +274,7 @@ pub async fn post_rule(
 
 pub async fn post_rule_delete(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     rules::delete(&app, &post.page.actor, &id)
@@ -360,7 +361,7 @@ fn attributes(text: &str) -> serde_json::Map<String, Value> {
 pub async fn get_simulator(
     State(app): State<AppState>,
     page: AdminPage,
-    Query(q): Query<SimulatorQuery>,
+    PageQuery(q): PageQuery<SimulatorQuery>,
 ) -> Result<Response, Refused> {
     let (result, errors) = if q.run.is_empty() {
         (None, Errors::none())

@@ -1,8 +1,9 @@
 //! `/admin/users`: users with their last sign-in and groups then; disable/enable; revoke
 //! all of a user's sessions and tokens. `/admin/consents`: remembered consents; revoke.
 
+use crate::pages::PagePath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -38,7 +39,7 @@ pub async fn get_users(State(app): State<AppState>, page: AdminPage) -> Result<R
 
 pub async fn post_user_enabled(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let is_enabled = post.fields.is_checked("enabled");
@@ -60,7 +61,7 @@ pub async fn post_user_enabled(
 
 pub async fn post_user_delete(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     users::delete(&app, &post.page.actor, &id)
@@ -73,7 +74,7 @@ pub async fn post_user_delete(
 
 pub async fn post_user_revoke(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     let r = users::revoke(&app, &post.page.actor, &id)
@@ -144,7 +145,7 @@ pub async fn get_consents(
 
 pub async fn post_consent_revoke(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     post: AdminPost,
 ) -> Result<Response, Refused> {
     users::revoke_consent(&app, &post.page.actor, &id)

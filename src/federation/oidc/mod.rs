@@ -11,7 +11,8 @@ pub use provider::{IssParameter, ProviderMetadata, Upstreams, is_iss_required, p
 
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
+use crate::pages::PagePath;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient};
@@ -163,7 +164,7 @@ pub async fn start(
 /// `GET /sso/v1/oidc/{conn}/callback`
 pub async fn get_callback(
     State(app): State<AppState>,
-    Path(conn): Path<String>,
+    PagePath(conn): PagePath<String>,
     headers: HeaderMap,
     cookie: SessionCookie,
     RawQuery(q): RawQuery,

@@ -4,7 +4,8 @@
 //! Anything else is unsolicited (IdP-initiated): refused unless the connection allows it,
 //! and then it only signs the person in; it never completes a pending authorization.
 
-use axum::extract::{Path, State};
+use crate::pages::PagePath;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -30,7 +31,7 @@ pub struct AcsForm {
 
 pub async fn post_acs(
     State(app): State<AppState>,
-    Path(conn): Path<String>,
+    PagePath(conn): PagePath<String>,
     cookie: SessionCookie,
     PageForm(form): PageForm<AcsForm>,
 ) -> Response {

@@ -6,8 +6,9 @@
 //! browser (login CSRF, an account swap) thus signs no one in, and the sealed copy is
 //! useless in any other browser.
 
+use crate::pages::PagePath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,7 @@ pub struct ContinueForm {
 /// `POST /sso/v1/saml/{conn}/continue`: the person confirmed; the session opens.
 pub async fn post_continue(
     State(app): State<AppState>,
-    Path(conn): Path<String>,
+    PagePath(conn): PagePath<String>,
     headers: HeaderMap,
     cookie: SessionCookie,
     PageForm(form): PageForm<ContinueForm>,

@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use crate::pages::PagePath;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
@@ -234,7 +235,10 @@ pub fn sp_metadata_xml(s: &SamlSettings) -> String {
 }
 
 /// `GET /sso/v1/saml/{conn}/metadata`: the SP metadata to hand to the IdP's admin.
-pub async fn get_sp_metadata(State(app): State<AppState>, Path(conn): Path<String>) -> Response {
+pub async fn get_sp_metadata(
+    State(app): State<AppState>,
+    PagePath(conn): PagePath<String>,
+) -> Response {
     match app.store.find_connection(&conn).await {
         Ok(Some(c)) if c.kind == "saml" => {
             let xml = sp_metadata_xml(&settings(app.issuer(), &c));

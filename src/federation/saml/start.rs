@@ -1,7 +1,8 @@
 //! `GET /sso/v1/saml/{conn}/start?request=…`: an AuthnRequest over HTTP-Redirect, its ID
 //! and the pending request kept server-side under a fresh RelayState.
 
-use axum::extract::{Path, Query, State};
+use crate::pages::{PagePath, PageQuery};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use samael::service_provider::ServiceProvider;
@@ -17,8 +18,8 @@ use crate::store::{Connection, PendingAuthorization, UpstreamLogin};
 
 pub async fn get_start(
     State(app): State<AppState>,
-    Path(conn): Path<String>,
-    Query(q): Query<StartQuery>,
+    PagePath(conn): PagePath<String>,
+    PageQuery(q): PageQuery<StartQuery>,
 ) -> Response {
     let result = async {
         let (pending, connection) = pending_and_connection(&app, &conn, "saml", &q.request).await?;

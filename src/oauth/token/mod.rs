@@ -7,7 +7,7 @@ mod client_credentials;
 mod refresh_token;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::access_token::{self, TokenSubject};
 use super::endpoint::Endpoint;
 use super::error::{ErrorCode, OAuthError};
-use super::form::{BasicAuth, FormParams, OAuthForm};
+use super::form::{BasicAuth, FormParams, OAuthForm, OAuthPath};
 use super::id_token;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
@@ -60,7 +60,7 @@ pub async fn post_token(
 
 pub async fn post_resource_token(
     State(app): State<AppState>,
-    Path(resource): Path<String>,
+    OAuthPath(resource): OAuthPath<String>,
     basic: BasicAuth,
     OAuthForm(params): OAuthForm,
 ) -> Result<NoStore<Json<TokenResponse>>, OAuthError> {
@@ -138,7 +138,7 @@ pub fn prepare_user_tokens(
             session_id: Some(&grant.session_id),
         },
         resource,
-        scopes,
+        &super::scope::access_token_scopes(scopes, &grant.oidc_scopes),
         now,
     )?;
     // Refresh tokens for clients allowed the grant; rotation stays in the family and
