@@ -444,6 +444,61 @@ enum Message {
 pub struct AuditLog {
     tx: mpsc::Sender<Message>,
     clock: Arc<dyn Clock>,
+    budget: Arc<std::sync::Mutex<Budget>>,
+}
+
+/// Refusals anyone can cause without credentials (a made-up client at the token endpoint,
+/// a refused registration or metadata document) are recorded up to this many per kind and
+/// minute on each replica; the rest are counted in one `audit.suppressed` record, so an
+/// outsider cannot grow the audit trail without bound.
+pub const OUTSIDER_EVENTS_PER_MINUTE: u32 = 600;
+const OUTSIDER_KINDS: &[&str] = &[
+    "token.refused",
+    "client.registration_refused",
+    "client_metadata.refused",
+];
+
+/// Per kind: the minute counted, records kept in it, records suppressed in it.
+#[derive(Debug, Default)]
+struct Budget(std::collections::HashMap<&'static str, (i64, u32, u64)>);
+
+impl Budget {
+    /// Whether a record of `kind` at `at` is kept, and a summary of the minute before when
+    /// that minute suppressed records.
+    fn admit(&mut self, kind: &str, at: i64) -> (bool, Option<AuditRecord>) {
+        let Some(&kind) = OUTSIDER_KINDS.iter().find(|k| **k == kind) else {
+            return (true, None);
+        };
+        let minute = at.div_euclid(60);
+        let entry = self.0.entry(kind).or_insert((minute, 0, 0));
+        let mut summary = None;
+        if entry.0 != minute {
+            if entry.2 > 0 {
+                summary = Some(suppressed(kind, entry.0, entry.2));
+            }
+            *entry = (minute, 0, 0);
+        }
+        if entry.1 < OUTSIDER_EVENTS_PER_MINUTE {
+            entry.1 += 1;
+            (true, summary)
+        } else {
+            entry.2 += 1;
+            (false, summary)
+        }
+    }
+}
+
+fn suppressed(kind: &str, minute: i64, count: u64) -> AuditRecord {
+    AuditRecord {
+        id: ids::generate("evt"),
+        at: minute * 60 + 59,
+        kind: "audit.suppressed".into(),
+        client_id: None,
+        user_id: None,
+        organization_id: None,
+        resource_id: None,
+        detail: json!({ "kind": kind, "suppressed": count, "minute_start": minute * 60 }),
+    }
 }
 
 impl AuditLog {
@@ -454,19 +509,28 @@ impl AuditLog {
         clock: Arc<dyn Clock>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Self { tx, clock }, tokio::spawn(writer(store, rx)))
+        (
+            Self {
+                tx,
+                clock,
+                budget: Arc::default(),
+            },
+            tokio::spawn(writer(store, rx)),
+        )
     }
 
     /// Queues an event; waits when the queue is full.
     pub async fn record(&self, event: AuditEvent) {
         let record = bounded(event.into_record(self.clock.now()));
-        if self
-            .tx
-            .send(Message::Event(Box::new(record)))
-            .await
-            .is_err()
-        {
-            tracing::error!("audit writer is gone; event lost");
+        let (is_kept, summary) = self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(&record.kind, record.at);
+        for r in summary.into_iter().chain(is_kept.then_some(record)) {
+            if self.tx.send(Message::Event(Box::new(r))).await.is_err() {
+                tracing::error!("audit writer is gone; event lost");
+            }
         }
     }
 
@@ -517,6 +581,29 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outsider_refusals_are_kept_up_to_the_budget_then_summarised() {
+        let mut b = Budget::default();
+        for _ in 0..OUTSIDER_EVENTS_PER_MINUTE {
+            assert_eq!(b.admit("token.refused", 600).0, true);
+        }
+        assert!(!b.admit("token.refused", 601).0);
+        assert!(!b.admit("token.refused", 659).0);
+        // Other kinds are never suppressed.
+        assert!(b.admit("token.issued", 602).0);
+        assert!(b.admit("client.registration_refused", 603).0);
+        let (kept, summary) = b.admit("token.refused", 660);
+        assert!(kept);
+        let summary = summary.expect("a summary of the minute before");
+        assert_eq!(summary.kind, "audit.suppressed");
+        assert_eq!(summary.detail["suppressed"], 2);
+        assert_eq!(summary.detail["kind"], "token.refused");
+        assert!(
+            b.admit("token.refused", 661).1.is_none(),
+            "one summary per minute"
+        );
+    }
 
     #[test]
     fn capped_cuts_on_characters_and_marks_the_cut() {

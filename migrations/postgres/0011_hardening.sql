@@ -39,3 +39,8 @@ CREATE TABLE registration_lock (
     n  BIGINT NOT NULL
 );
 INSERT INTO registration_lock (id, n) VALUES (1, 0);
+
+-- The address that opened a pending authorization: one address may hold only so many
+-- unfinished ones (each stores its request until it expires).
+ALTER TABLE pending_authorizations ADD COLUMN from_address TEXT;
+CREATE INDEX pending_authorizations_from ON pending_authorizations (from_address, created_at);

@@ -431,8 +431,19 @@ pub async fn post_simulate(
 
 // Clients
 
-pub async fn get_clients(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {
-    Ok(ok(json!({ "clients": super::clients::list(&app).await? })))
+/// `?after=<client id>` pages; `next` is the cursor of the next page (or null).
+pub async fn get_clients(
+    State(app): State<AppState>,
+    _a: AdminAuth,
+    ApiQuery(query): ApiQuery<ClientsQuery>,
+) -> ApiResult {
+    let list = super::clients::list(&app, query.after.as_deref()).await?;
+    Ok(ok(json!({ "clients": list.clients, "next": list.next })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClientsQuery {
+    after: Option<String>,
 }
 
 pub async fn post_clients(

@@ -90,12 +90,26 @@ pub struct CreatedClient {
     pub client_secret: Option<String>,
 }
 
-pub async fn list(app: &AppState) -> Result<Vec<ClientView>, AdminError> {
+/// Clients listed per page (outsiders can create thousands through DCR and CIMD).
+pub const PAGE_SIZE: i64 = 100;
+
+/// One page of clients, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientList {
+    pub clients: Vec<ClientView>,
+    pub next: Option<String>,
+}
+
+pub async fn list(app: &AppState, after: Option<&str>) -> Result<ClientList, AdminError> {
+    let mut page = app.store.list_clients_page(after, PAGE_SIZE + 1).await?;
+    let next = if page.len() as i64 > PAGE_SIZE {
+        page.truncate(PAGE_SIZE as usize);
+        page.last().map(|c| c.id.clone())
+    } else {
+        None
+    };
     let used = app.store.list_client_last_used().await?;
-    Ok(app
-        .store
-        .list_clients()
-        .await?
+    let clients = page
         .into_iter()
         .map(|c| {
             let last = used
@@ -104,7 +118,8 @@ pub async fn list(app: &AppState) -> Result<Vec<ClientView>, AdminError> {
                 .and_then(|(_, t)| *t);
             ClientView::new(c, last)
         })
-        .collect())
+        .collect();
+    Ok(ClientList { clients, next })
 }
 
 pub async fn create_static(

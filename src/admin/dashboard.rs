@@ -20,8 +20,13 @@ pub struct Counts {
 
 pub async fn overview(app: &AppState) -> Result<(Counts, Vec<AuditRecord>), AdminError> {
     app.audit.flush().await;
-    let clients = app.store.list_clients().await?;
-    let of = |k: ClientKind| clients.iter().filter(|c| c.kind == k).count();
+    let clients = app.store.count_clients_by_kind().await?;
+    let of = |k: ClientKind| {
+        clients
+            .iter()
+            .find(|(kind, _)| *kind == k)
+            .map_or(0, |(_, n)| usize::try_from(*n).unwrap_or(0))
+    };
     let counts = Counts {
         organizations: app.store.list_organizations().await?.len(),
         connections: app.store.list_connections().await?.len(),

@@ -13,6 +13,7 @@ use super::endpoint::{Endpoint, client_may_use, default_resource_id, resolve_res
 use super::form::FormParams;
 use super::{pkce, redirect_uri, scope};
 use crate::app::AppState;
+use crate::client_ip::ClientIp;
 use crate::consent;
 use crate::federation;
 use crate::pages::PageError;
@@ -21,20 +22,30 @@ use crate::store::{AuthorizationRequest, ClientKind, PendingAuthorization};
 
 /// How long a pending authorization waits for login and consent.
 pub const PENDING_TTL: i64 = 600;
+/// Unfinished pending authorizations one address may hold within `PENDING_TTL`.
+pub const MAX_PENDING_PER_ADDRESS: i64 = 200;
 
 pub async fn get_authorize(
     State(app): State<AppState>,
+    ClientIp(from): ClientIp,
     cookie: SessionCookie,
     RawQuery(q): RawQuery,
 ) -> Response {
-    start(&app, Endpoint::Environment, q.unwrap_or_default(), cookie)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    start(
+        &app,
+        Endpoint::Environment,
+        q.unwrap_or_default(),
+        cookie,
+        &from,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn get_resource_authorize(
     State(app): State<AppState>,
     PagePath(resource): PagePath<String>,
+    ClientIp(from): ClientIp,
     cookie: SessionCookie,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -43,6 +54,7 @@ pub async fn get_resource_authorize(
         Endpoint::Resource(resource),
         q.unwrap_or_default(),
         cookie,
+        &from,
     )
     .await
     .unwrap_or_else(IntoResponse::into_response)
@@ -54,6 +66,7 @@ pub async fn start(
     endpoint: Endpoint,
     query: String,
     cookie: SessionCookie,
+    from: &str,
 ) -> Result<Response, AuthorizeError> {
     if query.len() > MAX_QUERY_BYTES {
         return Err(AuthorizeError::page(
@@ -279,7 +292,22 @@ pub async fn start(
         expires_at: now + PENDING_TTL,
         finished_at: None,
     };
-    app.store.insert_pending(&pending).await?;
+    // Each pending request stores its parameters until it expires: one address may hold
+    // only so many unfinished ones.
+    if app
+        .store
+        .count_pending_from(from, now - PENDING_TTL)
+        .await?
+        >= MAX_PENDING_PER_ADDRESS
+    {
+        return Err(AuthorizeError::Page(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many sign-ins in progress",
+            "Too many sign-ins are in progress from your address. Finish one, or try again in a few minutes.",
+        )));
+    }
+    app.store.insert_pending(&pending, from).await?;
 
     let wants_login = pending
         .request

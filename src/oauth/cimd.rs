@@ -328,6 +328,30 @@ mod tests {
 
     const ID: &str = "https://app.example.com/oauth/client.json";
 
+    #[test]
+    fn the_cache_is_bounded_and_drops_what_expires_soonest() {
+        let cache = CimdCache::default();
+        let now = Instant::now();
+        for i in 0..MAX_CACHE_ENTRIES + 500 {
+            let until = now + Duration::from_secs(60 + i as u64);
+            cache.put(
+                &format!("https://a.example/{i}"),
+                (until, Err("refused".into())),
+            );
+        }
+        assert_eq!(cache.len(), MAX_CACHE_ENTRIES);
+        // The newest stay; the ones that expire soonest went first.
+        assert!(
+            cache
+                .get(&format!("https://a.example/{}", MAX_CACHE_ENTRIES + 499))
+                .is_some()
+        );
+        assert!(cache.get("https://a.example/0").is_none());
+        // Expired entries are never answered.
+        cache.put("https://b.example/x", (now, Err("old".into())));
+        assert!(cache.get("https://b.example/x").is_none());
+    }
+
     fn doc() -> Value {
         json!({ "client_id": ID, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"],
                 "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none" })

@@ -121,6 +121,12 @@ impl ClientStore for CachedStore {
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.inner.list_clients().await
     }
+    async fn list_clients_page(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<Client>> {
+        self.inner.list_clients_page(after, limit).await
+    }
+    async fn count_clients_by_kind(&self) -> StoreResult<Vec<(ClientKind, i64)>> {
+        self.inner.count_clients_by_kind().await
+    }
 }
 
 #[async_trait]
@@ -356,8 +362,15 @@ impl TokenStore for CachedStore {
 
 #[async_trait]
 impl GrantStore for CachedStore {
-    async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()> {
-        self.inner.insert_pending(pending).await
+    async fn insert_pending(
+        &self,
+        pending: &PendingAuthorization,
+        from_address: &str,
+    ) -> StoreResult<()> {
+        self.inner.insert_pending(pending, from_address).await
+    }
+    async fn count_pending_from(&self, from_address: &str, since: i64) -> StoreResult<i64> {
+        self.inner.count_pending_from(from_address, since).await
     }
     async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>> {
         self.inner.find_pending(id).await

@@ -33,6 +33,10 @@ pub trait ClientStore {
     /// Inserts or replaces by id (metadata-document clients are refreshed this way).
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// At most `limit` clients in creation order, after the client `after` (its id).
+    async fn list_clients_page(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<Client>>;
+    /// How many clients of each kind.
+    async fn count_clients_by_kind(&self) -> StoreResult<Vec<(ClientKind, i64)>>;
     /// Successful dynamic registrations from an address since a time (the rate limit).
     /// Live clients that outsiders created: dynamic and metadata-document clients.
     async fn count_dynamic_clients(&self) -> StoreResult<i64>;
@@ -153,7 +157,14 @@ pub trait TokenStore {
 
 #[async_trait]
 pub trait GrantStore {
-    async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
+    /// Stores a pending authorization opened from `from_address`.
+    async fn insert_pending(
+        &self,
+        pending: &PendingAuthorization,
+        from_address: &str,
+    ) -> StoreResult<()>;
+    /// Unfinished pending authorizations opened from `from_address` since `since`.
+    async fn count_pending_from(&self, from_address: &str, since: i64) -> StoreResult<i64>;
     async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
     async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<()>;
     /// Marks a pending request finished; false when it already was (a double submit).

@@ -247,3 +247,73 @@ async fn slow_clients_are_cut_off_health_checks_keep_headroom_and_shutdown_is_bo
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn one_address_holds_only_so_many_unfinished_authorizations() {
+    let s = TestApp::builder().spawn().await;
+    let b = crate::browser::Browser::new(&s);
+    let client_id = b.register("res_tickets").await;
+    let (_, challenge) = crate::browser::pkce();
+    let url = format!(
+        "/resources/res_tickets/oauth/authorize?response_type=code&client_id={client_id}\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&code_challenge={challenge}\
+         &code_challenge_method=S256&scope=tickets.read&state={}",
+        "s".repeat(1_000)
+    );
+    let limit = portcullis::oauth::authorize::MAX_PENDING_PER_ADDRESS;
+    for i in 0..limit {
+        let page = b.get(&url).await;
+        assert!(
+            page.status.is_redirection(),
+            "{i}: {} {}",
+            page.status,
+            page.body
+        );
+    }
+    let refused = b.get(&url).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("Too many sign-ins"),
+        "{}",
+        refused.body
+    );
+    // They expire with the pending window.
+    s.app
+        .clock
+        .advance(portcullis::oauth::authorize::PENDING_TTL + 1);
+    assert!(b.get(&url).await.status.is_redirection());
+}
+
+#[tokio::test]
+async fn client_lists_are_paged() {
+    let s = TestApp::builder()
+        .configure(|c| c.dcr_rate_limit = 1_000)
+        .spawn()
+        .await;
+    let http = reqwest::Client::new();
+    for _ in 0..120 {
+        assert_eq!(register(&http, &s).await.status(), 201);
+    }
+    let api = crate::admin_support::bearer(&s).await;
+    let first = api.get("/clients").await;
+    let page: Vec<Value> = first["clients"].as_array().unwrap().clone();
+    assert_eq!(page.len() as i64, portcullis::admin::clients::PAGE_SIZE);
+    let next = first["next"].as_str().unwrap().to_string();
+    let second = api.get(&format!("/clients?after={next}")).await;
+    let rest = second["clients"].as_array().unwrap();
+    assert!(second["next"].is_null(), "{second}");
+    let mut ids: Vec<&str> = page
+        .iter()
+        .chain(rest.iter())
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let total = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "no client listed twice");
+    assert!(total >= 120, "{total}");
+
+    let admin = crate::admin_support::Admin::login(&s).await;
+    let html = admin.page("/admin/clients").await;
+    assert!(html.body.contains("id=\"next-page\""), "{}", html.body);
+}

@@ -10,6 +10,7 @@ use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_erro
 use crate::admin::clients::{self, ClientView, CreatedClient, StaticClientInput};
 use crate::admin::{resources, split_list};
 use crate::app::AppState;
+use crate::pages::PageQuery;
 use crate::store::Resource;
 
 /// What the new-client form shows.
@@ -64,9 +65,17 @@ impl ClientForm {
 struct ListPage<'a> {
     page: &'a AdminPage,
     clients: Vec<ClientView>,
+    /// The query string of the next page, if there is one.
+    next: Option<String>,
     resources: Vec<Resource>,
     form: ClientForm,
     errors: Errors,
+}
+
+/// `?after=<client id>`: the page after that client.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ClientsQuery {
+    after: Option<String>,
 }
 
 #[derive(Template)]
@@ -79,10 +88,18 @@ struct CreatedPage<'a> {
 async fn list_page(
     app: &AppState,
     page: &AdminPage,
+    after: Option<&str>,
     form: ClientForm,
     errors: Errors,
 ) -> Result<Response, Refused> {
-    let clients = clients::list(app).await.map_err(page_error)?;
+    let list = clients::list(app, after).await.map_err(page_error)?;
+    let next = list.next.map(|id| {
+        format!(
+            "?after={}",
+            form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        )
+    });
+    let clients = list.clients;
     let resources = resources::list(app).await.map_err(page_error)?;
     let status = if errors.any() {
         StatusCode::BAD_REQUEST
@@ -94,6 +111,7 @@ async fn list_page(
         &ListPage {
             page,
             clients,
+            next,
             resources,
             form,
             errors,
@@ -104,13 +122,14 @@ async fn list_page(
 pub async fn get_clients(
     State(app): State<AppState>,
     page: AdminPage,
+    PageQuery(query): PageQuery<ClientsQuery>,
 ) -> Result<Response, Refused> {
     let form = ClientForm {
         is_confidential: true,
         grant_types: vec!["client_credentials".into()],
         ..Default::default()
     };
-    list_page(&app, &page, form, Errors::none()).await
+    list_page(&app, &page, query.after.as_deref(), form, Errors::none()).await
 }
 
 /// Not a redirect: the secret is shown on this response, once, and never stored in clear.
@@ -127,7 +146,7 @@ pub async fn post_clients(
                 created,
             },
         )),
-        Err(e) => list_page(&app, &post.page, form, form_error(e)?).await,
+        Err(e) => list_page(&app, &post.page, None, form, form_error(e)?).await,
     }
 }
 

@@ -235,6 +235,34 @@ impl ClientStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn list_clients_page(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<Client>> {
+        // Keyset paging on (created_at, id): the cursor is a client id (one deleted since
+        // starts the list over).
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE $1 = '' OR created_at > \
+             COALESCE((SELECT created_at FROM clients WHERE id = $1), -1) OR (created_at = \
+             COALESCE((SELECT created_at FROM clients WHERE id = $1), -1) AND id > $1) \
+             ORDER BY created_at, id LIMIT $2"
+        );
+        let rows: Vec<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn count_clients_by_kind(&self) -> StoreResult<Vec<(ClientKind, i64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT kind, COUNT(*) FROM clients GROUP BY kind")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, n)| ClientKind::parse(&kind).map(|k| (k, n)))
+            .collect())
+    }
+
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, id");
         let rows: Vec<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

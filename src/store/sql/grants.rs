@@ -46,10 +46,14 @@ struct PendingRow {
 
 #[async_trait]
 impl GrantStore for SqlStore {
-    async fn insert_pending(&self, p: &PendingAuthorization) -> StoreResult<()> {
+    async fn insert_pending(
+        &self,
+        p: &PendingAuthorization,
+        from_address: &str,
+    ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO pending_authorizations (id, client_id, request, session_id, created_at, expires_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+            "INSERT INTO pending_authorizations (id, client_id, request, session_id, created_at, expires_at, finished_at, from_address) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
         )
         .bind(&p.id)
         .bind(&p.request.client_id)
@@ -57,9 +61,22 @@ impl GrantStore for SqlStore {
         .bind(p.session_id.as_deref())
         .bind(p.created_at)
         .bind(p.expires_at)
+        .bind(from_address)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    async fn count_pending_from(&self, from_address: &str, since: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pending_authorizations \
+             WHERE from_address = $1 AND created_at >= $2 AND finished_at IS NULL",
+        )
+        .bind(from_address)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
     }
 
     async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>> {
@@ -105,7 +122,7 @@ impl GrantStore for SqlStore {
     async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
         // Used codes stay until they expire (replays are recognised), then an hour more.
         let statements = [
-            "DELETE FROM pending_authorizations WHERE expires_at < $1 - 3600",
+            "DELETE FROM pending_authorizations WHERE expires_at < $1 - 300",
             "DELETE FROM authorization_codes WHERE expires_at < $1 - 3600",
             "DELETE FROM refresh_tokens WHERE family_expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
