@@ -20,7 +20,8 @@
 # passed; non-zero when a tool is missing or the server fails.
 #
 # Environment: BENCH_DURATION (seconds, default 60), BENCH_PROFILE (release, default, or
-# debug), BENCH_SKIP_BUILD=1, CARGO_TARGET_DIR.
+# debug), BENCH_SKIP_BUILD=1, BENCH_KEEP_DB=<path> (a copy of the database after the run),
+# CARGO_TARGET_DIR.
 # Usage: bash bench/hostile.sh   (from any directory; installs wrk with apt-get if missing)
 
 set -euo pipefail
@@ -67,6 +68,7 @@ trap cleanup EXIT
 
 DB="$WORK/hostile.db"
 log "starting portcullis (SQLite $DB)"
+: >"$WORK/stdout"
 PORTCULLIS_LISTEN=127.0.0.1:0 \
 PORTCULLIS_DATABASE_URL="sqlite://$DB?mode=rwc" \
 PORTCULLIS_SECRET_KEY="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')" \
@@ -155,6 +157,7 @@ kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || die "the server did not stop cleanly"
 SERVER_PID=""
 DB_END="$(db_bytes)"
+if [[ -n "${BENCH_KEEP_DB:-}" ]]; then cp "$DB" "$BENCH_KEEP_DB"; log "database kept at $BENCH_KEEP_DB"; fi
 
 printf '\n%-10s %12s %10s\n' load requests "req/s"
 for load in token authorize oversized register; do

@@ -160,7 +160,7 @@ pub struct AdminActor {
 /// choose some of them (a client id at the token endpoint).
 pub const MAX_ID_CHARS: usize = 200;
 /// Largest detail (serialized JSON) an audit record keeps.
-pub const MAX_DETAIL_BYTES: usize = 4_096;
+pub const MAX_DETAIL_BYTES: usize = 2_048;
 const TRUNCATED: &str = "…[truncated]";
 
 /// `text` cut to `max` characters, marked when cut.
@@ -171,8 +171,8 @@ pub fn capped(text: &str, max: usize) -> String {
     }
 }
 
-/// Caps every outsider-sized part of a record: ids to `MAX_ID_CHARS`, each string in the
-/// detail to `MAX_ID_CHARS` × 5, and the whole detail to `MAX_DETAIL_BYTES`.
+/// Caps every outsider-sized part of a record: ids and each string in the detail to
+/// `MAX_ID_CHARS`, and the whole detail to `MAX_DETAIL_BYTES`.
 fn bounded(mut r: AuditRecord) -> AuditRecord {
     for id in [
         &mut r.client_id,
@@ -185,9 +185,9 @@ fn bounded(mut r: AuditRecord) -> AuditRecord {
     {
         *id = capped(id, MAX_ID_CHARS);
     }
-    cap_strings(&mut r.detail, MAX_ID_CHARS * 5);
+    cap_strings(&mut r.detail, MAX_ID_CHARS);
     if r.detail.to_string().len() > MAX_DETAIL_BYTES {
-        let preview = capped(&r.detail.to_string(), 1_024);
+        let preview = capped(&r.detail.to_string(), 512);
         r.detail = serde_json::json!({ "truncated": true, "preview": preview });
     }
     r
