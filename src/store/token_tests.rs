@@ -316,3 +316,38 @@ async fn concurrent_rotations_leave_no_live_token_of_the_family() {
         }
     }
 }
+
+#[tokio::test]
+async fn families_and_their_access_tokens_are_purged_once_expired() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        s.insert_code(&code("h1", "fam_p"), &family("fam_p"))
+            .await
+            .unwrap();
+        s.redeem_code("h1", 11, &issuance("fam_p", "tkn_p", None))
+            .await
+            .unwrap();
+        // The access token row goes at its expiry (400), the family at its own (10,000).
+        s.purge_expired(401).await.unwrap();
+        assert_eq!(
+            s.access_token_status("tkn_p").await.unwrap(),
+            AccessTokenStatus::Unrecorded,
+            "{name}"
+        );
+        s.revoke_family("fam_p", 402).await.unwrap();
+        s.purge_expired(9_999).await.unwrap();
+        assert!(
+            s.find_code("h1").await.unwrap().is_none(),
+            "{name}: the code went an hour after it expired"
+        );
+        s.purge_expired(10_001).await.unwrap();
+        // Gone: a family id seen again is a new, live family (ids are random, never reused).
+        s.insert_code(&code("h2", "fam_p"), &family("fam_p"))
+            .await
+            .unwrap();
+        assert!(
+            !s.find_code("h2").await.unwrap().unwrap().is_family_revoked,
+            "{name}"
+        );
+    }
+}
