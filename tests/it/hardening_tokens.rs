@@ -378,3 +378,114 @@ async fn a_user_enabled_again_and_signing_in_within_the_same_second_gets_live_to
     let (status, body) = refresh(&fresh, &client_id, &again).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A replica killed (SIGKILL) while it rotates refresh tokens and redeems codes leaves every
+/// family with exactly one usable refresh token unless it was revoked, and no code consumed
+/// without the tokens it issued recorded.
+#[tokio::test]
+async fn a_crash_under_load_breaks_no_family_and_loses_no_redemption() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let s = TestApp::builder()
+        .clock(Arc::new(FixedClock::new(now)))
+        .spawn()
+        .await;
+    let mut replica = ServerProcess::start(&[
+        ("PORTCULLIS_ISSUER", s.base.as_str()),
+        ("PORTCULLIS_DATABASE_URL", s.app.db.url.as_str()),
+        ("PORTCULLIS_SECRET_KEY", TEST_SECRET_KEY_B64),
+    ]);
+    let b = Browser::new(&s);
+    let mut first = Some(first_flow(&b).await);
+    let client_id = first.as_ref().unwrap().client_id.clone();
+    let mut families = Vec::new();
+    let mut codes = Vec::new();
+    for i in 0..40 {
+        let flow = match first.take() {
+            Some(f) => f,
+            None => next_flow(&b, &client_id).await,
+        };
+        if i % 2 == 0 {
+            let (status, tokens) = redeem(&b, &client_id, &flow).await;
+            assert_eq!(status, 200, "{tokens}");
+            families.push(tokens["refresh_token"].as_str().unwrap().to_string());
+        } else {
+            codes.push(flow);
+        }
+    }
+    let url = format!("{}{TOKEN}", replica.base);
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for mut refresh_token in families {
+        let (http, url, client_id) = (http.clone(), url.clone(), client_id.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.as_str()),
+                    ("client_id", client_id.as_str()),
+                ];
+                let Ok(res) = http.post(&url).form(&form).send().await else {
+                    break;
+                };
+                let Ok(body) = res.json::<Value>().await else {
+                    break;
+                };
+                match body["refresh_token"].as_str() {
+                    Some(next) => refresh_token = next.to_string(),
+                    None => break,
+                }
+            }
+        }));
+    }
+    for flow in codes {
+        let (http, url) = (http.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", flow.code.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", flow.verifier.as_str()),
+                ("client_id", flow.client_id.as_str()),
+            ];
+            let _ = http.post(&url).form(&form).send().await;
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    replica.child.kill().unwrap();
+    replica.child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&s.app.db.url).await.unwrap();
+    // Per family: refresh tokens still usable, and revoked ones.
+    let families: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT family_id, \
+         SUM(CASE WHEN used_at IS NULL AND revoked_at IS NULL THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END) \
+         FROM refresh_tokens GROUP BY family_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(families.len() >= 20, "{}", families.len());
+    for (family, usable, revoked) in &families {
+        assert!(
+            *revoked > 0 || *usable == 1,
+            "family {family}: {usable} usable refresh tokens and none revoked"
+        );
+    }
+    let (lost,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM authorization_codes WHERE used_at IS NOT NULL AND access_jti IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(lost, 0, "codes consumed without their tokens recorded");
+    pool.close().await;
+}
