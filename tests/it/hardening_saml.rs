@@ -143,14 +143,17 @@ impl Fx {
     }
 }
 
-/// The `…portcullis_saml=…` pair the jar would send to `url`, if any.
+/// The `…portcullis_saml_…=…` pairs the jar would send to `url`, if any.
 fn binding_cookie(jar: &reqwest::cookie::Jar, url: &url::Url) -> Option<String> {
     let all = jar.cookies(url)?;
-    all.to_str()
+    let pairs = all
+        .to_str()
         .unwrap()
         .split("; ")
-        .find(|pair| pair.split('=').next().unwrap().ends_with("portcullis_saml"))
-        .map(str::to_string)
+        .filter(|pair| pair.split('=').next().unwrap().contains("portcullis_saml_"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 async fn spawn_https() -> Spawned {
@@ -173,7 +176,8 @@ async fn over_https_a_response_solicited_in_another_browser_is_refused_and_the_s
     let reason = failed[0].detail["reason"].as_str().unwrap();
     assert!(reason.contains("browser"), "{reason}");
 
-    // A victim with a login of their own under way (their own binding cookie): refused too.
+    // A victim with a login of their own under way (their own binding cookie, which binds
+    // only their own request): refused too.
     let (victim, victim_jar) = browser(&fx.s);
     let victims_client = victim.register("res_tickets").await;
     let _ = begin(&victim, &victims_client, REDIRECT_URI, CONN, None).await;
@@ -185,7 +189,7 @@ async fn over_https_a_response_solicited_in_another_browser_is_refused_and_the_s
     // The binding cookie the start set: survives the IdP's cross-site POST, only to the ACS.
     let acs_url = url::Url::parse(&format!("{}/sso/v1/saml/{CONN}/acs", fx.s.base)).unwrap();
     let pair = binding_cookie(&attacker_jar, &acs_url).expect("a binding cookie at the start");
-    assert!(pair.starts_with("__Secure-portcullis_saml="), "{pair}");
+    assert!(pair.starts_with("__Secure-portcullis_saml_"), "{pair}");
     let elsewhere = url::Url::parse(&format!("{}/oauth/consent", fx.s.base)).unwrap();
     assert!(
         binding_cookie(&attacker_jar, &elsewhere).is_none(),
@@ -202,7 +206,11 @@ async fn over_https_a_response_solicited_in_another_browser_is_refused_and_the_s
         .get_all("set-cookie")
         .iter()
         .map(|c| c.to_str().unwrap())
-        .any(|c| c.starts_with("__Secure-portcullis_saml=;") && c.contains("Max-Age=0"));
+        .any(|c| {
+            c.starts_with("__Secure-portcullis_saml_")
+                && c.contains("=; ")
+                && c.contains("Max-Age=0")
+        });
     assert!(cleared, "the binding cookie is removed once used");
     let _ = attacker;
 }
@@ -232,7 +240,7 @@ async fn the_binding_cookie_is_same_site_none_secure_http_only_and_scoped_to_the
         .get_all("set-cookie")
         .iter()
         .map(|c| c.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("__Secure-portcullis_saml="))
+        .find(|c| c.starts_with("__Secure-portcullis_saml_"))
         .expect("a binding cookie");
     for attribute in [
         "; HttpOnly",
