@@ -387,6 +387,9 @@ impl GrantStore for CachedStore {
     async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()> {
         self.inner.insert_upstream_login(login).await
     }
+    async fn find_upstream_login(&self, state_hash: &str) -> StoreResult<Option<UpstreamLogin>> {
+        self.inner.find_upstream_login(state_hash).await
+    }
     async fn take_upstream_login(
         &self,
         state_hash: &str,

@@ -179,7 +179,9 @@ pub struct Consent {
     pub revoked_at: Option<i64>,
 }
 
-/// An upstream login in flight (OIDC): `secrets` holds the nonce and PKCE verifier, sealed.
+/// An upstream login in flight: `secrets` holds, sealed, the OIDC nonce and PKCE verifier
+/// or the SAML AuthnRequest ID; `browser_hash` is the hash of the cookie that binds it to
+/// the browser that started it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamLogin {
     pub state_hash: String,

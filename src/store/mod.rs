@@ -173,6 +173,9 @@ pub trait GrantStore {
     /// families, revocation records and sessions. Returns how many rows went.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
     async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()>;
+    /// An upstream state, used or not, without consuming it: a check that must not spend
+    /// it (whether this browser may) comes before [`GrantStore::take_upstream_login`].
+    async fn find_upstream_login(&self, state_hash: &str) -> StoreResult<Option<UpstreamLogin>>;
     /// Consumes an upstream state atomically; a second use is `Replayed`.
     async fn take_upstream_login(
         &self,

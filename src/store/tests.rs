@@ -365,6 +365,46 @@ async fn saml_assertion_ids_are_accepted_once_per_connection_until_they_expire()
 }
 
 #[tokio::test]
+async fn an_upstream_login_is_found_without_being_used_and_taken_once() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let login = crate::store::UpstreamLogin {
+            state_hash: "h1".into(),
+            connection_id: "conn_a".into(),
+            pending_id: "req_1".into(),
+            browser_hash: "b1".into(),
+            secrets: "sealed".into(),
+            created_at: 10,
+            expires_at: 610,
+            used_at: None,
+        };
+        s.insert_upstream_login(&login).await.unwrap();
+        assert!(
+            s.find_upstream_login("h2").await.unwrap().is_none(),
+            "{name}"
+        );
+        for _ in 0..2 {
+            let found = s.find_upstream_login("h1").await.unwrap();
+            assert_eq!(
+                found.as_ref(),
+                Some(&login),
+                "{name}: finding uses nothing up"
+            );
+        }
+        assert!(matches!(
+            s.take_upstream_login("h1", 20).await.unwrap(),
+            Taken::Fresh(_)
+        ));
+        let used = s.find_upstream_login("h1").await.unwrap().unwrap();
+        assert_eq!(used.used_at, Some(20), "{name}");
+        assert!(matches!(
+            s.take_upstream_login("h1", 30).await.unwrap(),
+            Taken::Replayed(_)
+        ));
+    }
+}
+
+#[tokio::test]
 async fn users_upsert_by_connection_and_subject_and_consents_by_client_redirect_resource() {
     let (stores, _dir) = stores().await;
     for (name, s) in stores {

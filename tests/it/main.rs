@@ -20,6 +20,7 @@ mod flow;
 mod flow_negative;
 mod hardening_bounds;
 mod hardening_input;
+mod hardening_saml;
 mod hardening_surfaces;
 mod hardening_tokens;
 mod keys;

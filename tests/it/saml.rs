@@ -82,8 +82,10 @@ pub fn browser(s: &Spawned) -> (Browser, Arc<reqwest::cookie::Jar>) {
     )
 }
 
-/// A cross-site POST to the ACS: no cookies at all. Its `Set-Cookie` lands in `jar`, as
-/// in a browser.
+/// A cross-site POST to the ACS from the browser of `jar`: of its cookies only the SAML
+/// binding cookie comes along (made for that: SameSite=None over https, no SameSite over
+/// http), never the SameSite=Lax session cookie. Its `Set-Cookie` lands in `jar`, as in a
+/// browser.
 pub async fn post_acs_cross_site(
     s: &Spawned,
     jar: &reqwest::cookie::Jar,
@@ -95,13 +97,23 @@ pub async fn post_acs_cross_site(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let res = http
-        .post(acs_url)
-        .form(&[("SAMLResponse", saml_response), ("RelayState", relay_state)])
-        .send()
-        .await
-        .unwrap();
     let base = url::Url::parse(&s.base).unwrap();
+    let mut req = http
+        .post(acs_url)
+        .form(&[("SAMLResponse", saml_response), ("RelayState", relay_state)]);
+    let sent_to = url::Url::parse(acs_url).unwrap();
+    let binding = jar.cookies(&sent_to).map(|all| {
+        all.to_str()
+            .unwrap()
+            .split("; ")
+            .filter(|pair| pair.split('=').next().unwrap().contains("portcullis_saml_"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    if let Some(cookie) = binding.filter(|c| !c.is_empty()) {
+        req = req.header("cookie", cookie);
+    }
+    let res = req.send().await.unwrap();
     let mut cookies = res.headers().get_all("set-cookie").iter().peekable();
     if cookies.peek().is_some() {
         jar.set_cookies(&mut cookies, &base);

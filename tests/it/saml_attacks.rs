@@ -3,7 +3,7 @@
 //! user; each test also shows the good fixture of the same shape is accepted, so a refusal
 //! is the check's doing and not a broken fixture's.
 
-use crate::browser::{Browser, Page, REDIRECT_URI, query};
+use crate::browser::{Page, REDIRECT_URI, query};
 use crate::saml::{
     acs, assert_refused_by, begin, begin_with, browser, confirm, entity, post_acs_cross_site, spawn,
 };
@@ -85,7 +85,18 @@ impl Fx {
 
     async fn post(&self, conn: &str, xml: &str, relay_state: &str) -> Page {
         let (_, jar) = browser(&self.s);
-        post_acs_cross_site(&self.s, &jar, &acs(&self.s, conn), &b64(xml), relay_state).await
+        self.post_from(&jar, conn, xml, relay_state).await
+    }
+
+    /// The IdP's POST into the browser of `jar` (the one that started the login).
+    async fn post_from(
+        &self,
+        jar: &reqwest::cookie::Jar,
+        conn: &str,
+        xml: &str,
+        relay_state: &str,
+    ) -> Page {
+        post_acs_cross_site(&self.s, jar, &acs(&self.s, conn), &b64(xml), relay_state).await
     }
 
     /// Accepted: the confirmation page, and confirming it signs the person in.
@@ -512,7 +523,7 @@ async fn wrapping_comment_and_dtd_attacks_are_refused() {
 #[tokio::test]
 async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() {
     let fx = setup().await;
-    let (b, _) = browser(&fx.s);
+    let (b, jar) = browser(&fx.s);
     let client_id = b.register("res_tickets").await;
 
     // The response to another request, with this login's RelayState.
@@ -524,7 +535,8 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         Some("_another-request"),
     );
     let page = fx
-        .post(
+        .post_from(
+            &jar,
             "conn_fx",
             &r.signed(&fx.a, Alg::Sha256, true),
             &begun.relay_state,
@@ -545,7 +557,12 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
     let assertion = sign(&r.assertion(Some(Alg::Sha256)), &fx.a, "Assertion");
     r.in_response_to = Some(begun.request_id.clone());
     let page = fx
-        .post("conn_fx", &r.wrap(&assertion, None), &begun.relay_state)
+        .post_from(
+            &jar,
+            "conn_fx",
+            &r.wrap(&assertion, None),
+            &begun.relay_state,
+        )
         .await;
     assert_eq!(
         page.status, 403,
@@ -563,17 +580,23 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         Some(&begun.request_id),
     );
     let xml = r.signed(&fx.a, Alg::Sha256, false);
-    let page = fx.post("conn_fx", &xml, &begun.relay_state).await;
+    let page = fx
+        .post_from(&jar, "conn_fx", &xml, &begun.relay_state)
+        .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let consent = page.location.unwrap();
     assert!(consent.starts_with("/oauth/consent"), "{consent}");
-    let replay = fx.post("conn_fx", &xml, &begun.relay_state).await;
+    let replay = fx
+        .post_from(&jar, "conn_fx", &xml, &begun.relay_state)
+        .await;
     assert_eq!(replay.status, 403, "{}", replay.body);
     // The used RelayState names nothing now: the replay is unsolicited, and answers a
     // request, so it is refused as such.
     assert_refused_by(&fx.s, "in_response_to", "a replayed solicited response").await;
 
-    // A RelayState issued for this connection, presented at another connection's ACS.
+    // A RelayState issued for this connection, presented at another connection's ACS (a
+    // new browser: the one above is signed in now).
+    let (b, jar) = browser(&fx.s);
     let begun = begin(&b, &client_id, REDIRECT_URI, "conn_fx", None).await;
     let r = Response::good(
         OTHER_IDP,
@@ -582,7 +605,8 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
         Some(&begun.request_id),
     );
     let page = fx
-        .post(
+        .post_from(
+            &jar,
             "conn_other",
             &r.signed(&fx.o, Alg::Sha256, true),
             &begun.relay_state,
@@ -595,7 +619,7 @@ async fn sp_initiated_responses_must_answer_this_browsers_outstanding_request() 
 #[tokio::test]
 async fn a_trusted_client_hears_access_denied_when_the_response_is_refused() {
     let fx = setup().await;
-    let b = Browser::new(&fx.s);
+    let (b, jar) = browser(&fx.s);
     let begun = begin_with(
         &b,
         "m2m_public",
@@ -612,7 +636,8 @@ async fn a_trusted_client_hears_access_denied_when_the_response_is_refused() {
     );
     r.audience = "https://other-sp.example/metadata".into();
     let page = fx
-        .post(
+        .post_from(
+            &jar,
             "conn_fx",
             &r.signed(&fx.a, Alg::Sha256, true),
             &begun.relay_state,

@@ -309,11 +309,24 @@ impl Builder {
 
     /// Binds 127.0.0.1:0 and serves; the issuer is the real address.
     pub async fn spawn(self) -> Spawned {
+        self.spawn_as("http").await
+    }
+
+    /// [`Builder::spawn`] with an `https://` issuer (the address behind a TLS-terminating
+    /// proxy): requests still go to the plain-http `base`, but every URL and cookie the
+    /// server makes is the https issuer's (`Secure`, `__Host-`; reqwest's cookie store sends
+    /// Secure cookies to loopback).
+    #[allow(dead_code)]
+    pub async fn spawn_https(self) -> Spawned {
+        self.spawn_as("https").await
+    }
+
+    async fn spawn_as(self, scheme: &str) -> Spawned {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = self.build_with_issuer(format!("http://{addr}")).await;
+        let app = self.build_with_issuer(format!("{scheme}://{addr}")).await;
         let router = app.router.clone();
         let server = tokio::spawn(async move {
             let _ = axum::serve(

@@ -1,17 +1,22 @@
 //! `POST /sso/v1/saml/{conn}/acs`: the IdP's response. A RelayState naming an outstanding
 //! request of this connection makes it solicited: its AuthnRequest ID is the only
-//! acceptable InResponseTo, and the pending authorization it belongs to is completed.
-//! Anything else is unsolicited (IdP-initiated): refused unless the connection allows it,
-//! and then it only signs the person in; it never completes a pending authorization.
+//! acceptable InResponseTo, and the pending authorization it belongs to is completed, but
+//! only in the browser that started it (the binding cookie, see [`super::binding`]); a
+//! response from another browser is refused over https and asked about over http, and
+//! neither uses anything up. Anything else is unsolicited (IdP-initiated): refused unless
+//! the connection allows it, and then it only signs the person in; it never completes a
+//! pending authorization.
 
 use crate::pages::PagePath;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::binding::{self, Binding, BindingCookies};
 use super::metadata::{IdpMetadata, idp_metadata, refetch_idp_metadata};
+use super::start::acs_path;
 use super::verify::{self, Expected, Refusal, Verified, verify_response};
 use super::{SamlSettings, settings};
 use crate::app::AppState;
@@ -33,9 +38,10 @@ pub async fn post_acs(
     State(app): State<AppState>,
     PagePath(conn): PagePath<String>,
     cookie: SessionCookie,
+    binding: BindingCookies,
     PageForm(form): PageForm<AcsForm>,
 ) -> Response {
-    acs(&app, &conn, form, &cookie)
+    acs(&app, &conn, form, &binding, &cookie)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -44,6 +50,7 @@ async fn acs(
     app: &AppState,
     conn: &str,
     form: AcsForm,
+    binding: &BindingCookies,
     cookie: &SessionCookie,
 ) -> Result<Response, PageError> {
     let connection = app
@@ -60,26 +67,56 @@ async fn acs(
             )
         })?;
     let s = settings(app.issuer(), &connection);
+    let now = app.clock.now();
+    // Found, not taken: whether this browser may answer it is decided first.
     let outstanding = if form.relay_state.is_empty() || form.relay_state.len() > 128 {
         None
     } else {
         let hash = crypto::hash_secret(&form.relay_state);
-        match app
-            .store
-            .take_upstream_login(&hash, app.clock.now())
+        app.store
+            .find_upstream_login(&hash)
             .await?
-        {
-            Taken::Fresh(login) if login.expires_at > app.clock.now() => Some(login),
-            Taken::Fresh(_) => None,
-            Taken::Replayed(_) | Taken::Missing => None,
-        }
+            .filter(|l| l.used_at.is_none() && l.expires_at > now)
     };
-    match outstanding {
-        Some(login) => solicited(app, &connection, &s, login, &form.saml_response, cookie).await,
-        None => unsolicited(app, &connection, &s, &form.saml_response).await,
+    let Some(login) = outstanding else {
+        return unsolicited(app, &connection, &s, &form.saml_response).await;
+    };
+    let presented = binding.value_for(app.issuer(), &login.state_hash);
+    match binding::decide(app.issuer(), presented, &login.browser_hash) {
+        Binding::Refuse(why) => {
+            let r = verify::refuse("browser", why);
+            Ok(refuse_here(app, &connection, &r).await)
+        }
+        Binding::Ask => ask(app, &connection, &s, login, &form.saml_response).await,
+        Binding::ThisBrowser => {
+            let used = binding::set_cookie(
+                app.issuer(),
+                &acs_path(&s.acs_url),
+                &login.state_hash,
+                "",
+                0,
+            );
+            let mut response = solicited(app, &connection, &s, login, &form.saml_response, cookie)
+                .await
+                .unwrap_or_else(IntoResponse::into_response);
+            response.headers_mut().append(header::SET_COOKIE, used);
+            Ok(response)
+        }
     }
 }
 
+/// The AuthnRequest ID an upstream login keeps sealed.
+fn request_id(app: &AppState, login: &UpstreamLogin) -> Result<String, PageError> {
+    app.config
+        .secret
+        .open(&login.secrets, &login.state_hash)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v.get("request_id")?.as_str().map(str::to_string))
+        .ok_or_else(PageError::server_error)
+}
+
+/// The browser that started the login: the request is used up and completed.
 async fn solicited(
     app: &AppState,
     connection: &Connection,
@@ -88,6 +125,19 @@ async fn solicited(
     saml_response: &str,
     cookie: &SessionCookie,
 ) -> Result<Response, PageError> {
+    let now = app.clock.now();
+    let login = match app
+        .store
+        .take_upstream_login(&login.state_hash, now)
+        .await?
+    {
+        Taken::Fresh(l) if l.expires_at > now => l,
+        // Answered in the meantime (a double submit).
+        _ => {
+            let r = verify::refuse("replay", "this request was already answered");
+            return Ok(refuse_here(app, connection, &r).await);
+        }
+    };
     let pending = open_pending(app, &login.pending_id).await?;
     let denied = |r: Refusal| refuse(app, &pending, connection, "access_denied", r.reason());
     if login.connection_id != connection.id {
@@ -97,14 +147,7 @@ async fn solicited(
     if !connection.is_enabled {
         return Ok(denied(verify::refuse("connection", "disabled")).await);
     }
-    let request_id = app
-        .config
-        .secret
-        .open(&login.secrets, &login.state_hash)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v.get("request_id")?.as_str().map(str::to_string))
-        .ok_or_else(PageError::server_error)?;
+    let request_id = request_id(app, &login)?;
     let idp = match idp_metadata(app, s).await {
         Ok(m) => m,
         Err(why) => return Ok(refuse(app, &pending, connection, "server_error", why).await),
@@ -113,6 +156,47 @@ async fn solicited(
         Ok(verified) => complete_login(app, &pending, connection, verified.identity, cookie).await,
         Err(r) => Ok(denied(r).await),
     }
+}
+
+/// Over plain http without the binding cookie: the response is checked but not used up,
+/// and the person is asked, by name, whether to go on (see [`super::confirm`]). Nothing
+/// here touches the pending request: this browser may not be the one that started it.
+async fn ask(
+    app: &AppState,
+    connection: &Connection,
+    s: &SamlSettings,
+    login: UpstreamLogin,
+    saml_response: &str,
+) -> Result<Response, PageError> {
+    if login.connection_id != connection.id || !connection.is_enabled {
+        let r = if connection.is_enabled {
+            verify::refuse("relay_state", "it was issued for another connection")
+        } else {
+            verify::refuse("connection", "disabled")
+        };
+        return Ok(refuse_here(app, connection, &r).await);
+    }
+    let pending = open_pending(app, &login.pending_id).await?;
+    let request_id = request_id(app, &login)?;
+    let idp = idp_metadata(app, s)
+        .await
+        .map_err(|why| unavailable(connection, why))?;
+    match verify_refetching(app, s, &idp, Some(request_id), saml_response).await {
+        Ok(verified) => {
+            Ok(super::confirm::ask_solicited(app, connection, &pending, &login, verified).await)
+        }
+        Err(r) => Ok(refuse_here(app, connection, &r).await),
+    }
+}
+
+fn unavailable(connection: &Connection, why: String) -> PageError {
+    tracing::warn!(connection = %connection.id, reason = %why, "SAML IdP metadata unavailable");
+    PageError::new(
+        StatusCode::BAD_GATEWAY,
+        "upstream_unavailable",
+        "Sign-in is unavailable",
+        "Your organization's identity provider cannot be reached. Try again later.",
+    )
 }
 
 async fn unsolicited(
@@ -128,28 +212,20 @@ async fn unsolicited(
             "the connection is disabled"
         };
         let r = verify::refuse("unsolicited", detail);
-        return Ok(refuse_unsolicited(app, connection, &r).await);
+        return Ok(refuse_here(app, connection, &r).await);
     }
-    let idp = idp_metadata(app, s).await.map_err(|why| {
-        tracing::warn!(connection = %connection.id, reason = %why, "SAML IdP metadata unavailable");
-        PageError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_unavailable",
-            "Sign-in is unavailable",
-            "Your organization's identity provider cannot be reached. Try again later.",
-        )
-    })?;
+    let idp = idp_metadata(app, s)
+        .await
+        .map_err(|why| unavailable(connection, why))?;
     let verified = match check(app, connection, s, &idp, None, saml_response).await {
         Ok(v) => v,
-        Err(r) => return Ok(refuse_unsolicited(app, connection, &r).await),
+        Err(r) => return Ok(refuse_here(app, connection, &r).await),
     };
     Ok(super::confirm::ask(app, connection, verified.identity))
 }
 
-/// The checks (off the async runtime; once more with refetched metadata when the signature
-/// is by a certificate the metadata did not list, as after a key rotation), then the replay
-/// cache: an assertion ID is accepted once, remembered in the store until it could no
-/// longer be valid.
+/// The checks of [`verify_refetching`], then the replay cache: an assertion ID is accepted
+/// once, remembered in the store until it could no longer be valid.
 async fn check(
     app: &AppState,
     connection: &Connection,
@@ -158,13 +234,7 @@ async fn check(
     request_id: Option<String>,
     saml_response: &str,
 ) -> Result<Verified, Refusal> {
-    let mut verified = verify_blocking(s, idp.clone(), request_id.clone(), saml_response).await;
-    if matches!(&verified, Err(r) if r.check == "signature")
-        && let Some(fresh) = refetch_idp_metadata(app, s).await
-    {
-        verified = verify_blocking(s, (*fresh).clone(), request_id, saml_response).await;
-    }
-    let verified = verified?;
+    let verified = verify_refetching(app, s, idp, request_id, saml_response).await?;
     let is_first = app
         .store
         .remember_assertion(
@@ -184,6 +254,24 @@ async fn check(
         });
     }
     Ok(verified)
+}
+
+/// The checks (off the async runtime; once more with refetched metadata when the signature
+/// is by a certificate the metadata did not list, as after a key rotation).
+async fn verify_refetching(
+    app: &AppState,
+    s: &SamlSettings,
+    idp: &IdpMetadata,
+    request_id: Option<String>,
+    saml_response: &str,
+) -> Result<Verified, Refusal> {
+    let mut verified = verify_blocking(s, idp.clone(), request_id.clone(), saml_response).await;
+    if matches!(&verified, Err(r) if r.check == "signature")
+        && let Some(fresh) = refetch_idp_metadata(app, s).await
+    {
+        verified = verify_blocking(s, (*fresh).clone(), request_id, saml_response).await;
+    }
+    verified
 }
 
 async fn verify_blocking(
@@ -212,7 +300,9 @@ async fn verify_blocking(
     })?
 }
 
-async fn refuse_unsolicited(app: &AppState, connection: &Connection, r: &Refusal) -> Response {
+/// A refusal that touches no pending request (this browser may not be the one that
+/// started it): audited, and a page.
+async fn refuse_here(app: &AppState, connection: &Connection, r: &Refusal) -> Response {
     let reason = r.reason();
     tracing::info!(connection = %connection.id, %reason, "SAML response refused");
     record_login_failed(app, connection, reason).await;

@@ -1,13 +1,16 @@
 //! SAML 2.0 service provider (samael with xmlsec): SP-initiated login with an AuthnRequest
 //! over HTTP-Redirect, responses over HTTP-POST at `/sso/v1/saml/{conn}/acs`, SP metadata
 //! at `/sso/v1/saml/{conn}/metadata`. The outstanding request is found through a
-//! server-side RelayState (single use, 10 minutes), never a cookie: the IdP's POST is
-//! cross-site and a SameSite=Lax cookie does not come with it. Every check is in
-//! [`verify`]; IdP-initiated login is off unless the connection allows it, it never
-//! completes a pending authorization, and it signs the person in only after they confirm
-//! on our own page (no login CSRF).
+//! server-side RelayState (single use, 10 minutes) and is answered only in the browser
+//! that started it: a cookie scoped to the ACS, `SameSite=None; Secure` over https so the
+//! IdP's cross-site POST carries it ([`binding`]); over plain http a response that comes
+//! without it is confirmed by the person first. Every check is in [`verify`];
+//! IdP-initiated login is off unless the connection allows it, it never completes a
+//! pending authorization, and it signs the person in only after they confirm on our own
+//! page (no login CSRF).
 
 mod acs;
+pub mod binding;
 mod confirm;
 pub mod metadata;
 mod start;

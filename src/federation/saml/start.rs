@@ -1,14 +1,15 @@
 //! `GET /sso/v1/saml/{conn}/start?request=…`: an AuthnRequest over HTTP-Redirect, its ID
-//! and the pending request kept server-side under a fresh RelayState.
+//! and the pending request kept server-side under a fresh RelayState, bound to this
+//! browser by a cookie sent only to the ACS (see [`super::binding`]).
 
 use crate::pages::{PagePath, PageQuery};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use samael::service_provider::ServiceProvider;
 
 use super::metadata::idp_metadata;
-use super::settings;
+use super::{binding, settings};
 use crate::app::AppState;
 use crate::crypto;
 use crate::federation::oidc::UPSTREAM_TTL;
@@ -62,21 +63,39 @@ async fn start(
         .map_err(|e| unavailable(e.to_string()))?
         .ok_or_else(|| unavailable("the AuthnRequest has no destination".into()))?;
 
+    let browser = crypto::random_token();
     let now = app.clock.now();
     let state_hash = crypto::hash_secret(&relay_state);
     let secrets = serde_json::json!({ "request_id": request.id }).to_string();
     app.store
         .insert_upstream_login(&UpstreamLogin {
             secrets: app.config.secret.seal(secrets.as_bytes(), &state_hash),
-            state_hash,
+            state_hash: state_hash.clone(),
             connection_id: connection.id.clone(),
             pending_id: pending.id.clone(),
-            // The IdP's POST is cross-site: no cookie binds it, the RelayState does.
-            browser_hash: String::new(),
+            browser_hash: crypto::hash_secret(&browser),
             created_at: now,
             expires_at: now + UPSTREAM_TTL,
             used_at: None,
         })
         .await?;
-    Ok(pages::redirect(url.as_str(), StatusCode::SEE_OTHER))
+    let mut response = pages::redirect(url.as_str(), StatusCode::SEE_OTHER);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        binding::set_cookie(
+            app.issuer(),
+            &acs_path(&s.acs_url),
+            &state_hash,
+            &browser,
+            UPSTREAM_TTL,
+        ),
+    );
+    Ok(response)
+}
+
+/// The ACS URL's path, where the binding cookie is sent.
+pub(super) fn acs_path(acs_url: &str) -> String {
+    url::Url::parse(acs_url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| "/".into())
 }

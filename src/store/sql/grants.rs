@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use super::{SqlStore, from_json, to_json};
 use crate::store::{GrantStore, PendingAuthorization, StoreResult, Taken, UpstreamLogin};
 
+const UPSTREAM_COLUMNS: &str =
+    "state_hash, connection_id, pending_id, browser_hash, secrets, created_at, expires_at, used_at";
+
 #[derive(sqlx::FromRow)]
 struct UpstreamRow {
     state_hash: String,
@@ -180,12 +183,22 @@ impl GrantStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn find_upstream_login(&self, state_hash: &str) -> StoreResult<Option<UpstreamLogin>> {
+        let row: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UPSTREAM_COLUMNS} FROM upstream_logins WHERE state_hash = $1"
+        )))
+        .bind(state_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
     async fn take_upstream_login(
         &self,
         state_hash: &str,
         now: i64,
     ) -> StoreResult<Taken<UpstreamLogin>> {
-        const COLUMNS: &str = "state_hash, connection_id, pending_id, browser_hash, secrets, created_at, expires_at, used_at";
+        const COLUMNS: &str = UPSTREAM_COLUMNS;
         let fresh: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE upstream_logins SET used_at = $2 WHERE state_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
         )))
