@@ -8,7 +8,7 @@
 
 use super::endpoint::client_may_use;
 use crate::app::AppState;
-use crate::store::{Client, Organization, Resource, StoreError, User};
+use crate::store::{Client, Grant, Organization, Resource, StoreError, User};
 
 /// Who and what a grant is for.
 pub struct GrantParties<'a> {
@@ -18,6 +18,20 @@ pub struct GrantParties<'a> {
     pub connection_id: &'a str,
     pub resource_id: &'a str,
     pub redirect_uri: &'a str,
+}
+
+impl<'a> GrantParties<'a> {
+    /// The parties of an issued grant (a code or a refresh token's) for `client`.
+    pub fn of(client: &'a Client, grant: &'a Grant) -> Self {
+        Self {
+            client,
+            user_id: &grant.user_id,
+            organization_id: &grant.organization_id,
+            connection_id: &grant.connection_id,
+            resource_id: &grant.resource_id,
+            redirect_uri: &grant.redirect_uri,
+        }
+    }
 }
 
 /// Whether the user's consent must still stand (after the consent step, not before it).

@@ -193,9 +193,10 @@ async fn concurrent_code_redemptions_leave_no_live_token_of_the_family() {
     code_races(&s, &bases, 20).await;
 }
 
-#[tokio::test]
-async fn races_across_two_processes_on_one_database_leave_no_live_token() {
-    // The replica runs on the real clock: so does this one.
+/// A test app and a second portcullis process (the real binary) on the same database, with
+/// the same issuer and secret key, as replicas behind a load balancer. The replica runs on
+/// the real clock: so does the app.
+async fn with_replica() -> (Spawned, ServerProcess) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -204,13 +205,17 @@ async fn races_across_two_processes_on_one_database_leave_no_live_token() {
         .clock(Arc::new(FixedClock::new(now)))
         .spawn()
         .await;
-    // A second portcullis process (the real binary) on the same database, with the same
-    // issuer and secret key, as a replica behind a load balancer.
     let replica = ServerProcess::start(&[
         ("PORTCULLIS_ISSUER", s.base.as_str()),
         ("PORTCULLIS_DATABASE_URL", s.app.db.url.as_str()),
         ("PORTCULLIS_SECRET_KEY", TEST_SECRET_KEY_B64),
     ]);
+    (s, replica)
+}
+
+#[tokio::test]
+async fn races_across_two_processes_on_one_database_leave_no_live_token() {
+    let (s, replica) = with_replica().await;
     let bases = [s.base.clone(), replica.base.clone()];
     // The replica answers for the same families (a token from here refreshes there).
     tokio::time::timeout(Duration::from_secs(240), async {
@@ -384,19 +389,7 @@ async fn a_user_enabled_again_and_signing_in_within_the_same_second_gets_live_to
 /// without the tokens it issued recorded.
 #[tokio::test]
 async fn a_crash_under_load_breaks_no_family_and_loses_no_redemption() {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let s = TestApp::builder()
-        .clock(Arc::new(FixedClock::new(now)))
-        .spawn()
-        .await;
-    let mut replica = ServerProcess::start(&[
-        ("PORTCULLIS_ISSUER", s.base.as_str()),
-        ("PORTCULLIS_DATABASE_URL", s.app.db.url.as_str()),
-        ("PORTCULLIS_SECRET_KEY", TEST_SECRET_KEY_B64),
-    ]);
+    let (s, mut replica) = with_replica().await;
     let b = Browser::new(&s);
     let mut first = Some(first_flow(&b).await);
     let client_id = first.as_ref().unwrap().client_id.clone();

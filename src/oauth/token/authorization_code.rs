@@ -97,14 +97,7 @@ pub async fn exchange(
     {
         return Err(revoked());
     }
-    let parties = GrantParties {
-        client: &client,
-        user_id: &grant.user_id,
-        organization_id: &grant.organization_id,
-        connection_id: &grant.connection_id,
-        resource_id: &grant.resource_id,
-        redirect_uri: &grant.redirect_uri,
-    };
+    let parties = GrantParties::of(&client, grant);
     let allowed = still_allowed::check(app, &parties, ConsentCheck::AfterConsent)
         .await?
         .map_err(|refusal| OAuthError::invalid_grant(refusal.description()))?;

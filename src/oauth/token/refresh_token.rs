@@ -82,14 +82,7 @@ pub async fn exchange(
     }
     // Evaluate again: the client's right to the resource, a deleted resource, a disabled
     // user, connection or organization, a revoked consent.
-    let parties = GrantParties {
-        client: &client,
-        user_id: &grant.user_id,
-        organization_id: &grant.organization_id,
-        connection_id: &grant.connection_id,
-        resource_id: &grant.resource_id,
-        redirect_uri: &grant.redirect_uri,
-    };
+    let parties = GrantParties::of(&client, grant);
     let allowed = match still_allowed::check(app, &parties, ConsentCheck::AfterConsent).await? {
         Ok(allowed) => allowed,
         Err(refusal) => {
