@@ -503,20 +503,23 @@ fn fuzz_scope() {
         match scope::parse(&text) {
             Ok(scopes) => {
                 prop_assert!(scopes.iter().all(|s| !s.is_empty() && !s.contains(' ')));
-                prop_assert!(scopes.iter().all(|s| {
-                    s.bytes()
-                        .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
-                }));
+                let is_allowed = |b: u8| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\';
+                prop_assert!(
+                    scopes.iter().all(|s| s.bytes().all(is_allowed)),
+                    "{:?}",
+                    scopes
+                );
                 let mut unique = scopes.clone();
                 unique.sort();
                 unique.dedup();
                 prop_assert_eq!(unique.len(), scopes.len());
                 prop_assert_eq!(scope::parse(&scopes.join(" ")).ok(), Some(scopes.clone()));
             }
-            Err(_) => prop_assert!(text.split(' ').any(|t| {
-                t.bytes()
-                    .any(|b| !(0x21..=0x7e).contains(&b) || b == b'"' || b == b'\\')
-            })),
+            Err(_) => {
+                let is_refused = |b: u8| !(0x21..=0x7e).contains(&b) || b == b'"' || b == b'\\';
+                let has_bad = text.split(' ').any(|t| t.bytes().any(is_refused));
+                prop_assert!(has_bad, "refused {:?}", text);
+            }
         }
         if let Ok(req) = scope::split_request((!omitted).then_some(text.as_str())) {
             let all: Vec<&String> = req.resource.iter().flatten().chain(&req.oidc).collect();

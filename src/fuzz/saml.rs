@@ -119,7 +119,12 @@ fn document() -> impl Strategy<Value = String> {
 /// or quoted (a model of what libxml2 might read, broader than the grammar).
 fn declared_encodings(xml: &str) -> Vec<String> {
     let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let Some(decl) = body.trim_start().strip_prefix("<?xml") else {
+    // libxml2 reads a declaration only where `<?xml` is followed by a blank.
+    let Some(decl) = body
+        .trim_start()
+        .strip_prefix("<?xml")
+        .filter(|d| d.starts_with([' ', '\t', '\r', '\n']))
+    else {
         return Vec::new();
     };
     let decl = decl.split_once('>').map_or(decl, |(d, _)| d);

@@ -161,6 +161,9 @@ pub fn validate_document(client_id: &str, doc: &Value) -> Result<Client, String>
         .and_then(Value::as_str)
         .unwrap_or("web")
         .to_string();
+    if application_type != "web" && application_type != "native" {
+        return Err("application_type must be `web` or `native`".into());
+    }
     let redirect_uris = strings("redirect_uris")?
         .filter(|r| !r.is_empty())
         .ok_or("redirect_uris is required")?;
@@ -372,6 +375,19 @@ mod tests {
             assert!(validate_document(ID, &d).is_err(), "{key}");
         }
         assert!(validate_document(ID, &json!([1])).is_err());
+    }
+
+    #[test]
+    fn application_type_is_web_or_native() {
+        // Found by fuzz_cimd: any string (even "") was accepted and stored.
+        for bad in ["", "tv", "Web"] {
+            let mut d = doc();
+            d["application_type"] = json!(bad);
+            assert!(validate_document(ID, &d).is_err(), "{bad:?}");
+        }
+        let mut d = doc();
+        d["application_type"] = json!("native");
+        assert!(validate_document(ID, &d).is_ok());
     }
 
     #[test]
