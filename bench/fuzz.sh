@@ -20,6 +20,6 @@ cargo test -p tickets-mcp --lib -- "$filter" --test-threads=1 --nocapture 2>&1 |
 grep -q "FAILED\|panicked" "$log" && status=1
 echo
 printf '%-20s %14s %9s\n' target iterations seconds
-sed -n 's/^fuzz-result target=\([^ ]*\) iterations=\([0-9]*\) seconds=\([0-9.]*\)$/\1 \2 \3/p' "$log" |
+sed -n 's/.*fuzz-result target=\([^ ]*\) iterations=\([0-9]*\) seconds=\([0-9.]*\)$/\1 \2 \3/p' "$log" |
     while read -r t i s; do printf '%-20s %14s %9s\n' "$t" "$i" "$s"; done
 exit "$status"

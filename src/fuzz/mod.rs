@@ -58,7 +58,7 @@ where
     let Some(budget) = budget() else {
         check(
             name,
-            TestRunner::new(config(QUICK_CASES)).run(&strategy, &timed),
+            TestRunner::new(config(QUICK_CASES)).run(&strategy, timed),
         );
         return;
     };
@@ -66,7 +66,7 @@ where
     let mut iterations: u64 = 0;
     while started.elapsed() < budget {
         let mut runner = TestRunner::new(config(ROUND_CASES));
-        check(name, runner.run(&strategy, &timed));
+        check(name, runner.run(&strategy, timed));
         iterations += u64::from(ROUND_CASES);
     }
     println!(

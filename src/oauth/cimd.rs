@@ -97,7 +97,9 @@ pub fn validate_url(client_id: &str) -> Result<Url, String> {
         return Err("a client id URL has no fragment and no userinfo".into());
     }
     let raw_path = client_id.splitn(4, '/').nth(3).unwrap_or("");
+    // The draft's client id URL MUST contain a path: `/` with a query is none.
     if raw_path.is_empty()
+        || url.path() == "/"
         || raw_path
             .split(['/', '?'])
             .any(|seg| seg == "." || seg == "..")
@@ -375,6 +377,13 @@ mod tests {
             assert!(validate_document(ID, &d).is_err(), "{key}");
         }
         assert!(validate_document(ID, &json!([1])).is_err());
+    }
+
+    #[test]
+    fn a_query_is_no_path() {
+        // Found by fuzz_cimd: `https://host/?x` passed the path rule.
+        assert!(validate_url("https://app.example/?client.json").is_err());
+        assert!(validate_url("https://app.example/c?x=1").is_ok());
     }
 
     #[test]
