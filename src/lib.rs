@@ -25,3 +25,6 @@ pub mod seed;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+
+#[cfg(test)]
+mod fuzz;

@@ -97,7 +97,9 @@ pub fn validate_url(client_id: &str) -> Result<Url, String> {
         return Err("a client id URL has no fragment and no userinfo".into());
     }
     let raw_path = client_id.splitn(4, '/').nth(3).unwrap_or("");
+    // The draft's client id URL MUST contain a path: `/` with a query is none.
     if raw_path.is_empty()
+        || url.path() == "/"
         || raw_path
             .split(['/', '?'])
             .any(|seg| seg == "." || seg == "..")
@@ -161,6 +163,9 @@ pub fn validate_document(client_id: &str, doc: &Value) -> Result<Client, String>
         .and_then(Value::as_str)
         .unwrap_or("web")
         .to_string();
+    if application_type != "web" && application_type != "native" {
+        return Err("application_type must be `web` or `native`".into());
+    }
     let redirect_uris = strings("redirect_uris")?
         .filter(|r| !r.is_empty())
         .ok_or("redirect_uris is required")?;
@@ -396,6 +401,26 @@ mod tests {
             assert!(validate_document(ID, &d).is_err(), "{key}");
         }
         assert!(validate_document(ID, &json!([1])).is_err());
+    }
+
+    #[test]
+    fn a_query_is_no_path() {
+        // Found by fuzz_cimd: `https://host/?x` passed the path rule.
+        assert!(validate_url("https://app.example/?client.json").is_err());
+        assert!(validate_url("https://app.example/c?x=1").is_ok());
+    }
+
+    #[test]
+    fn application_type_is_web_or_native() {
+        // Found by fuzz_cimd: any string (even "") was accepted and stored.
+        for bad in ["", "tv", "Web"] {
+            let mut d = doc();
+            d["application_type"] = json!(bad);
+            assert!(validate_document(ID, &d).is_err(), "{bad:?}");
+        }
+        let mut d = doc();
+        d["application_type"] = json!("native");
+        assert!(validate_document(ID, &d).is_ok());
     }
 
     #[test]

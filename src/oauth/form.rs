@@ -143,7 +143,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
     }
 }
 
-fn url_decode(s: &str) -> Option<String> {
+pub(crate) fn url_decode(s: &str) -> Option<String> {
     let plus_as_space = s.replace('+', " ");
     let mut out = Vec::with_capacity(plus_as_space.len());
     let bytes = plus_as_space.as_bytes();

@@ -323,6 +323,13 @@ pub fn plan(
             ));
         }
         let application_type = c.application_type.unwrap_or_else(|| "web".into());
+        if application_type != "web" && application_type != "native" {
+            return Err(SeedError::new(
+                &entry,
+                "application_type",
+                "must be `web` or `native`",
+            ));
+        }
         for uri in &c.redirect_uris {
             redirect_uri::validate(uri, application_type == "native")
                 .map_err(|p| SeedError::new(&entry, "redirect_uris", p))?;

@@ -184,3 +184,16 @@ async fn applying_the_same_seed_twice_is_idempotent() {
         "the client the new file does not name stays"
     );
 }
+
+#[test]
+fn client_application_type_is_web_or_native() {
+    // Found by fuzz_seed_plan: any string was stored as the client's application_type.
+    let text = format!(
+        "{RES}\n[[clients]]\nname = \"c\"\napplication_type = \"tv\"\n\
+         grant_types = [\"authorization_code\"]\nredirect_uris = [\"https://a.example/cb\"]\n"
+    );
+    assert_eq!(
+        refused(&text),
+        ("clients[0]".into(), "application_type".into())
+    );
+}

@@ -251,6 +251,8 @@ fn public_cors(headers: &mut axum::http::HeaderMap) {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod layer_tests;
 #[cfg(test)]
 mod testkit;

@@ -87,24 +87,75 @@ pub fn has_dtd(xml: &str) -> bool {
 }
 
 /// Why a document is not plain UTF-8 as declared, if it is not: NUL bytes (UTF-16/32),
-/// a byte-order mark other than UTF-8's, or an XML declaration naming another encoding.
+/// a byte-order mark other than UTF-8's, an XML declaration naming another encoding, or
+/// one that is not read strictly by its grammar (a parser recovering from a malformed
+/// declaration could still take an encoding from it).
 fn foreign_encoding(xml: &str) -> Option<&'static str> {
     let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
     if body.contains('\0') || body.starts_with('\u{fffe}') {
         return Some("the document is not UTF-8");
     }
-    let declaration = body.trim_start().strip_prefix("<?xml")?;
-    let declaration = &declaration[..declaration.find("?>")?];
-    let encoding = declaration.split("encoding").nth(1)?;
-    let value = encoding
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start()
-        .trim_start_matches(['"', '\''])
-        .split(['"', '\''])
-        .next()?;
-    (!value.eq_ignore_ascii_case("utf-8") && !value.eq_ignore_ascii_case("utf8"))
-        .then_some("the document declares an encoding other than UTF-8")
+    let rest = body.trim_start().strip_prefix("<?xml")?;
+    if !rest.starts_with(|c: char| c.is_whitespace() || c == '?') {
+        return None; // a processing instruction such as `<?xml-stylesheet …?>`
+    }
+    match declared_encoding(rest) {
+        None => Some("the XML declaration is malformed"),
+        Some(Some(e)) if !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8") => {
+            Some("the document declares an encoding other than UTF-8")
+        }
+        Some(_) => None,
+    }
+}
+
+/// XML 1.0 §2.8 XMLDecl after `<?xml`: `version`, then optional `encoding` and
+/// `standalone` in that order, each after white space, then `?>`. `None` if malformed,
+/// else the encoding named, if any.
+fn declared_encoding(decl: &str) -> Option<Option<&str>> {
+    fn space(s: &str) -> (&str, bool) {
+        let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
+        (t, t.len() < s.len())
+    }
+    /// ` name = 'value'` → (value, rest).
+    fn attribute<'a>(s: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+        let (s, has_space) = space(s);
+        let s = s.strip_prefix(name).filter(|_| has_space)?;
+        let s = space(s).0.strip_prefix('=')?;
+        let s = space(s).0;
+        let quote = s.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+        let (value, rest) = s[1..].split_once(quote)?;
+        Some((value, rest))
+    }
+    let is_name = |v: &str, first: fn(char) -> bool, other: fn(char) -> bool| {
+        v.chars().next().is_some_and(first) && v.chars().all(other)
+    };
+    let (version, mut rest) = attribute(decl, "version")?;
+    if !version
+        .strip_prefix("1.")
+        .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut encoding = None;
+    if let Some((value, after)) = attribute(rest, "encoding") {
+        let is_enc_name = is_name(
+            value,
+            |c| c.is_ascii_alphabetic(),
+            |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+        );
+        if !is_enc_name {
+            return None;
+        }
+        encoding = Some(value);
+        rest = after;
+    }
+    if let Some((value, after)) = attribute(rest, "standalone") {
+        if value != "yes" && value != "no" {
+            return None;
+        }
+        rest = after;
+    }
+    space(rest).0.starts_with("?>").then_some(encoding)
 }
 
 /// The local name of the document's root element.
@@ -136,6 +187,11 @@ fn count_elements(xml: &str, local: &str) -> usize {
 
 /// Decodes and checks a base64 `SAMLResponse`.
 pub fn verify_response(encoded: &str, expected: &Expected<'_>) -> Result<Verified, Refusal> {
+    verify_xml(&decode_response(encoded)?, expected)
+}
+
+/// The document of a base64 `SAMLResponse`: bounded in size, UTF-8.
+pub fn decode_response(encoded: &str) -> Result<String, Refusal> {
     if encoded.len() > MAX_RESPONSE_BYTES {
         return Err(refuse(
             "size",
@@ -149,12 +205,13 @@ pub fn verify_response(encoded: &str, expected: &Expected<'_>) -> Result<Verifie
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| refuse("encoding", "SAMLResponse is not base64"))?;
-    let xml = String::from_utf8(bytes).map_err(|_| refuse("encoding", "not UTF-8"))?;
-    verify_xml(&xml, expected)
+    String::from_utf8(bytes).map_err(|_| refuse("encoding", "not UTF-8"))
 }
 
-/// Checks a decoded response document.
-pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Verified, Refusal> {
+/// The text checks made before any XML parser sees the document: encoding, DTD, root,
+/// comments, assertion count. Pure; a document that passes is read the same way here and
+/// by libxml2.
+pub fn precheck(xml: &str) -> Result<(), Refusal> {
     // The text checks below read the document as UTF-8: an encoding libxml2 would read
     // differently (UTF-7, UTF-16, a declared other charset) could hide what they look for.
     if let Some(why) = foreign_encoding(xml) {
@@ -185,6 +242,12 @@ pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Verified, Refusa
             "encrypted assertions are not supported; turn assertion encryption off at the IdP",
         ));
     }
+    Ok(())
+}
+
+/// Checks a decoded response document.
+pub fn verify_xml(xml: &str, expected: &Expected<'_>) -> Result<Verified, Refusal> {
+    precheck(xml)?;
     // Unsigned content may only make us refuse: a failure status, or an InResponseTo on a
     // response that answers no request of ours.
     if let Ok(response) = xml.parse::<Response>() {
@@ -448,6 +511,32 @@ mod tests {
             Some("wrapper")
         );
         assert_eq!(root_local_name("text"), None);
+    }
+
+    #[test]
+    fn declarations_are_read_strictly() {
+        // Found by fuzz_saml_precheck: only the first `encoding` was looked at, and only
+        // when spelled and placed as the grammar says; a recovering parser may read more.
+        for bad in [
+            "<?xml version=\"1.0\" ENCODING=\"UTF-7\" ?><Response/>",
+            "<?xml version=\"1.0\" encodingx=\"utf-8\" encoding=\"UTF-7\"?><Response/>",
+            "<?xml version=\"1.0encoding\" encoding='UTF-7'?><Response/>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" encoding=\"UTF-7\"?><Response/>",
+            "<?xml version=\"1.0\" standalone='no' encoding='UTF-7'?><Response/>",
+            "<?xml version=\"1.0\" encoding=\"UTF-7\"<Response/>",
+            "<?xml encoding=\"UTF-7\"?><Response/>",
+            "<?xml version=\"1.0\"encoding=\"UTF-8\"?><Response/>",
+        ] {
+            assert!(foreign_encoding(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "<?xml version=\"1.0\"?><Response/>",
+            "<?xml version='1.0' encoding = 'utf-8' standalone=\"yes\" ?><Response/>",
+            "<?xml\tversion=\"1.1\"\nencoding=\"UTF8\"?><Response/>",
+            "<?xml-stylesheet href='x'?><Response/>",
+        ] {
+            assert_eq!(foreign_encoding(good), None, "{good}");
+        }
     }
 
     #[test]
