@@ -101,11 +101,25 @@ pub fn matches(registered: &str, presented: &str) -> bool {
         && r.query() == p.query()
         && p.fragment().is_none()
         && p.username().is_empty()
+        && p.password().is_none()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loopback_uri_with_userinfo_never_matches() {
+        assert!(matches("http://127.0.0.1/cb", "http://127.0.0.1:5000/cb"));
+        assert!(!matches(
+            "http://127.0.0.1/cb",
+            "http://:pw@127.0.0.1:5000/cb"
+        ));
+        assert!(!matches(
+            "http://127.0.0.1/cb",
+            "http://u@127.0.0.1:5000/cb"
+        ));
+    }
 
     #[test]
     fn accepts_https_and_loopback_http() {

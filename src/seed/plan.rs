@@ -62,7 +62,7 @@ pub(super) fn secret_from(
                     format!("environment variable `{var}` is not set"),
                 )
             }),
-        (None, None, Some(path)) => std::fs::read_to_string(path)
+        (None, None, Some(path)) => read_secret_file(path)
             .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
             .map_err(|e| SeedError::new(entry, keys.2, format!("cannot read `{path}`: {e}"))),
         _ => Err(SeedError::new(
@@ -497,4 +497,22 @@ pub async fn hash_admins(pending: Vec<PendingAdmin>) -> Result<Vec<Admin>, SeedE
         });
     }
     Ok(out)
+}
+
+/// A secret file is small: at most this many bytes are read (a path to `/dev/zero` or a
+/// large file is refused instead of read forever).
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_secret_file(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SECRET_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(text)
 }

@@ -197,3 +197,18 @@ fn client_application_type_is_web_or_native() {
         ("clients[0]".into(), "application_type".into())
     );
 }
+
+#[test]
+fn a_secret_file_is_read_up_to_a_cap() {
+    let text = r#"
+[[clients]]
+id = "m2m_z"
+name = "Z"
+secret_file = "/dev/zero"
+grant_types = ["client_credentials"]
+"#;
+    assert_eq!(
+        refused(text),
+        ("clients[0]".to_string(), "secret_file".to_string())
+    );
+}
