@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md "Public interfaces"): `serve`, `migrate`, `seed`,
+//! The command line (docs/getting-started.md "Command line"): `serve`, `migrate`, `seed`,
 //! `keys rotate`, `admin create`.
 
 use std::collections::HashMap;

@@ -53,8 +53,9 @@ if [[ ! -d "$IDP/node_modules/oidc-provider" ]] || ! cmp -s "$IDP/package-lock.j
   cp "$IDP/package-lock.json" "$IDP/node_modules/.lock-stamp"
 fi
 
-# --- saml-idp (npm, pinned by its package-lock.json, with the `samlp` override of
-# ../shared/PEERS.md): the upstream SAML IdP (tests/it/saml.rs)
+# --- saml-idp (npm, pinned by its package-lock.json, with an `overrides` entry pinning `samlp`
+# to 7.1.1: as published, a dependency points at a git host that may be unreachable):
+# the upstream SAML IdP (tests/it/saml.rs)
 SAMLIDP="$ROOT/tests/peers/saml-idp"
 if [[ ! -d "$SAMLIDP/node_modules/saml-idp" ]] || ! cmp -s "$SAMLIDP/package-lock.json" "$SAMLIDP/node_modules/.lock-stamp"; then
   echo "==> installing saml-idp into tests/peers/saml-idp/node_modules"

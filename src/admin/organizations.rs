@@ -1,5 +1,5 @@
 //! Organizations and their email domains: create, edit, enable/disable. Validation is the
-//! seed's (DESIGN.md "Seed file"), so the pages, the API and the seed accept the same input.
+//! seed's (docs/seed-file.md), so the pages, the API and the seed accept the same input.
 
 use serde::Deserialize;
 use serde_json::json;

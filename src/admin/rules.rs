@@ -1,4 +1,4 @@
-//! Scope rules (DESIGN.md "Scopes and rules"): list, create, edit, delete, validated as
+//! Scope rules (docs/authorization.md "Scope rules"): list, create, edit, delete, validated as
 //! the seed validates them; and the rule simulator, which asks the policy engine itself
 //! (`policy::evaluate`) what a person would get and which rule decided each scope.
 

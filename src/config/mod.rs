@@ -15,7 +15,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db?mode=rwc";
 
 /// Every configuration key, as (TOML key, environment variable). The docker-compose test
-/// and the README table are checked against this list.
+/// and the table of docs/configuration.md are checked against this list.
 pub const KEYS: &[(&str, &str)] = &[
     ("listen", "PORTCULLIS_LISTEN"),
     ("issuer", "PORTCULLIS_ISSUER"),

@@ -1,4 +1,4 @@
-//! Targets for seed files (TOML, DESIGN.md "Seed file"): any text parses or is refused
+//! Targets for seed files (TOML, docs/seed-file.md): any text parses or is refused
 //! without a panic, an accepted plan holds only valid values, and a refused file changes
 //! nothing in the store.
 

@@ -1,6 +1,6 @@
 //! Validation of RFC 7591 client metadata for dynamic registration, as a pure function.
 //! Dynamically registered clients get only `authorization_code` and `refresh_token`
-//! (DESIGN.md "Clients and resources"); anything else is refused, not silently dropped.
+//! (docs/registration.md); anything else is refused, not silently dropped.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! The issuer rule ("the endpoint decides", DESIGN.md): a request at an environment
+//! The issuer rule ("the endpoint decides", docs/authorization.md): a request at an environment
 //! endpoint carries the environment issuer; one at `/resources/{res}/oauth/…` is for that
 //! resource and carries `{issuer}/resources/{res}`.
 
@@ -70,7 +70,7 @@ pub async fn resolve_resource(
     }
 }
 
-/// DESIGN.md "Clients and resources": may this client obtain tokens for this resource?
+/// Clients and resources (docs/registration.md): may this client obtain tokens for this resource?
 pub fn client_may_use(client: &crate::store::Client, resource: &Resource) -> bool {
     use crate::store::ClientKind;
     match client.kind {

@@ -1,4 +1,4 @@
-//! The OAuth surface: metadata, token, registration. Routes live in `app.rs`.
+//! The OAuth surface: metadata, token, registration. Routes live in `routes.rs`.
 
 pub mod access_token;
 pub mod authorize;

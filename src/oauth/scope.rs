@@ -1,5 +1,5 @@
-//! Scope strings (RFC 6749 §3.3) and the intersection rule of DESIGN.md "Scopes and
-//! rules": a requested base scope (`tickets.manage`) is met by the allowed contextual
+//! Scope strings (RFC 6749 §3.3) and the intersection rule (docs/authorization.md, "Scope
+//! rules"): a requested base scope (`tickets.manage`) is met by the allowed contextual
 //! forms (`tickets.manage:org_1`); a requested contextual scope only by itself.
 
 /// OIDC scopes: not resource scopes, handled outside the rules.

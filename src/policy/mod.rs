@@ -1,4 +1,4 @@
-//! Rule evaluation (DESIGN.md "Scopes and rules"): which of a resource's scopes a signed-in
+//! Rule evaluation (docs/authorization.md "Scope rules"): which of a resource's scopes a signed-in
 //! user gets, and which rule decided each one. Pure and deterministic, so the same call
 //! serves `/authorize`, every refresh (RFC 6749 §6: a refreshed token never carries more
 //! than policy allows now) and the admin "why" view.

@@ -1,4 +1,4 @@
-//! The built-in dev seed of `--dev` (DESIGN.md): a "Test Organization" with domains
+//! The built-in dev seed of `--dev` (docs/getting-started.md): a "Test Organization" with domains
 //! `example.com` and `example.org` and an IdP-simulator connection, the demo "Tickets"
 //! resource, rules mapping `jira-admins` to `tickets.read tickets.manage:{org}` and anyone
 //! else to `tickets.read`, an environment client and an admin account.

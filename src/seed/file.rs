@@ -1,4 +1,4 @@
-//! The seed file's shape (TOML, DESIGN.md "Seed file"). Unknown keys are refused so a
+//! The seed file's shape (TOML, docs/seed-file.md). Unknown keys are refused so a
 //! typo is an error naming the key, not a silently ignored setting.
 
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! Configuration as code: the seed file (DESIGN.md "Seed file"), applied idempotently
+//! Configuration as code: the seed file (docs/seed-file.md), applied idempotently
 //! and atomically. A bad file changes nothing and the error names the entry and key.
 //!
 //! Idempotent means: every entry has an id, written or derived from a natural key

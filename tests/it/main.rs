@@ -16,6 +16,7 @@ mod cli;
 mod compose;
 mod conformance;
 mod dcr_policy;
+mod docs;
 mod flow;
 mod flow_negative;
 mod hardening_bounds;

@@ -1,5 +1,5 @@
 //! The real upstream SAML IdP of the SAML tests: npm `saml-idp` 1.2.1 (pinned in
-//! tests/peers/saml-idp with the `samlp` override of ../shared/PEERS.md, installed there by
+//! tests/peers/saml-idp with an `overrides` entry pinning `samlp` to 7.1.1, installed there by
 //! tests/run.sh), run with `node` from PATH on a free loopback port, with a certificate and
 //! key made at test time by `openssl`. Its metadata is at `{base}/metadata`.
 //!

@@ -23,7 +23,7 @@ pub async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let authed = client_auth::authenticate(app, basic, params).await?;
     let client = &authed.client;
-    // DESIGN.md: client_credentials is for admin-created confidential clients only.
+    // client_credentials is for admin-created confidential clients only.
     if client.kind != ClientKind::Static
         || client.is_public()
         || !client.has_grant("client_credentials")
