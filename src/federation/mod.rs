@@ -2,12 +2,12 @@
 //! [`complete_login`] with a [`VerifiedIdentity`]; the organization of the identity is
 //! the organization of the connection used, never a request parameter.
 
+pub mod check;
 pub mod claims;
 pub mod discovery;
 pub mod oidc;
 pub mod saml;
 pub mod simulator;
-pub mod test;
 
 use axum::http::header;
 use axum::response::Response;
@@ -20,7 +20,7 @@ use crate::crypto;
 use crate::ids;
 use crate::pages::PageError;
 use crate::session::{self, SessionCookie};
-use crate::store::{Connection, PendingAuthorization, Session, User};
+use crate::store::{Connection, ConnectionKind, PendingAuthorization, Session, User};
 
 /// What an upstream asserted about a person, after its checks.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -91,20 +91,19 @@ impl EmailVerifiedTrust {
 /// Where the browser goes to sign in at a connection.
 pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<String> {
     let request = form_urlencoded::byte_serialize(pending_id.as_bytes()).collect::<String>();
-    match connection.kind.as_str() {
-        "idp_simulator" => Some(format!(
+    match connection.kind {
+        ConnectionKind::IdpSimulator => Some(format!(
             "/sso/v1/simulator/{}?request={request}",
             connection.id
         )),
-        "oidc" => Some(format!(
+        ConnectionKind::Oidc => Some(format!(
             "/sso/v1/oidc/{}/start?request={request}",
             connection.id
         )),
-        "saml" => Some(format!(
+        ConnectionKind::Saml => Some(format!(
             "/sso/v1/saml/{}/start?request={request}",
             connection.id
         )),
-        _ => None,
     }
 }
 
@@ -225,7 +224,7 @@ pub async fn establish_session(
             last_login_at: now,
         })
         .await?;
-    let is_simulated = connection.kind == "idp_simulator";
+    let is_simulated = connection.kind == ConnectionKind::IdpSimulator;
     if !user.is_enabled {
         record_login_failed(app, connection, "user disabled".into()).await;
         return Err(PageError::new(
@@ -255,7 +254,7 @@ pub async fn establish_session(
             user_id: user.id.clone(),
             organization_id: org.id.clone(),
             connection_id: connection.id.clone(),
-            connection_kind: connection.kind.clone(),
+            connection_kind: connection.kind,
             session_id: session.id.clone(),
             is_simulated,
             claim_names: identity.attributes.keys().cloned().collect(),
@@ -270,9 +269,9 @@ pub(crate) async fn record_login_failed(app: &AppState, connection: &Connection,
     app.audit
         .record(AuditEvent::LoginFailed {
             connection_id: connection.id.clone(),
-            connection_kind: connection.kind.clone(),
+            connection_kind: connection.kind,
             reason,
-            is_simulated: connection.kind == "idp_simulator",
+            is_simulated: connection.kind == ConnectionKind::IdpSimulator,
         })
         .await;
 }
@@ -347,7 +346,7 @@ pub struct StartQuery {
 pub(crate) async fn pending_and_connection(
     app: &AppState,
     conn: &str,
-    kind: &str,
+    kind: ConnectionKind,
     request: &str,
 ) -> Result<(PendingAuthorization, Connection), PageError> {
     let pending = open_pending(app, request).await?;
@@ -373,7 +372,8 @@ pub async fn get_oidc_start(
     crate::pages::PageQuery(q): crate::pages::PageQuery<StartQuery>,
 ) -> Response {
     let result = async {
-        let (pending, connection) = pending_and_connection(&app, &conn, "oidc", &q.request).await?;
+        let (pending, connection) =
+            pending_and_connection(&app, &conn, ConnectionKind::Oidc, &q.request).await?;
         oidc::start(&app, &pending, &connection).await
     }
     .await;

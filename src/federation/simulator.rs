@@ -16,7 +16,7 @@ use super::{EmailTrust, VerifiedIdentity, check_connection_fits, complete_login,
 use crate::app::AppState;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
-use crate::store::Connection;
+use crate::store::{Connection, ConnectionKind};
 
 pub fn is_enabled(app: &AppState) -> bool {
     app.config.is_dev || app.config.enable_idp_simulator
@@ -59,7 +59,7 @@ async fn simulator_connection(app: &AppState, id: &str) -> Result<Connection, Pa
     app.store
         .find_connection(id)
         .await?
-        .filter(|c| c.kind == "idp_simulator")
+        .filter(|c| c.kind == ConnectionKind::IdpSimulator)
         .ok_or_else(|| {
             PageError::bad_request(
                 "unknown_connection",

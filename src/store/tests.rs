@@ -95,7 +95,7 @@ pub(super) fn simulator(id: &str, org: &str) -> Connection {
     Connection {
         id: id.into(),
         organization_id: org.into(),
-        kind: "idp_simulator".into(),
+        kind: ConnectionKind::IdpSimulator,
         is_enabled: true,
         settings: json!({}),
     }
@@ -231,7 +231,7 @@ async fn rules_connections_and_admins_round_trip() {
             connections: vec![Connection {
                 id: "conn_1".into(),
                 organization_id: "org_a".into(),
-                kind: "oidc".into(),
+                kind: ConnectionKind::Oidc,
                 is_enabled: false,
                 settings: json!({ "issuer": "https://idp.example" }),
             }],

@@ -583,7 +583,7 @@ async fn connections_are_created_tested_and_disabled() {
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.kind == "oidc")
+        .find(|c| c.kind == portcullis::store::ConnectionKind::Oidc)
         .unwrap();
     let page = admin.page(&format!("/admin/connections/{}", oidc.id)).await;
     assert!(

@@ -30,7 +30,7 @@ use crate::crypto;
 use crate::oauth::form::FormParams;
 use crate::pages::{self, PageError};
 use crate::session::{Cookie, SessionCookie};
-use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
+use crate::store::{Connection, ConnectionKind, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long an upstream login may take.
 pub const UPSTREAM_TTL: i64 = 600;
@@ -191,7 +191,7 @@ async fn callback(
         .store
         .find_connection(conn)
         .await?
-        .filter(|c| c.kind == "oidc")
+        .filter(|c| c.kind == ConnectionKind::Oidc)
         .ok_or_else(|| {
             PageError::bad_request(
                 "unknown_connection",

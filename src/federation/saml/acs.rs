@@ -24,7 +24,7 @@ use crate::crypto;
 use crate::federation::{complete_login, open_pending, record_login_failed, refuse};
 use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
-use crate::store::{Connection, Taken, UpstreamLogin};
+use crate::store::{Connection, ConnectionKind, Taken, UpstreamLogin};
 
 #[derive(Deserialize)]
 pub struct AcsForm {
@@ -57,7 +57,7 @@ async fn acs(
         .store
         .find_connection(conn)
         .await?
-        .filter(|c| c.kind == "saml")
+        .filter(|c| c.kind == ConnectionKind::Saml)
         .ok_or_else(|| {
             PageError::new(
                 StatusCode::NOT_FOUND,

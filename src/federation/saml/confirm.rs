@@ -25,7 +25,7 @@ use crate::crypto;
 use crate::federation::{VerifiedIdentity, complete_login, establish_session, open_pending};
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{Cookie, SessionCookie};
-use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
+use crate::store::{Connection, ConnectionKind, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long the person has to confirm.
 const CONFIRM_TTL: i64 = 300;
@@ -217,7 +217,7 @@ async fn confirm(
         .store
         .find_connection(conn)
         .await?
-        .filter(|c| c.kind == "saml" && c.is_enabled)
+        .filter(|c| c.kind == ConnectionKind::Saml && c.is_enabled)
         .ok_or_else(stale)?;
     if let Some(answers) = sealed.answers {
         return complete_answer(app, &connection, answers, sealed.identity, cookie)

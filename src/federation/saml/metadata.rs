@@ -240,7 +240,7 @@ pub async fn get_sp_metadata(
     PagePath(conn): PagePath<String>,
 ) -> Response {
     match app.store.find_connection(&conn).await {
-        Ok(Some(c)) if c.kind == "saml" => {
+        Ok(Some(c)) if c.kind == crate::store::ConnectionKind::Saml => {
             let xml = sp_metadata_xml(&settings(app.issuer(), &c));
             let mut r = (StatusCode::OK, xml).into_response();
             r.headers_mut().insert(

@@ -23,7 +23,9 @@ pub async fn get_start(
     PageQuery(q): PageQuery<StartQuery>,
 ) -> Response {
     let result = async {
-        let (pending, connection) = pending_and_connection(&app, &conn, "saml", &q.request).await?;
+        let (pending, connection) =
+            pending_and_connection(&app, &conn, crate::store::ConnectionKind::Saml, &q.request)
+                .await?;
         start(&app, &pending, &connection).await
     }
     .await;

@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
-use crate::store::{Connection, Deletion, Organization, OrganizationStore, Rule, StoreResult};
+use crate::store::{
+    Connection, ConnectionKind, Deletion, Organization, OrganizationStore, Rule, StoreError,
+    StoreResult,
+};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -45,7 +48,8 @@ fn connection(r: ConnectionRow) -> StoreResult<Connection> {
         settings: from_json(&r.settings, "connection settings")?,
         id: r.id,
         organization_id: r.organization_id,
-        kind: r.kind,
+        kind: ConnectionKind::parse(&r.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("connection kind `{}`", r.kind)))?,
         is_enabled: r.enabled != 0,
     })
 }
