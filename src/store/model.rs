@@ -169,10 +169,9 @@ pub struct Rule {
     pub name: String,
     pub resource_id: String,
     pub organization_id: Option<String>,
-    pub conditions: serde_json::Value,
+    pub conditions: super::Conditions,
     pub grants: Vec<String>,
-    /// `allow` | `deny`
-    pub effect: String,
+    pub effect: super::RuleEffect,
     pub position: i64,
 }
 
