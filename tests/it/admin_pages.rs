@@ -846,7 +846,7 @@ async fn rules_are_created_edited_deleted_and_simulated() {
         .find(|r| r.name == "QA may manage")
         .unwrap();
     assert_eq!(
-        rule.conditions,
+        rule.conditions.to_json(),
         serde_json::json!({"group": "qa", "email_domain": "example.com"})
     );
     let page = admin.page("/admin/rules").await;
