@@ -18,6 +18,7 @@ use crate::audit::AuditEvent;
 use crate::consent;
 use crate::crypto;
 use crate::ids;
+use crate::pages::PageCode;
 use crate::pages::PageError;
 use crate::session::{self, SessionCookie};
 use crate::store::{Connection, ConnectionKind, PendingAuthorization, Session, User};
@@ -111,13 +112,13 @@ pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<S
 pub async fn open_pending(app: &AppState, id: &str) -> Result<PendingAuthorization, PageError> {
     let pending = app.store.find_pending(id).await?.ok_or_else(|| {
         PageError::bad_request(
-            "unknown_request",
+            PageCode::UnknownRequest,
             "This sign-in request is unknown. Start again from your application.",
         )
     })?;
     if pending.finished_at.is_some() || pending.expires_at <= app.clock.now() {
         return Err(PageError::bad_request(
-            "request_expired",
+            PageCode::RequestExpired,
             "This sign-in request has expired or was already completed. Start again from your application.",
         ));
     }
@@ -131,7 +132,7 @@ pub fn check_connection_fits(
 ) -> Result<(), PageError> {
     if !connection.is_enabled {
         return Err(PageError::bad_request(
-            "connection_disabled",
+            PageCode::ConnectionDisabled,
             "This sign-in connection is disabled.",
         ));
     }
@@ -144,7 +145,7 @@ pub fn check_connection_fits(
             .is_some_and(|o| *o != connection.organization_id)
     {
         return Err(PageError::bad_request(
-            "connection_mismatch",
+            PageCode::ConnectionMismatch,
             "This sign-in request is for another organization or connection.",
         ));
     }
@@ -206,7 +207,10 @@ pub async fn establish_session(
         .await?
         .filter(|o| o.is_enabled)
         .ok_or_else(|| {
-            PageError::bad_request("organization_disabled", "This organization is disabled.")
+            PageError::bad_request(
+                PageCode::OrganizationDisabled,
+                "This organization is disabled.",
+            )
         })?;
     let user = app
         .store
@@ -229,7 +233,7 @@ pub async fn establish_session(
         record_login_failed(app, connection, "user disabled".into()).await;
         return Err(PageError::new(
             axum::http::StatusCode::FORBIDDEN,
-            "user_disabled",
+            PageCode::UserDisabled,
             "Access denied",
             "Your account is disabled here.",
         ));
@@ -282,7 +286,7 @@ pub async fn refuse(
     app: &AppState,
     pending: &PendingAuthorization,
     connection: &Connection,
-    error: &'static str,
+    error: PageCode,
     reason: String,
 ) -> Response {
     tracing::info!(connection = %connection.id, %reason, "upstream login refused");
@@ -298,7 +302,7 @@ pub async fn refuse(
             .await
             .unwrap_or(false)
     {
-        let description = if error == "server_error" {
+        let description = if error == PageCode::ServerError {
             "the identity provider is unavailable"
         } else {
             "the identity provider did not sign the user in"
@@ -311,7 +315,7 @@ pub async fn refuse(
             ),
         );
     }
-    let (status, title, message) = if error == "server_error" {
+    let (status, title, message) = if error == PageCode::ServerError {
         (
             axum::http::StatusCode::BAD_GATEWAY,
             "Sign-in is unavailable",
@@ -326,10 +330,10 @@ pub async fn refuse(
     };
     axum::response::IntoResponse::into_response(PageError::new(
         status,
-        if error == "server_error" {
-            "upstream_unavailable"
+        if error == PageCode::ServerError {
+            PageCode::UpstreamUnavailable
         } else {
-            "upstream_refused"
+            PageCode::UpstreamRefused
         },
         title,
         message,
@@ -357,7 +361,7 @@ pub(crate) async fn pending_and_connection(
         .filter(|c| c.kind == kind)
         .ok_or_else(|| {
             PageError::bad_request(
-                "unknown_connection",
+                PageCode::UnknownConnection,
                 "This sign-in connection is not known here.",
             )
         })?;

@@ -11,6 +11,7 @@
 //! also names the outstanding request and the assertion, and only the confirmation uses
 //! them up and completes the pending authorization.
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use askama::Template;
 use axum::extract::State;
@@ -198,7 +199,7 @@ async fn confirm(
 ) -> Result<Response, PageError> {
     let stale = || {
         PageError::bad_request(
-            "confirmation_invalid",
+            PageCode::ConfirmationInvalid,
             "This confirmation is not valid in this browser or has expired. Sign in again at your identity provider.",
         )
     };

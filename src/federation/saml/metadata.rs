@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -251,7 +252,7 @@ pub async fn get_sp_metadata(
         }
         Ok(_) => PageError::new(
             StatusCode::NOT_FOUND,
-            "unknown_connection",
+            PageCode::UnknownConnection,
             "Unknown connection",
             "No SAML connection has this id.",
         )

@@ -40,7 +40,16 @@ async fn start(
     let s = settings(app.issuer(), connection);
     let idp = match idp_metadata(app, &s).await {
         Ok(m) => m,
-        Err(why) => return Ok(refuse(app, pending, connection, "server_error", why).await),
+        Err(why) => {
+            return Ok(refuse(
+                app,
+                pending,
+                connection,
+                crate::pages::PageCode::ServerError,
+                why,
+            )
+            .await);
+        }
     };
     let sp = ServiceProvider {
         entity_id: Some(s.sp_entity_id.clone()),
