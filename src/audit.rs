@@ -34,7 +34,7 @@ pub enum AuditEvent {
         user_id: String,
         organization_id: String,
         connection_id: String,
-        connection_kind: String,
+        connection_kind: crate::store::ConnectionKind,
         session_id: String,
         is_simulated: bool,
         /// Names (never values) of the claims the upstream sent.
@@ -43,7 +43,7 @@ pub enum AuditEvent {
     },
     LoginFailed {
         connection_id: String,
-        connection_kind: String,
+        connection_kind: crate::store::ConnectionKind,
         reason: String,
         is_simulated: bool,
     },

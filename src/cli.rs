@@ -167,7 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(config.as_ref(), dev)?;
             telemetry::init(config.log_format);
             let store = open_store(&config).await?;
-            crate::federation::test::run(store.as_ref(), &config, &id).await
+            crate::federation::check::run(store.as_ref(), &config, &id).await
         }
         Command::Admin {
             command:

@@ -17,6 +17,7 @@ pub mod listener;
 pub mod oauth;
 pub mod ops;
 pub mod outbound;
+pub mod page_code;
 pub mod pages;
 pub mod password;
 pub mod policy;

@@ -6,6 +6,7 @@ use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+pub use crate::page_code::PageCode;
 use crate::store::StoreError;
 
 /// Adds the security headers of the login and consent pages.
@@ -67,13 +68,13 @@ pub struct PageError {
     pub title: &'static str,
     pub message: String,
     /// A stable machine-readable code (tests and support read it).
-    pub code: &'static str,
+    pub code: PageCode,
 }
 
 impl PageError {
     pub fn new(
         status: StatusCode,
-        code: &'static str,
+        code: PageCode,
         title: &'static str,
         message: impl Into<String>,
     ) -> Self {
@@ -84,7 +85,7 @@ impl PageError {
             message: message.into(),
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: PageCode, message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             code,
@@ -95,7 +96,7 @@ impl PageError {
     pub fn server_error() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
+            PageCode::ServerError,
             "Something went wrong",
             "Please try again later.",
         )
@@ -109,7 +110,7 @@ impl IntoResponse for PageError {
             &ErrorPage {
                 title: self.title,
                 message: &self.message,
-                code: self.code,
+                code: self.code.as_str(),
             },
         )
     }
@@ -137,7 +138,10 @@ where
             .await
             .map(|f| PageForm(f.0))
             .map_err(|_| {
-                PageError::bad_request("invalid_request", "The form is incomplete or malformed.")
+                PageError::bad_request(
+                    PageCode::InvalidRequest,
+                    "The form is incomplete or malformed.",
+                )
             })
     }
 }
@@ -162,7 +166,7 @@ where
             .map(|q| PageQuery(q.0))
             .map_err(|_| {
                 PageError::bad_request(
-                    "invalid_request",
+                    PageCode::InvalidRequest,
                     "The link is incomplete or malformed. Start again from the application.",
                 )
             })
@@ -194,7 +198,7 @@ where
 pub fn not_found() -> PageError {
     PageError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        PageCode::NotFound,
         "Not found",
         "There is nothing at this address.",
     )

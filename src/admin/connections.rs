@@ -6,9 +6,10 @@ use serde_json::{Map, Value, json};
 
 use super::{Actor, AdminError, Touched, deleted, plan_entries, record};
 use crate::app::AppState;
+use crate::federation::check::{self, Check};
 use crate::ids;
 use crate::seed::file::{ConnectionEntry, OrganizationEntry, SeedFile};
-use crate::store::{Connection, SeedPlan};
+use crate::store::{Connection, ConnectionKind, SeedPlan};
 
 /// A new connection as an admin writes it; empty strings mean "not set".
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,7 +103,7 @@ impl ConnectionInput {
             .unwrap_or_default();
         Self {
             organization_id: c.organization_id.clone(),
-            kind: c.kind.clone(),
+            kind: c.kind.as_str().to_string(),
             issuer: text("issuer"),
             client_id: text("client_id"),
             client_secret: String::new(),
@@ -135,7 +136,7 @@ impl ConnectionInput {
 pub struct ConnectionView {
     pub id: String,
     pub organization_id: String,
-    pub kind: String,
+    pub kind: ConnectionKind,
     pub is_enabled: bool,
     /// Settings without sealed secrets.
     pub settings: Value,
@@ -155,14 +156,6 @@ impl From<Connection> for ConnectionView {
             settings,
         }
     }
-}
-
-/// One line of a connection test.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckLine {
-    pub name: String,
-    pub is_ok: bool,
-    pub detail: String,
 }
 
 pub async fn list(app: &AppState) -> Result<Vec<ConnectionView>, AdminError> {
@@ -355,38 +348,7 @@ pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<(), Admin
 }
 
 /// The checks of `portcullis connections test`, for the pages and the API.
-pub async fn test(app: &AppState, id: &str) -> Result<Vec<CheckLine>, AdminError> {
+pub async fn test(app: &AppState, id: &str) -> Result<Vec<Check>, AdminError> {
     let connection = get(app, id).await?;
-    let line = |name: &str, is_ok: bool, detail: String| CheckLine {
-        name: name.to_string(),
-        is_ok,
-        detail,
-    };
-    Ok(match connection.kind.as_str() {
-        "oidc" => match crate::federation::oidc::settings(&app.config.secret, &connection) {
-            Ok(settings) => crate::federation::test::check_connection(&app.http, &settings)
-                .await
-                .into_iter()
-                .map(|c| line(c.name, c.is_ok, c.detail))
-                .collect(),
-            Err(e) => vec![line("settings", false, e)],
-        },
-        "idp_simulator" => vec![line("simulator", true, "no upstream to reach".into())],
-        "saml" => {
-            let settings = crate::federation::saml::settings(app.issuer(), &connection);
-            let mut lines: Vec<CheckLine> =
-                crate::federation::test::check_saml(&app.http, &settings)
-                    .await
-                    .into_iter()
-                    .map(|c| line(c.name, c.is_ok, c.detail))
-                    .collect();
-            lines.push(line(
-                "sp_metadata",
-                true,
-                format!("{}/sso/v1/saml/{}/metadata", app.issuer(), connection.id),
-            ));
-            lines
-        }
-        other => vec![line(other, false, "no test for this kind".into())],
-    })
+    Ok(check::check(&app.http, &app.config.secret, app.issuer(), &connection).await)
 }

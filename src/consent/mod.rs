@@ -15,6 +15,7 @@ use crate::oauth::authorize::success_redirect;
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::still_allowed::{self, Allowed, ConsentCheck, GrantParties, Refusal};
 use crate::pages;
+use crate::pages::PageCode;
 use crate::policy::{self, Decision, Identity, OrgContext};
 use crate::store::{
     CodeRecord, Grant, NewFamily, Organization, PendingAuthorization, Resource, Session,
@@ -33,7 +34,7 @@ pub struct Granted {
 
 fn redirect_error(
     pending: &PendingAuthorization,
-    error: &'static str,
+    error: PageCode,
     description: &str,
 ) -> AuthorizeError {
     AuthorizeError::to_client(&pending.request, error, description)
@@ -77,7 +78,7 @@ pub async fn evaluate(
     let r = &pending.request;
     let client = app.store.find_client(&r.client_id).await?.ok_or_else(|| {
         AuthorizeError::page(
-            "invalid_client",
+            PageCode::InvalidClient,
             "The application is no longer registered here.",
         )
     })?;
@@ -97,8 +98,8 @@ pub async fn evaluate(
         .await?
         .map_err(|refusal| {
             let error = match refusal {
-                Refusal::ResourceGone => "invalid_target",
-                _ => "access_denied",
+                Refusal::ResourceGone => PageCode::InvalidTarget,
+                _ => PageCode::AccessDenied,
             };
             redirect_error(pending, error, refusal.description())
         })?;
@@ -113,7 +114,7 @@ pub async fn evaluate(
     if decision.granted.is_empty() {
         return Err(redirect_error(
             pending,
-            "access_denied",
+            PageCode::AccessDenied,
             "none of the requested scopes is allowed for this user",
         ));
     }
@@ -150,7 +151,7 @@ pub async fn decide(
     if r.prompt.iter().any(|p| p == "none") {
         return Err(redirect_error(
             pending,
-            "consent_required",
+            PageCode::ConsentRequired,
             "the user has not approved this client",
         ));
     }
@@ -171,7 +172,7 @@ pub async fn issue_code(
     let now = app.clock.now();
     if !app.store.finish_pending(&pending.id, now).await? {
         return Err(AuthorizeError::page(
-            "request_expired",
+            PageCode::RequestExpired,
             "This sign-in request was already completed.",
         ));
     }

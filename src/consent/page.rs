@@ -5,6 +5,7 @@
 
 use askama::Template;
 
+use crate::pages::PageCode;
 use crate::pages::PageQuery;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -71,7 +72,7 @@ async fn load(
         .ok_or_else(|| {
             PageError::new(
                 StatusCode::FORBIDDEN,
-                "session_mismatch",
+                PageCode::SessionMismatch,
                 "Sign in again",
                 "This consent request belongs to another sign-in. Start again from your application.",
             )
@@ -114,7 +115,10 @@ pub async fn get_consent(
             .find_client(&pending.request.client_id)
             .await?
             .ok_or_else(|| {
-                AuthorizeError::page("invalid_client", "The application is no longer registered.")
+                AuthorizeError::page(
+                    PageCode::InvalidClient,
+                    "The application is no longer registered.",
+                )
             })?;
         let url = url::Url::parse(&pending.request.redirect_uri).ok();
         let host = url
@@ -168,7 +172,7 @@ pub async fn post_consent(
         if !app.config.secret.verify_mac("consent", &csrf_message(&session, &pending), &f.csrf) {
             return Err(AuthorizeError::Page(PageError::new(
                 StatusCode::FORBIDDEN,
-                "invalid_csrf",
+                PageCode::InvalidCsrf,
                 "Request refused",
                 "The consent form is not valid for this sign-in. Start again from your application.",
             )));
@@ -204,7 +208,7 @@ pub async fn post_consent(
             }
             "deny" => {
                 if !app.store.finish_pending(&pending.id, app.clock.now()).await? {
-                    return Err(AuthorizeError::page("request_expired", "This sign-in request was already completed."));
+                    return Err(AuthorizeError::page(PageCode::RequestExpired, "This sign-in request was already completed."));
                 }
                 app.audit
                     .record(AuditEvent::ConsentDenied {
@@ -213,9 +217,9 @@ pub async fn post_consent(
                         resource_id: r.resource_id.clone(),
                     })
                     .await;
-                Err(redirect_error(&pending, "access_denied", "the user denied the request"))
+                Err(redirect_error(&pending, PageCode::AccessDenied, "the user denied the request"))
             }
-            _ => Err(AuthorizeError::page("invalid_request", "The form's decision is not approve or deny.")),
+            _ => Err(AuthorizeError::page(PageCode::InvalidRequest, "The form's decision is not approve or deny.")),
         }
     }
     .await;

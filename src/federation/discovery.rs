@@ -4,6 +4,7 @@
 
 use askama::Template;
 
+use crate::pages::PageCode;
 use crate::pages::PageQuery;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -29,13 +30,13 @@ async fn first_connection(app: &AppState, organization_id: &str) -> Result<Conne
         .await?
         .ok_or_else(|| {
             PageError::bad_request(
-                "unknown_organization",
+                PageCode::UnknownOrganization,
                 "This organization is not known here.",
             )
         })?;
     if !org.is_enabled {
         return Err(PageError::bad_request(
-            "organization_disabled",
+            PageCode::OrganizationDisabled,
             "This organization is disabled.",
         ));
     }
@@ -53,12 +54,12 @@ async fn first_connection(app: &AppState, organization_id: &str) -> Result<Conne
         .ok_or_else(|| {
             if connections.is_empty() {
                 PageError::bad_request(
-                    "no_connection",
+                    PageCode::NoConnection,
                     "This organization has no sign-in connection.",
                 )
             } else {
                 PageError::bad_request(
-                    "connection_disabled",
+                    PageCode::ConnectionDisabled,
                     "This organization's sign-in connection is disabled.",
                 )
             }
@@ -73,7 +74,7 @@ async fn connection_for_domain(app: &AppState, domain: &str) -> Result<Connectio
         .ok_or_else(|| {
             PageError::new(
                 StatusCode::BAD_REQUEST,
-                "unknown_domain",
+                PageCode::UnknownDomain,
                 "Unknown domain",
                 format!("No organization signs in with addresses at {domain}."),
             )
@@ -85,7 +86,7 @@ fn go(pending: &PendingAuthorization, connection: &Connection) -> Result<Respons
     check_connection_fits(pending, connection)?;
     let url = upstream_start_url(connection, &pending.id).ok_or_else(|| {
         PageError::bad_request(
-            "connection_unsupported",
+            PageCode::ConnectionUnsupported,
             "This kind of sign-in connection is not available yet.",
         )
     })?;
@@ -98,7 +99,7 @@ pub async fn route(app: &AppState, pending: &PendingAuthorization) -> Result<Res
     let connection = if let Some(id) = &r.connection_id {
         app.store.find_connection(id).await?.ok_or_else(|| {
             PageError::bad_request(
-                "unknown_connection",
+                PageCode::UnknownConnection,
                 "This sign-in connection is not known here.",
             )
         })?
@@ -167,7 +168,7 @@ pub async fn post_login(State(app): State<AppState>, PageForm(f): PageForm<Email
         let pending = open_pending(&app, &f.request).await?;
         if !app.config.secret.verify_mac("login", &pending.id, &f.csrf) {
             return Err(PageError::bad_request(
-                "invalid_csrf",
+                PageCode::InvalidCsrf,
                 "The form expired. Start again from your application.",
             ));
         }

@@ -2,12 +2,12 @@
 //! [`complete_login`] with a [`VerifiedIdentity`]; the organization of the identity is
 //! the organization of the connection used, never a request parameter.
 
+pub mod check;
 pub mod claims;
 pub mod discovery;
 pub mod oidc;
 pub mod saml;
 pub mod simulator;
-pub mod test;
 
 use axum::http::header;
 use axum::response::Response;
@@ -18,9 +18,10 @@ use crate::audit::AuditEvent;
 use crate::consent;
 use crate::crypto;
 use crate::ids;
+use crate::pages::PageCode;
 use crate::pages::PageError;
 use crate::session::{self, SessionCookie};
-use crate::store::{Connection, PendingAuthorization, Session, User};
+use crate::store::{Connection, ConnectionKind, PendingAuthorization, Session, User};
 
 /// What an upstream asserted about a person, after its checks.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -91,20 +92,19 @@ impl EmailVerifiedTrust {
 /// Where the browser goes to sign in at a connection.
 pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<String> {
     let request = form_urlencoded::byte_serialize(pending_id.as_bytes()).collect::<String>();
-    match connection.kind.as_str() {
-        "idp_simulator" => Some(format!(
+    match connection.kind {
+        ConnectionKind::IdpSimulator => Some(format!(
             "/sso/v1/simulator/{}?request={request}",
             connection.id
         )),
-        "oidc" => Some(format!(
+        ConnectionKind::Oidc => Some(format!(
             "/sso/v1/oidc/{}/start?request={request}",
             connection.id
         )),
-        "saml" => Some(format!(
+        ConnectionKind::Saml => Some(format!(
             "/sso/v1/saml/{}/start?request={request}",
             connection.id
         )),
-        _ => None,
     }
 }
 
@@ -112,13 +112,13 @@ pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<S
 pub async fn open_pending(app: &AppState, id: &str) -> Result<PendingAuthorization, PageError> {
     let pending = app.store.find_pending(id).await?.ok_or_else(|| {
         PageError::bad_request(
-            "unknown_request",
+            PageCode::UnknownRequest,
             "This sign-in request is unknown. Start again from your application.",
         )
     })?;
     if pending.finished_at.is_some() || pending.expires_at <= app.clock.now() {
         return Err(PageError::bad_request(
-            "request_expired",
+            PageCode::RequestExpired,
             "This sign-in request has expired or was already completed. Start again from your application.",
         ));
     }
@@ -132,7 +132,7 @@ pub fn check_connection_fits(
 ) -> Result<(), PageError> {
     if !connection.is_enabled {
         return Err(PageError::bad_request(
-            "connection_disabled",
+            PageCode::ConnectionDisabled,
             "This sign-in connection is disabled.",
         ));
     }
@@ -145,7 +145,7 @@ pub fn check_connection_fits(
             .is_some_and(|o| *o != connection.organization_id)
     {
         return Err(PageError::bad_request(
-            "connection_mismatch",
+            PageCode::ConnectionMismatch,
             "This sign-in request is for another organization or connection.",
         ));
     }
@@ -207,7 +207,10 @@ pub async fn establish_session(
         .await?
         .filter(|o| o.is_enabled)
         .ok_or_else(|| {
-            PageError::bad_request("organization_disabled", "This organization is disabled.")
+            PageError::bad_request(
+                PageCode::OrganizationDisabled,
+                "This organization is disabled.",
+            )
         })?;
     let user = app
         .store
@@ -225,12 +228,12 @@ pub async fn establish_session(
             last_login_at: now,
         })
         .await?;
-    let is_simulated = connection.kind == "idp_simulator";
+    let is_simulated = connection.kind == ConnectionKind::IdpSimulator;
     if !user.is_enabled {
         record_login_failed(app, connection, "user disabled".into()).await;
         return Err(PageError::new(
             axum::http::StatusCode::FORBIDDEN,
-            "user_disabled",
+            PageCode::UserDisabled,
             "Access denied",
             "Your account is disabled here.",
         ));
@@ -255,7 +258,7 @@ pub async fn establish_session(
             user_id: user.id.clone(),
             organization_id: org.id.clone(),
             connection_id: connection.id.clone(),
-            connection_kind: connection.kind.clone(),
+            connection_kind: connection.kind,
             session_id: session.id.clone(),
             is_simulated,
             claim_names: identity.attributes.keys().cloned().collect(),
@@ -270,9 +273,9 @@ pub(crate) async fn record_login_failed(app: &AppState, connection: &Connection,
     app.audit
         .record(AuditEvent::LoginFailed {
             connection_id: connection.id.clone(),
-            connection_kind: connection.kind.clone(),
+            connection_kind: connection.kind,
             reason,
-            is_simulated: connection.kind == "idp_simulator",
+            is_simulated: connection.kind == ConnectionKind::IdpSimulator,
         })
         .await;
 }
@@ -283,7 +286,7 @@ pub async fn refuse(
     app: &AppState,
     pending: &PendingAuthorization,
     connection: &Connection,
-    error: &'static str,
+    error: PageCode,
     reason: String,
 ) -> Response {
     tracing::info!(connection = %connection.id, %reason, "upstream login refused");
@@ -299,7 +302,7 @@ pub async fn refuse(
             .await
             .unwrap_or(false)
     {
-        let description = if error == "server_error" {
+        let description = if error == PageCode::ServerError {
             "the identity provider is unavailable"
         } else {
             "the identity provider did not sign the user in"
@@ -312,7 +315,7 @@ pub async fn refuse(
             ),
         );
     }
-    let (status, title, message) = if error == "server_error" {
+    let (status, title, message) = if error == PageCode::ServerError {
         (
             axum::http::StatusCode::BAD_GATEWAY,
             "Sign-in is unavailable",
@@ -327,10 +330,10 @@ pub async fn refuse(
     };
     axum::response::IntoResponse::into_response(PageError::new(
         status,
-        if error == "server_error" {
-            "upstream_unavailable"
+        if error == PageCode::ServerError {
+            PageCode::UpstreamUnavailable
         } else {
-            "upstream_refused"
+            PageCode::UpstreamRefused
         },
         title,
         message,
@@ -347,7 +350,7 @@ pub struct StartQuery {
 pub(crate) async fn pending_and_connection(
     app: &AppState,
     conn: &str,
-    kind: &str,
+    kind: ConnectionKind,
     request: &str,
 ) -> Result<(PendingAuthorization, Connection), PageError> {
     let pending = open_pending(app, request).await?;
@@ -358,7 +361,7 @@ pub(crate) async fn pending_and_connection(
         .filter(|c| c.kind == kind)
         .ok_or_else(|| {
             PageError::bad_request(
-                "unknown_connection",
+                PageCode::UnknownConnection,
                 "This sign-in connection is not known here.",
             )
         })?;
@@ -373,7 +376,8 @@ pub async fn get_oidc_start(
     crate::pages::PageQuery(q): crate::pages::PageQuery<StartQuery>,
 ) -> Response {
     let result = async {
-        let (pending, connection) = pending_and_connection(&app, &conn, "oidc", &q.request).await?;
+        let (pending, connection) =
+            pending_and_connection(&app, &conn, ConnectionKind::Oidc, &q.request).await?;
         oidc::start(&app, &pending, &connection).await
     }
     .await;

@@ -5,6 +5,7 @@
 
 use askama::Template;
 
+use crate::pages::PageCode;
 use crate::pages::{PagePath, PageQuery};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +17,7 @@ use super::{EmailTrust, VerifiedIdentity, check_connection_fits, complete_login,
 use crate::app::AppState;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
-use crate::store::Connection;
+use crate::store::{Connection, ConnectionKind};
 
 pub fn is_enabled(app: &AppState) -> bool {
     app.config.is_dev || app.config.enable_idp_simulator
@@ -51,7 +52,7 @@ async fn simulator_connection(app: &AppState, id: &str) -> Result<Connection, Pa
     if !is_enabled(app) {
         return Err(PageError::new(
             StatusCode::NOT_FOUND,
-            "simulator_disabled",
+            PageCode::SimulatorDisabled,
             "Not available",
             "The IdP simulator is turned off on this server.",
         ));
@@ -59,10 +60,10 @@ async fn simulator_connection(app: &AppState, id: &str) -> Result<Connection, Pa
     app.store
         .find_connection(id)
         .await?
-        .filter(|c| c.kind == "idp_simulator")
+        .filter(|c| c.kind == ConnectionKind::IdpSimulator)
         .ok_or_else(|| {
             PageError::bad_request(
-                "unknown_connection",
+                PageCode::UnknownConnection,
                 "This sign-in connection is not known here.",
             )
         })
@@ -110,7 +111,7 @@ pub async fn post_simulator(
             .verify_mac("simulator", &pending.id, &f.csrf)
         {
             return Err(PageError::bad_request(
-                "invalid_csrf",
+                PageCode::InvalidCsrf,
                 "The form expired. Start again from your application.",
             ));
         }
@@ -118,7 +119,7 @@ pub async fn post_simulator(
         let email = f.email.trim().to_ascii_lowercase();
         if !email.contains('@') || email.len() > 254 {
             return Err(PageError::bad_request(
-                "invalid_email",
+                PageCode::InvalidEmail,
                 "Enter an email address.",
             ));
         }

@@ -3,6 +3,7 @@
 //! keeps it server-side as a pending authorization, then continues with the browser's
 //! session or sends the person to home-realm discovery and upstream login.
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -70,14 +71,14 @@ pub async fn start(
 ) -> Result<Response, AuthorizeError> {
     if query.len() > MAX_QUERY_BYTES {
         return Err(AuthorizeError::page(
-            "invalid_request",
+            PageCode::InvalidRequest,
             format!("The authorization request is too long (at most {MAX_QUERY_BYTES} bytes)."),
         ));
     }
     let params = FormParams::parse(query.as_bytes());
     if let Some((name, max)) = oversized_parameter(&params) {
         return Err(AuthorizeError::page(
-            "invalid_request",
+            PageCode::InvalidRequest,
             format!("The parameter `{name}` is too long (at most {max} characters)."),
         ));
     }
@@ -87,13 +88,13 @@ pub async fn start(
         .any(|n| n == "client_id" || n == "redirect_uri")
     {
         return Err(AuthorizeError::page(
-            "invalid_request",
+            PageCode::InvalidRequest,
             "client_id or redirect_uri is repeated.",
         ));
     }
     let client_id = params.get("client_id").ok_or_else(|| {
         AuthorizeError::page(
-            "invalid_request",
+            PageCode::InvalidRequest,
             "The request names no client (client_id).",
         )
     })?;
@@ -102,7 +103,7 @@ pub async fn start(
         // outsider cannot make us fetch URLs the resource would refuse anyway.
         let target = || {
             AuthorizeError::page(
-                "invalid_target",
+                PageCode::InvalidTarget,
                 "This application may not get tokens for that resource (its metadata-document policy refuses it).",
             )
         };
@@ -114,13 +115,16 @@ pub async fn start(
         }
         super::cimd::resolve(app, client_id).await.map_err(|e| {
             AuthorizeError::page(
-                "invalid_client",
+                PageCode::InvalidClient,
                 format!("The application's metadata document was refused: {e}"),
             )
         })?
     } else {
         app.store.find_client(client_id).await?.ok_or_else(|| {
-            AuthorizeError::page("invalid_client", "The application is not registered here.")
+            AuthorizeError::page(
+                PageCode::InvalidClient,
+                "The application is not registered here.",
+            )
         })?
     };
     let registered = |u: &str| {
@@ -133,7 +137,7 @@ pub async fn start(
         Some(u) if registered(u) => u.to_string(),
         Some(_) => {
             return Err(AuthorizeError::page(
-                "invalid_redirect_uri",
+                PageCode::InvalidRedirectUri,
                 "The redirect URI is not registered for this application.",
             ));
         }
@@ -141,7 +145,7 @@ pub async fn start(
             [only] => only.clone(),
             _ => {
                 return Err(AuthorizeError::page(
-                    "invalid_redirect_uri",
+                    PageCode::InvalidRedirectUri,
                     "The request names no redirect URI.",
                 ));
             }
@@ -152,7 +156,7 @@ pub async fn start(
     // Anyone can register a dynamic client with any redirect URI: until the person has
     // authenticated, such a client gets a page, never an error redirect.
     let can_redirect = client.kind == ClientKind::Static;
-    let fail = |error: &'static str, description: String| {
+    let fail = |error: PageCode, description: String| {
         if can_redirect {
             AuthorizeError::Redirect {
                 redirect_uri: redirect_uri.clone(),
@@ -168,22 +172,27 @@ pub async fn start(
 
     if let Some(name) = repeated.first() {
         return Err(fail(
-            "invalid_request",
+            PageCode::InvalidRequest,
             format!("parameter `{name}` is repeated"),
         ));
     }
     if !client.has_grant("authorization_code") {
         return Err(fail(
-            "unauthorized_client",
+            PageCode::UnauthorizedClient,
             "this client may not use the authorization code flow".into(),
         ));
     }
     match params.get("response_type") {
         Some("code") => {}
-        None => return Err(fail("invalid_request", "response_type is required".into())),
+        None => {
+            return Err(fail(
+                PageCode::InvalidRequest,
+                "response_type is required".into(),
+            ));
+        }
         Some(_) => {
             return Err(fail(
-                "unsupported_response_type",
+                PageCode::UnsupportedResponseType,
                 "only response_type=code is supported".into(),
             ));
         }
@@ -191,19 +200,19 @@ pub async fn start(
     // RFC 7636 / OAuth 2.1: PKCE with S256 on every request.
     let challenge = params.get("code_challenge").ok_or_else(|| {
         fail(
-            "invalid_request",
+            PageCode::InvalidRequest,
             "PKCE is required: send code_challenge".into(),
         )
     })?;
     if params.get("code_challenge_method") != Some("S256") {
         return Err(fail(
-            "invalid_request",
+            PageCode::InvalidRequest,
             "code_challenge_method must be S256".into(),
         ));
     }
     if !pkce::is_valid_challenge(challenge) {
         return Err(fail(
-            "invalid_request",
+            PageCode::InvalidRequest,
             "code_challenge is not a base64url SHA-256".into(),
         ));
     }
@@ -213,22 +222,22 @@ pub async fn start(
         Ok(None) => match default_resource_id(&client) {
             Some(id) => app.store.find_resource(id).await?.ok_or_else(|| {
                 fail(
-                    "invalid_target",
+                    PageCode::InvalidTarget,
                     "the client's resource no longer exists".into(),
                 )
             })?,
             None => {
                 return Err(fail(
-                    "invalid_target",
+                    PageCode::InvalidTarget,
                     "resource is required: name the MCP server".into(),
                 ));
             }
         },
-        Err(e) => return Err(fail("invalid_target", e.description)),
+        Err(e) => return Err(fail(PageCode::InvalidTarget, e.description)),
     };
     if !client_may_use(&client, &resource) {
         return Err(fail(
-            "invalid_target",
+            PageCode::InvalidTarget,
             "this client may not get tokens for that resource".into(),
         ));
     }
@@ -236,7 +245,7 @@ pub async fn start(
     let scope::RequestedScopes {
         resource: scopes,
         oidc: oidc_scopes,
-    } = scope::split_request(params.get("scope")).map_err(|e| fail("invalid_scope", e))?;
+    } = scope::split_request(params.get("scope")).map_err(|e| fail(PageCode::InvalidScope, e))?;
     let prompt: Vec<String> = params
         .get("prompt")
         .unwrap_or("")
@@ -250,7 +259,7 @@ pub async fn start(
         || (prompt.iter().any(|p| p == "none") && prompt.len() > 1)
     {
         return Err(fail(
-            "invalid_request",
+            PageCode::InvalidRequest,
             "prompt must be none, or any of login, consent, select_account".into(),
         ));
     }
@@ -258,7 +267,7 @@ pub async fn start(
         None => None,
         Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
             fail(
-                "invalid_request",
+                PageCode::InvalidRequest,
                 "max_age must be a number of seconds".into(),
             )
         })?),
@@ -302,7 +311,7 @@ pub async fn start(
     {
         return Err(AuthorizeError::Page(PageError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
+            PageCode::TooManyRequests,
             "Too many sign-ins in progress",
             "Too many sign-ins are in progress from your address. Finish one, or try again in a few minutes.",
         )));
@@ -335,7 +344,10 @@ pub async fn start(
         }
     }
     if pending.request.prompt.iter().any(|p| p == "none") {
-        return Err(fail("login_required", "the user is not signed in".into()));
+        return Err(fail(
+            PageCode::LoginRequired,
+            "the user is not signed in".into(),
+        ));
     }
     federation::discovery::route(app, &pending)
         .await

@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::pages::{self, PageError};
+use crate::pages::{self, PageCode, PageError};
 use crate::store::{AuthorizationRequest, StoreError};
 
 #[derive(Debug)]
@@ -15,21 +15,21 @@ pub enum AuthorizeError {
         redirect_uri: String,
         state: Option<String>,
         issuer: String,
-        error: &'static str,
+        error: PageCode,
         description: String,
     },
     Page(PageError),
 }
 
 impl AuthorizeError {
-    pub fn page(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn page(code: PageCode, message: impl Into<String>) -> Self {
         Self::Page(PageError::bad_request(code, message))
     }
 
     /// An error redirect to the client of a validated (pending) request.
     pub fn to_client(
         request: &AuthorizationRequest,
-        error: &'static str,
+        error: PageCode,
         description: impl Into<String>,
     ) -> Self {
         Self::Redirect {
@@ -69,7 +69,7 @@ impl IntoResponse for AuthorizeError {
                 description,
             } => {
                 let mut params = vec![
-                    ("error", error),
+                    ("error", error.as_str()),
                     ("error_description", description.as_str()),
                 ];
                 if let Some(s) = &state {

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::authorize_error::with_params;
 use super::form::FormParams;
 use crate::app::AppState;
+use crate::pages::PageCode;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{self, SESSION_TTL, SessionCookie};
 use crate::store::{Client, ClientKind, Session};
@@ -134,7 +135,7 @@ async fn logout(
             ) {
                 return Err(PageError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_csrf",
+                    PageCode::InvalidCsrf,
                     "This sign-out cannot continue",
                     "The form expired or did not come from this page. Please try again.",
                 ));

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::oauth::scope::{self, ADMIN_SCOPE, OIDC_SCOPES};
-use crate::store::Rule;
+use crate::store::{Condition, Rule, RuleEffect};
 
 /// The placeholder a grant uses for the organization the user signed in through.
 pub const ORG_PLACEHOLDER: &str = "{org}";
@@ -79,8 +79,8 @@ pub fn evaluate(
     // Position then id: a total order, so refreshes decide exactly as the first grant did.
     applicable.sort_by(|a, b| a.position.cmp(&b.position).then_with(|| a.id.cmp(&b.id)));
 
-    let allows = named_scopes(&applicable, "allow", org, resource_scopes);
-    let denies = named_scopes(&applicable, "deny", org, resource_scopes);
+    let allows = named_scopes(&applicable, RuleEffect::Allow, org, resource_scopes);
+    let denies = named_scopes(&applicable, RuleEffect::Deny, org, resource_scopes);
 
     let allowed: Vec<String> = allows
         .iter()
@@ -117,40 +117,29 @@ pub fn evaluate(
 }
 
 /// Whether `rule` applies to this user signing in through `org`: it is not restricted
-/// to another organization and all its conditions hold. Fails closed: a rule without a
-/// known condition, or with an unknown or malformed one, never applies.
+/// to another organization and all its conditions hold.
 pub fn applies(identity: &Identity<'_>, org: &OrgContext<'_>, rule: &Rule) -> bool {
     let is_for_org = rule
         .organization_id
         .as_deref()
         .is_none_or(|o| o == org.organization_id);
-    is_for_org && conditions_hold(identity, org, &rule.conditions)
+    is_for_org
+        && rule
+            .conditions
+            .iter()
+            .all(|c| condition_holds(identity, org, c))
 }
 
-fn conditions_hold(identity: &Identity<'_>, org: &OrgContext<'_>, conditions: &Value) -> bool {
-    let Some(map) = conditions.as_object() else {
-        return false;
-    };
-    !map.is_empty()
-        && map.iter().all(|(key, value)| match key.as_str() {
-            // Exact and case-sensitive: Entra sends group object ids.
-            "group" => value
-                .as_str()
-                .is_some_and(|g| identity.groups.iter().any(|m| m == g)),
-            "email_domain" => value
-                .as_str()
-                .is_some_and(|d| email_domain_holds(identity, org, d)),
-            "attribute" => match (value.as_str(), map.get("equals").and_then(Value::as_str)) {
-                (Some(name), Some(expected)) => {
-                    attribute_holds(identity.attributes.get(name), expected)
-                }
-                _ => false,
-            },
-            // Judged together with `attribute`; alone it is malformed.
-            "equals" => map.contains_key("attribute"),
-            "any" => *value == Value::Bool(true),
-            _ => false,
-        })
+fn condition_holds(identity: &Identity<'_>, org: &OrgContext<'_>, condition: &Condition) -> bool {
+    match condition {
+        // Exact and case-sensitive: Entra sends group object ids.
+        Condition::Group(g) => identity.groups.iter().any(|m| m == g),
+        Condition::EmailDomain(d) => email_domain_holds(identity, org, d),
+        Condition::Attribute { name, equals } => {
+            attribute_holds(identity.attributes.get(name), equals)
+        }
+        Condition::Any => true,
+    }
 }
 
 /// A verified email whose domain is the wanted one and belongs to the sign-in organization,
@@ -180,7 +169,7 @@ fn attribute_holds(value: Option<&Value>, expected: &str) -> bool {
 /// naming it, in rule order then grant order.
 fn named_scopes<'r>(
     rules: &[&'r Rule],
-    effect: &str,
+    effect: RuleEffect,
     org: &OrgContext<'_>,
     resource_scopes: &[String],
 ) -> Vec<(String, &'r str)> {

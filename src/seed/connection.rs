@@ -7,7 +7,7 @@ use super::SeedError;
 use super::file::ConnectionEntry;
 use super::plan::{PlanContext, check_url, id_or_derived, secret_from};
 use crate::federation::EmailVerifiedTrust;
-use crate::store::Connection;
+use crate::store::{Connection, ConnectionKind};
 
 pub(super) fn plan_connection(
     entry: &str,
@@ -48,9 +48,16 @@ pub(super) fn plan_connection(
             .find(|(_, set)| *set)
             .map(|(k, _)| k.to_string())
     };
+    let kind = ConnectionKind::parse(&c.kind).ok_or_else(|| {
+        SeedError::new(
+            entry,
+            "kind",
+            format!("`{}` is not idp_simulator, oidc or saml", c.kind),
+        )
+    })?;
     let mut settings = Map::new();
-    let natural = match c.kind.as_str() {
-        "idp_simulator" => {
+    let natural = match kind {
+        ConnectionKind::IdpSimulator => {
             if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&saml_keys)) {
                 return Err(SeedError::new(
                     entry,
@@ -60,7 +67,7 @@ pub(super) fn plan_connection(
             }
             format!("{org}|idp_simulator")
         }
-        "oidc" => {
+        ConnectionKind::Oidc => {
             if let Some(k) = foreign(&saml_keys) {
                 return Err(SeedError::new(
                     entry,
@@ -138,7 +145,7 @@ pub(super) fn plan_connection(
             }
             format!("{org}|oidc|{issuer}|{client_id}")
         }
-        "saml" => {
+        ConnectionKind::Saml => {
             if let Some(k) = foreign(&oidc_keys) {
                 return Err(SeedError::new(
                     entry,
@@ -211,13 +218,6 @@ pub(super) fn plan_connection(
                 c.idp_metadata_url.clone().or(entity).unwrap_or_default()
             )
         }
-        other => {
-            return Err(SeedError::new(
-                entry,
-                "kind",
-                format!("`{other}` is not idp_simulator, oidc or saml"),
-            ));
-        }
     };
     let id = id_or_derived(entry, "conn", &c.id, &natural)?;
     // Upstream secrets are sealed at rest, bound to their connection id.
@@ -230,7 +230,7 @@ pub(super) fn plan_connection(
     Ok(Connection {
         id,
         organization_id: org.to_string(),
-        kind: c.kind,
+        kind,
         is_enabled: c.enabled.unwrap_or(true),
         settings: Value::Object(settings),
     })

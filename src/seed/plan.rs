@@ -4,14 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::SeedError;
 use super::file::*;
 use crate::crypto::{self, SecretBox};
 use crate::ids;
 use crate::oauth::{redirect_uri, scope};
-use crate::store::{Admin, Client, ClientKind, Organization, Resource, Rule, ScopeDef, SeedPlan};
+use crate::store::{
+    self, Admin, Client, ClientKind, Conditions, Organization, Resource, Rule, RuleEffect,
+    ScopeDef, SeedPlan,
+};
 
 /// What planning needs to know about the world outside the file.
 pub struct PlanContext<'a> {
@@ -255,19 +258,16 @@ pub fn plan(
             ));
         }
         check_scopes(&entry, "grant", res, &r.grant)?;
-        let effect = r.effect.unwrap_or_else(|| "allow".into());
-        if effect != "allow" && effect != "deny" {
-            return Err(SeedError::new(
-                &entry,
-                "effect",
-                "must be `allow` or `deny`",
-            ));
-        }
+        let effect = match r.effect.as_deref() {
+            None => RuleEffect::Allow,
+            Some(e) => RuleEffect::parse(e)
+                .ok_or_else(|| SeedError::new(&entry, "effect", "must be `allow` or `deny`"))?,
+        };
         let natural = format!(
             "{}|{:?}|{}|{}|{}",
             r.resource,
             r.organization,
-            conditions,
+            conditions.to_json(),
             r.grant.join(" "),
             effect
         );
@@ -435,19 +435,19 @@ pub fn plan(
     Ok((out, admins))
 }
 
-pub(super) fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedError> {
-    let mut m = Map::new();
+pub(super) fn plan_condition(entry: &str, c: &Condition) -> Result<Conditions, SeedError> {
+    let mut out = Vec::new();
     if let Some(g) = &c.group {
-        m.insert("group".into(), json!(g));
+        out.push(store::Condition::Group(g.clone()));
     }
     if let Some(d) = &c.email_domain {
-        m.insert("email_domain".into(), json!(d.to_ascii_lowercase()));
+        out.push(store::Condition::EmailDomain(d.to_ascii_lowercase()));
     }
     match (&c.attribute, &c.equals) {
-        (Some(a), Some(v)) => {
-            m.insert("attribute".into(), json!(a));
-            m.insert("equals".into(), json!(v));
-        }
+        (Some(a), Some(v)) => out.push(store::Condition::Attribute {
+            name: a.clone(),
+            equals: v.clone(),
+        }),
         (None, None) => {}
         _ => {
             return Err(SeedError::new(
@@ -458,9 +458,7 @@ pub(super) fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedEr
         }
     }
     match c.any {
-        Some(true) => {
-            m.insert("any".into(), json!(true));
-        }
+        Some(true) => out.push(store::Condition::Any),
         Some(false) => {
             return Err(SeedError::new(
                 entry,
@@ -470,14 +468,13 @@ pub(super) fn plan_condition(entry: &str, c: &Condition) -> Result<Value, SeedEr
         }
         None => {}
     }
-    if m.is_empty() {
-        return Err(SeedError::new(
+    Conditions::new(out).ok_or_else(|| {
+        SeedError::new(
             entry,
             "when",
             "needs a condition: group, email_domain, attribute/equals or any",
-        ));
-    }
-    Ok(Value::Object(m))
+        )
+    })
 }
 
 /// Admins from pending entries: hash plain passwords with argon2id.

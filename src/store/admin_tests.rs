@@ -115,9 +115,9 @@ async fn users_sessions_and_grants_are_revoked_in_bulk_and_rules_deleted() {
                     name: "R".into(),
                     resource_id: "res_1".into(),
                     organization_id: None,
-                    conditions: json!({ "any": true }),
+                    conditions: Conditions::from_json(&json!({ "any": true })).unwrap(),
                     grants: vec!["r.read".into()],
-                    effect: "allow".into(),
+                    effect: RuleEffect::Allow,
                     position: 0,
                 }],
                 ..Default::default()
@@ -382,9 +382,9 @@ async fn only_what_nothing_refers_to_is_deleted_and_nothing_else_goes_with_it() 
                     name: "R".into(),
                     resource_id: "res_ruled".into(),
                     organization_id: Some("org_a".into()),
-                    conditions: json!({ "any": true }),
+                    conditions: Conditions::from_json(&json!({ "any": true })).unwrap(),
                     grants: vec!["r.read".into()],
-                    effect: "allow".into(),
+                    effect: RuleEffect::Allow,
                     position: 0,
                 }],
                 ..Default::default()

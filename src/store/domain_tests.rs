@@ -26,7 +26,7 @@ async fn a_domain_given_up_unverifies_the_saml_addresses_there_and_nothing_else(
     let (stores, _dir) = stores().await;
     for (name, s) in stores {
         let saml = |id: &str, org: &str| Connection {
-            kind: "saml".into(),
+            kind: ConnectionKind::Saml,
             ..simulator(id, org)
         };
         let mut plan = SeedPlan {

@@ -10,6 +10,7 @@ mod domain_tests;
 mod error;
 pub mod flow;
 pub mod model;
+pub mod rule;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ pub use cache::CachedStore;
 pub use error::StoreError;
 pub use flow::*;
 pub use model::*;
+pub use rule::{Condition, Conditions, RuleEffect};
 pub use sql::{Backend, SqlStore};
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -116,12 +116,47 @@ pub struct Organization {
     pub is_enabled: bool,
 }
 
+/// The upstream a connection signs users in through. Stored as its text name, which is
+/// also its seed, admin form and API spelling; parsed once when the row is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    /// The built-in form where a tester types any identity (dev and tests only).
+    IdpSimulator,
+    /// An OpenID Connect provider; portcullis is its relying party.
+    Oidc,
+    /// A SAML 2.0 identity provider; portcullis is its service provider.
+    Saml,
+}
+
+impl ConnectionKind {
+    /// Every kind, in the order the admin form offers them.
+    pub const ALL: [Self; 3] = [Self::IdpSimulator, Self::Oidc, Self::Saml];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdpSimulator => "idp_simulator",
+            Self::Oidc => "oidc",
+            Self::Saml => "saml",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ConnectionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: String,
     pub organization_id: String,
-    /// `idp_simulator` | `oidc` | `saml`
-    pub kind: String,
+    pub kind: ConnectionKind,
     pub is_enabled: bool,
     /// Kind-specific settings; secrets inside are sealed.
     pub settings: serde_json::Value,
@@ -134,10 +169,9 @@ pub struct Rule {
     pub name: String,
     pub resource_id: String,
     pub organization_id: Option<String>,
-    pub conditions: serde_json::Value,
+    pub conditions: super::Conditions,
     pub grants: Vec<String>,
-    /// `allow` | `deny`
-    pub effect: String,
+    pub effect: super::RuleEffect,
     pub position: i64,
 }
 
@@ -232,4 +266,25 @@ pub enum RegistrationOutcome {
     Registered,
     RateLimited,
     Full,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_kinds_keep_their_stored_names() {
+        for (kind, name) in [
+            (ConnectionKind::IdpSimulator, "idp_simulator"),
+            (ConnectionKind::Oidc, "oidc"),
+            (ConnectionKind::Saml, "saml"),
+        ] {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(ConnectionKind::parse(name), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        }
+        for bad in ["", "OIDC", "saml ", "custom"] {
+            assert_eq!(ConnectionKind::parse(bad), None, "{bad:?}");
+        }
+    }
 }

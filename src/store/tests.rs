@@ -95,7 +95,7 @@ pub(super) fn simulator(id: &str, org: &str) -> Connection {
     Connection {
         id: id.into(),
         organization_id: org.into(),
-        kind: "idp_simulator".into(),
+        kind: ConnectionKind::IdpSimulator,
         is_enabled: true,
         settings: json!({}),
     }
@@ -231,7 +231,7 @@ async fn rules_connections_and_admins_round_trip() {
             connections: vec![Connection {
                 id: "conn_1".into(),
                 organization_id: "org_a".into(),
-                kind: "oidc".into(),
+                kind: ConnectionKind::Oidc,
                 is_enabled: false,
                 settings: json!({ "issuer": "https://idp.example" }),
             }],
@@ -241,9 +241,9 @@ async fn rules_connections_and_admins_round_trip() {
                 name: "Deny g".into(),
                 resource_id: "res_1".into(),
                 organization_id: Some("org_a".into()),
-                conditions: json!({ "group": "g" }),
+                conditions: Conditions::from_json(&json!({ "group": "g" })).unwrap(),
                 grants: vec!["r.read".into()],
-                effect: "deny".into(),
+                effect: RuleEffect::Deny,
                 position: 0,
             }],
             admins: vec![Admin {
@@ -265,6 +265,63 @@ async fn rules_connections_and_admins_round_trip() {
             "{name}"
         );
         assert_eq!(s.find_admin("nobody").await.unwrap(), None, "{name}");
+    }
+}
+
+/// A stored kind, effect or condition nobody knows is a corrupt row, named, not a panic
+/// and not a rule or connection silently read as something else.
+#[tokio::test]
+async fn unknown_stored_kinds_effects_and_conditions_are_corrupt_rows() {
+    let (stores, _dir) = stores().await;
+    for (name, s) in stores {
+        let plan = SeedPlan {
+            organizations: vec![org("org_a", &[])],
+            connections: vec![simulator("conn_1", "org_a")],
+            resources: vec![resource("res_1", "http://127.0.0.1:1/mcp")],
+            rules: vec![Rule {
+                id: "rule_1".into(),
+                name: String::new(),
+                resource_id: "res_1".into(),
+                organization_id: None,
+                conditions: Conditions::from_json(&json!({ "any": true })).unwrap(),
+                grants: vec!["r.read".into()],
+                effect: RuleEffect::Allow,
+                position: 0,
+            }],
+            ..Default::default()
+        };
+        s.apply_seed(&plan, 1).await.unwrap();
+        let corrupt = |e: StoreError, wanted: &str| match e {
+            StoreError::Corrupt(m) => assert!(m.contains(wanted), "{name}: {m}"),
+            other => panic!("{name}: {other:?}"),
+        };
+        let pool = s.pool().clone();
+        let set = |sql: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+        };
+
+        set("UPDATE connections SET kind = 'custom' WHERE id = 'conn_1'").await;
+        corrupt(s.find_connection("conn_1").await.unwrap_err(), "`custom`");
+        corrupt(s.list_connections().await.unwrap_err(), "`custom`");
+
+        set("UPDATE rules SET effect = 'Allow' WHERE id = 'rule_1'").await;
+        corrupt(s.list_rules("res_1").await.unwrap_err(), "effect `Allow`");
+
+        set("UPDATE rules SET effect = 'deny', conditions = '{\"any\":false}' WHERE id = 'rule_1'")
+            .await;
+        corrupt(
+            s.list_rules("res_1").await.unwrap_err(),
+            "`any` must be true",
+        );
+
+        set("UPDATE rules SET conditions = '{\"role\":\"admin\"}' WHERE id = 'rule_1'").await;
+        corrupt(
+            s.list_rules("res_1").await.unwrap_err(),
+            "unknown condition `role`",
+        );
     }
 }
 

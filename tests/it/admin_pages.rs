@@ -583,7 +583,7 @@ async fn connections_are_created_tested_and_disabled() {
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.kind == "oidc")
+        .find(|c| c.kind == portcullis::store::ConnectionKind::Oidc)
         .unwrap();
     let page = admin.page(&format!("/admin/connections/{}", oidc.id)).await;
     assert!(
@@ -846,7 +846,7 @@ async fn rules_are_created_edited_deleted_and_simulated() {
         .find(|r| r.name == "QA may manage")
         .unwrap();
     assert_eq!(
-        rule.conditions,
+        rule.conditions.to_json(),
         serde_json::json!({"group": "qa", "email_domain": "example.com"})
     );
     let page = admin.page("/admin/rules").await;

@@ -10,9 +10,11 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
-use crate::admin::connections::{self, CheckLine, ConnectionInput, ConnectionView};
+use crate::admin::connections::{self, ConnectionInput, ConnectionView};
 use crate::admin::organizations;
 use crate::app::AppState;
+use crate::federation::check::Check;
+use crate::store::ConnectionKind;
 use crate::store::Organization;
 
 #[derive(Template)]
@@ -24,7 +26,7 @@ struct ListPage<'a> {
     organizations: Vec<Organization>,
     form: ConnectionInput,
     errors: Errors,
-    tested: Option<(String, Vec<CheckLine>)>,
+    tested: Option<(String, Vec<Check>)>,
     is_edit: bool,
 }
 
@@ -76,7 +78,7 @@ async fn list_page(
     page: &AdminPage,
     mut form: ConnectionInput,
     errors: Errors,
-    tested: Option<(String, Vec<CheckLine>)>,
+    tested: Option<(String, Vec<Check>)>,
 ) -> Result<Response, Refused> {
     let connections = connections::list(app).await.map_err(page_error)?;
     let organizations = organizations::list(app).await.map_err(page_error)?;
@@ -109,7 +111,7 @@ pub async fn get_connections(
 ) -> Result<Response, Refused> {
     let form = ConnectionInput {
         organization_id: q.organization_id,
-        kind: "idp_simulator".into(),
+        kind: ConnectionKind::IdpSimulator.as_str().into(),
         ..Default::default()
     };
     list_page(&app, &page, form, Errors::none(), None).await
@@ -155,7 +157,7 @@ pub async fn get_connection_test(
 ) -> Result<Response, Refused> {
     let checks = connections::test(&app, &id).await.map_err(page_error)?;
     let form = ConnectionInput {
-        kind: "idp_simulator".into(),
+        kind: ConnectionKind::IdpSimulator.as_str().into(),
         ..Default::default()
     };
     list_page(&app, &page, form, Errors::none(), Some((id, checks))).await

@@ -20,6 +20,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::{Actor, AdminError, AdminPrincipal, login as session};
 use crate::app::AppState;
+use crate::pages::PageCode;
 use crate::pages::PageError;
 
 const FLASH_COOKIE: &str = "portcullis_admin_flash";
@@ -214,7 +215,7 @@ impl FromRequest<AppState> for AdminPost {
             .map_err(|_| {
                 Refused::Page(PageError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_request",
+                    PageCode::InvalidRequest,
                     "That did not work",
                     "The form is too large or malformed.",
                 ))
@@ -227,7 +228,7 @@ impl FromRequest<AppState> for AdminPost {
         if !session::csrf_matches(&page.token, &fields.get("csrf")) {
             return Err(Refused::Page(PageError::new(
                 StatusCode::FORBIDDEN,
-                "csrf",
+                PageCode::Csrf,
                 "This form has expired",
                 "The form did not carry this session's security token. Reload the page and try again.",
             )));
@@ -268,13 +269,13 @@ pub fn form_error(e: AdminError) -> Result<Errors, Refused> {
         AdminError::Invalid { field, message } => Ok(Errors(Some((field, message)))),
         AdminError::NotFound(what) => Err(Refused::Page(PageError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            PageCode::NotFound,
             "Not found",
             format!("There is no such {what}."),
         ))),
         AdminError::InUse(message) => Err(Refused::Page(PageError::new(
             StatusCode::CONFLICT,
-            "in_use",
+            PageCode::InUse,
             "Still in use",
             message,
         ))),
@@ -287,7 +288,7 @@ pub fn page_error(e: AdminError) -> Refused {
     match form_error(e) {
         Ok(errors) => Refused::Page(PageError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            PageCode::InvalidRequest,
             "That did not work",
             errors.message().to_string(),
         )),

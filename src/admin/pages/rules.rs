@@ -14,34 +14,24 @@ use crate::admin::rules::{self, RuleInput, Simulation, SimulationInput};
 use crate::admin::{organizations, resources, split_list, users};
 use crate::app::AppState;
 use crate::policy::Outcome;
-use crate::store::{Organization, Resource, Rule};
+use crate::store::{Conditions, Organization, Resource, Rule};
 
 /// A rule's conditions in words: all must hold.
-pub fn describe(conditions: &Value) -> String {
-    let Some(map) = conditions.as_object() else {
-        return "never (malformed)".into();
-    };
+pub fn describe(conditions: &Conditions) -> String {
     let mut parts = Vec::new();
-    if map.get("any") == Some(&Value::Bool(true)) {
+    if conditions.is_any() {
         parts.push("anyone".to_string());
     }
-    if let Some(g) = map.get("group").and_then(Value::as_str) {
+    if let Some(g) = conditions.group() {
         parts.push(format!("in group “{g}”"));
     }
-    if let Some(d) = map.get("email_domain").and_then(Value::as_str) {
+    if let Some(d) = conditions.email_domain() {
         parts.push(format!("verified email at {d}"));
     }
-    if let (Some(a), Some(v)) = (
-        map.get("attribute").and_then(Value::as_str),
-        map.get("equals").and_then(Value::as_str),
-    ) {
+    if let Some((a, v)) = conditions.attribute() {
         parts.push(format!("attribute {a} = “{v}”"));
     }
-    if parts.is_empty() {
-        "never (no known condition)".into()
-    } else {
-        parts.join(" and ")
-    }
+    parts.join(" and ")
 }
 
 /// A rule as the list shows it.
@@ -68,24 +58,19 @@ pub struct RuleForm {
 
 impl RuleForm {
     fn from_rule(r: &Rule) -> Self {
-        let c = |k: &str| {
-            r.conditions
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let c = &r.conditions;
+        let (attribute, equals) = c.attribute().unwrap_or_default();
         Self {
             name: r.name.clone(),
             resource_id: r.resource_id.clone(),
             organization_id: r.organization_id.clone().unwrap_or_default(),
-            group: c("group"),
-            email_domain: c("email_domain"),
-            attribute: c("attribute"),
-            equals: c("equals"),
-            any: r.conditions.get("any") == Some(&Value::Bool(true)),
+            group: c.group().unwrap_or_default().to_string(),
+            email_domain: c.email_domain().unwrap_or_default().to_string(),
+            attribute: attribute.to_string(),
+            equals: equals.to_string(),
+            any: c.is_any(),
             grants: r.grants.join(" "),
-            effect: r.effect.clone(),
+            effect: r.effect.as_str().to_string(),
             position: r.position.to_string(),
         }
     }
@@ -226,7 +211,7 @@ pub async fn get_rules(
 ) -> Result<Response, Refused> {
     let form = RuleForm {
         resource_id: q.resource_id.clone(),
-        effect: "allow".into(),
+        effect: crate::store::RuleEffect::Allow.as_str().into(),
         ..Default::default()
     };
     list_page(&app, &page, &q.resource_id, form, Errors::none()).await

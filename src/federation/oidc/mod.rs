@@ -11,6 +11,7 @@ pub use provider::{IssParameter, ProviderMetadata, Upstreams, is_iss_required, p
 
 use std::time::Duration;
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -30,7 +31,7 @@ use crate::crypto;
 use crate::oauth::form::FormParams;
 use crate::pages::{self, PageError};
 use crate::session::{Cookie, SessionCookie};
-use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
+use crate::store::{Connection, ConnectionKind, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long an upstream login may take.
 pub const UPSTREAM_TTL: i64 = 600;
@@ -92,7 +93,7 @@ pub async fn start(
         tracing::warn!(connection = %connection.id, reason = %why, "upstream OIDC unavailable");
         PageError::new(
             StatusCode::BAD_GATEWAY,
-            "upstream_unavailable",
+            PageCode::UpstreamUnavailable,
             "Sign-in is unavailable",
             "Your organization's identity provider cannot be reached. Try again later.",
         )
@@ -101,7 +102,7 @@ pub async fn start(
     let metadata = match provider(app, &connection.id, &s.issuer).await {
         Ok(m) => m,
         // An outage: server_error to a trusted client, a page otherwise; audited.
-        Err(why) => return Ok(refuse(app, pending, connection, "server_error", why).await),
+        Err(why) => return Ok(refuse(app, pending, connection, PageCode::ServerError, why).await),
     };
     let redirect = RedirectUrl::new(callback_url(app, &connection.id))
         .map_err(|e| unavailable(e.to_string()))?;
@@ -191,14 +192,14 @@ async fn callback(
         .store
         .find_connection(conn)
         .await?
-        .filter(|c| c.kind == "oidc")
+        .filter(|c| c.kind == ConnectionKind::Oidc)
         .ok_or_else(|| {
             PageError::bad_request(
-                "unknown_connection",
+                PageCode::UnknownConnection,
                 "This sign-in connection is not known here.",
             )
         })?;
-    let bad_state = |code: &'static str, why: &str| {
+    let bad_state = |code: PageCode, why: &str| {
         let app = app.clone();
         let connection = connection.clone();
         let why = why.to_string();
@@ -211,7 +212,7 @@ async fn callback(
         }
     };
     let Some(state) = params.get("state") else {
-        return Err(bad_state("invalid_state", "callback without state").await);
+        return Err(bad_state(PageCode::InvalidState, "callback without state").await);
     };
     let now = app.clock.now();
     let login = match app
@@ -221,13 +222,19 @@ async fn callback(
     {
         Taken::Fresh(l) => l,
         Taken::Replayed(_) => {
-            return Err(bad_state("state_replayed", "callback state used before (replay)").await);
+            return Err(bad_state(
+                PageCode::StateReplayed,
+                "callback state used before (replay)",
+            )
+            .await);
         }
-        Taken::Missing => return Err(bad_state("invalid_state", "unknown callback state").await),
+        Taken::Missing => {
+            return Err(bad_state(PageCode::InvalidState, "unknown callback state").await);
+        }
     };
     if login.connection_id != connection.id {
         return Err(bad_state(
-            "invalid_state",
+            PageCode::InvalidState,
             "callback state belongs to another connection",
         )
         .await);
@@ -238,13 +245,13 @@ async fn callback(
     });
     if !same_browser {
         return Err(bad_state(
-            "browser_mismatch",
+            PageCode::BrowserMismatch,
             "callback state belongs to another browser",
         )
         .await);
     }
     if login.expires_at <= now {
-        return Err(bad_state("request_expired", "upstream login took too long").await);
+        return Err(bad_state(PageCode::RequestExpired, "upstream login took too long").await);
     }
     let pending = open_pending(app, &login.pending_id).await?;
     let secrets: Value = app
@@ -264,7 +271,7 @@ async fn callback(
                 app,
                 &pending,
                 &connection,
-                "server_error",
+                PageCode::ServerError,
                 format!("connection settings: {e}"),
             )
             .await);
@@ -275,7 +282,7 @@ async fn callback(
             let required = is_iss_required(&m);
             (m, required)
         }
-        Err(e) => return Ok(refuse(app, &pending, &connection, "server_error", e).await),
+        Err(e) => return Ok(refuse(app, &pending, &connection, PageCode::ServerError, e).await),
     };
     // RFC 9207: the iss parameter, when sent, must be the IdP's issuer; an IdP that
     // advertises it must send it, on errors too.
@@ -290,21 +297,21 @@ async fn callback(
         _ => None,
     };
     if let Some(why) = iss_problem {
-        return Ok(refuse(app, &pending, &connection, "access_denied", why).await);
+        return Ok(refuse(app, &pending, &connection, PageCode::AccessDenied, why).await);
     }
     if let Some(error) = params.get("error") {
         let why = format!(
             "the identity provider answered {error}: {}",
             params.get("error_description").unwrap_or("")
         );
-        return Ok(refuse(app, &pending, &connection, "access_denied", why).await);
+        return Ok(refuse(app, &pending, &connection, PageCode::AccessDenied, why).await);
     }
     let Some(code) = params.get("code") else {
         return Ok(refuse(
             app,
             &pending,
             &connection,
-            "access_denied",
+            PageCode::AccessDenied,
             "callback without code".into(),
         )
         .await);
@@ -315,7 +322,7 @@ async fn callback(
     }
 }
 
-type Refusal = (&'static str, String);
+type Refusal = (PageCode, String);
 
 /// Code exchange and ID token checks; the identity on success.
 async fn finish(
@@ -328,7 +335,7 @@ async fn finish(
     verifier: &str,
 ) -> Result<VerifiedIdentity, Refusal> {
     let redirect = RedirectUrl::new(callback_url(app, &connection.id))
-        .map_err(|e| ("server_error", e.to_string()))?;
+        .map_err(|e| (PageCode::ServerError, e.to_string()))?;
     let make_client = |m: ProviderMetadata| {
         CoreClient::from_provider_metadata(
             m,
@@ -340,20 +347,22 @@ async fn finish(
     let client = make_client(metadata.clone());
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|e| ("server_error", format!("token endpoint: {e}")))?
+        .map_err(|e| (PageCode::ServerError, format!("token endpoint: {e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
         .request_async(&app.http)
         .await
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => (
-                "access_denied",
+                PageCode::AccessDenied,
                 format!("the identity provider refused the code: {}", r.error()),
             ),
-            RequestTokenError::Request(e) => ("server_error", format!("token request failed: {e}")),
-            other => ("access_denied", format!("token response: {other}")),
+            RequestTokenError::Request(e) => {
+                (PageCode::ServerError, format!("token request failed: {e}"))
+            }
+            other => (PageCode::AccessDenied, format!("token response: {other}")),
         })?;
     let id_token = token.id_token().ok_or((
-        "access_denied",
+        PageCode::AccessDenied,
         "no ID token in the token response".to_string(),
     ))?;
     let nonce = Nonce::new(nonce.to_string());
@@ -362,27 +371,27 @@ async fn finish(
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
         )) => false,
-        Err(e) => return Err(("access_denied", format!("ID token refused: {e}"))),
+        Err(e) => return Err((PageCode::AccessDenied, format!("ID token refused: {e}"))),
     };
     if !verified {
         // An unknown kid: the IdP may have rotated its keys.
         let refreshed = refetch_jwks(app, &connection.id, &metadata).await.ok_or((
-            "access_denied",
+            PageCode::AccessDenied,
             "ID token signed by an unknown key".to_string(),
         ))?;
         id_token
             .claims(&make_client(refreshed).id_token_verifier(), &nonce)
-            .map_err(|e| ("access_denied", format!("ID token refused: {e}")))?;
+            .map_err(|e| (PageCode::AccessDenied, format!("ID token refused: {e}")))?;
     }
     // The signature covers the whole payload: read the claims the crate does not model.
     let payload: Map<String, Value> = claims::jwt_payload(&id_token.to_string())
-        .ok_or(("access_denied", "malformed ID token".to_string()))?;
+        .ok_or((PageCode::AccessDenied, "malformed ID token".to_string()))?;
     // Checks the crate leaves out: azp (OIDC Core §3.1.3.7 ¶5) and an iat not in the future.
     if let Some(azp) = payload.get("azp")
         && azp.as_str() != Some(s.client_id.as_str())
     {
         return Err((
-            "access_denied",
+            PageCode::AccessDenied,
             format!("ID token azp {azp} is not this client"),
         ));
     }
@@ -391,7 +400,7 @@ async fn finish(
     let real_now = crate::clock::Clock::now(&crate::clock::SystemClock);
     if iat.is_none_or(|iat| iat > real_now + ID_TOKEN_SKEW) {
         return Err((
-            "access_denied",
+            PageCode::AccessDenied,
             "ID token iat is missing or in the future".to_string(),
         ));
     }
@@ -399,7 +408,7 @@ async fn finish(
         && payload.get("hd").and_then(Value::as_str) != Some(hd.as_str())
     {
         return Err((
-            "access_denied",
+            PageCode::AccessDenied,
             format!("the account is not from the allowed Google Workspace domain {hd}"),
         ));
     }
@@ -407,7 +416,7 @@ async fn finish(
         && payload.get("tid").and_then(Value::as_str) != Some(tid.as_str())
     {
         return Err((
-            "access_denied",
+            PageCode::AccessDenied,
             format!("the account is not from the allowed Entra tenant {tid}"),
         ));
     }
@@ -433,6 +442,8 @@ async fn finish(
             }
         }
     }
-    claims::identity(&claims_in, &s.mapping)
-        .ok_or(("access_denied", "the ID token has no subject".to_string()))
+    claims::identity(&claims_in, &s.mapping).ok_or((
+        PageCode::AccessDenied,
+        "the ID token has no subject".to_string(),
+    ))
 }

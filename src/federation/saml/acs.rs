@@ -7,6 +7,7 @@
 //! the connection allows it, and then it only signs the person in; it never completes a
 //! pending authorization.
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -24,7 +25,7 @@ use crate::crypto;
 use crate::federation::{complete_login, open_pending, record_login_failed, refuse};
 use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
-use crate::store::{Connection, Taken, UpstreamLogin};
+use crate::store::{Connection, ConnectionKind, Taken, UpstreamLogin};
 
 #[derive(Deserialize)]
 pub struct AcsForm {
@@ -57,11 +58,11 @@ async fn acs(
         .store
         .find_connection(conn)
         .await?
-        .filter(|c| c.kind == "saml")
+        .filter(|c| c.kind == ConnectionKind::Saml)
         .ok_or_else(|| {
             PageError::new(
                 StatusCode::NOT_FOUND,
-                "unknown_connection",
+                PageCode::UnknownConnection,
                 "Unknown connection",
                 "No SAML connection has this id.",
             )
@@ -139,7 +140,15 @@ async fn solicited(
         }
     };
     let pending = open_pending(app, &login.pending_id).await?;
-    let denied = |r: Refusal| refuse(app, &pending, connection, "access_denied", r.reason());
+    let denied = |r: Refusal| {
+        refuse(
+            app,
+            &pending,
+            connection,
+            PageCode::AccessDenied,
+            r.reason(),
+        )
+    };
     if login.connection_id != connection.id {
         let r = verify::refuse("relay_state", "it was issued for another connection");
         return Ok(denied(r).await);
@@ -150,7 +159,7 @@ async fn solicited(
     let request_id = request_id(app, &login)?;
     let idp = match idp_metadata(app, s).await {
         Ok(m) => m,
-        Err(why) => return Ok(refuse(app, &pending, connection, "server_error", why).await),
+        Err(why) => return Ok(refuse(app, &pending, connection, PageCode::ServerError, why).await),
     };
     match check(app, connection, s, &idp, Some(request_id), saml_response).await {
         Ok(verified) => complete_login(app, &pending, connection, verified.identity, cookie).await,
@@ -193,7 +202,7 @@ fn unavailable(connection: &Connection, why: String) -> PageError {
     tracing::warn!(connection = %connection.id, reason = %why, "SAML IdP metadata unavailable");
     PageError::new(
         StatusCode::BAD_GATEWAY,
-        "upstream_unavailable",
+        PageCode::UpstreamUnavailable,
         "Sign-in is unavailable",
         "Your organization's identity provider cannot be reached. Try again later.",
     )
@@ -308,7 +317,7 @@ async fn refuse_here(app: &AppState, connection: &Connection, r: &Refusal) -> Re
     record_login_failed(app, connection, reason).await;
     PageError::new(
         StatusCode::FORBIDDEN,
-        "upstream_refused",
+        PageCode::UpstreamRefused,
         "Sign-in failed",
         "Your organization's identity provider did not sign you in here. Start again from your application.",
     )

@@ -11,6 +11,7 @@
 //! also names the outstanding request and the assertion, and only the confirmation uses
 //! them up and completes the pending authorization.
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use askama::Template;
 use axum::extract::State;
@@ -25,7 +26,7 @@ use crate::crypto;
 use crate::federation::{VerifiedIdentity, complete_login, establish_session, open_pending};
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{Cookie, SessionCookie};
-use crate::store::{Connection, PendingAuthorization, Taken, UpstreamLogin};
+use crate::store::{Connection, ConnectionKind, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long the person has to confirm.
 const CONFIRM_TTL: i64 = 300;
@@ -198,7 +199,7 @@ async fn confirm(
 ) -> Result<Response, PageError> {
     let stale = || {
         PageError::bad_request(
-            "confirmation_invalid",
+            PageCode::ConfirmationInvalid,
             "This confirmation is not valid in this browser or has expired. Sign in again at your identity provider.",
         )
     };
@@ -217,7 +218,7 @@ async fn confirm(
         .store
         .find_connection(conn)
         .await?
-        .filter(|c| c.kind == "saml" && c.is_enabled)
+        .filter(|c| c.kind == ConnectionKind::Saml && c.is_enabled)
         .ok_or_else(stale)?;
     if let Some(answers) = sealed.answers {
         return complete_answer(app, &connection, answers, sealed.identity, cookie)

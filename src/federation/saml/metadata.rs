@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::pages::PageCode;
 use crate::pages::PagePath;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -240,7 +241,7 @@ pub async fn get_sp_metadata(
     PagePath(conn): PagePath<String>,
 ) -> Response {
     match app.store.find_connection(&conn).await {
-        Ok(Some(c)) if c.kind == "saml" => {
+        Ok(Some(c)) if c.kind == crate::store::ConnectionKind::Saml => {
             let xml = sp_metadata_xml(&settings(app.issuer(), &c));
             let mut r = (StatusCode::OK, xml).into_response();
             r.headers_mut().insert(
@@ -251,7 +252,7 @@ pub async fn get_sp_metadata(
         }
         Ok(_) => PageError::new(
             StatusCode::NOT_FOUND,
-            "unknown_connection",
+            PageCode::UnknownConnection,
             "Unknown connection",
             "No SAML connection has this id.",
         )

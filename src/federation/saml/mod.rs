@@ -119,7 +119,7 @@ mod tests {
         let c = Connection {
             id: "conn_x".into(),
             organization_id: "org_x".into(),
-            kind: "saml".into(),
+            kind: crate::store::ConnectionKind::Saml,
             is_enabled: true,
             settings: serde_json::json!({ "idp_metadata_url": "https://idp.example/md" }),
         };

@@ -23,7 +23,9 @@ pub async fn get_start(
     PageQuery(q): PageQuery<StartQuery>,
 ) -> Response {
     let result = async {
-        let (pending, connection) = pending_and_connection(&app, &conn, "saml", &q.request).await?;
+        let (pending, connection) =
+            pending_and_connection(&app, &conn, crate::store::ConnectionKind::Saml, &q.request)
+                .await?;
         start(&app, &pending, &connection).await
     }
     .await;
@@ -38,7 +40,16 @@ async fn start(
     let s = settings(app.issuer(), connection);
     let idp = match idp_metadata(app, &s).await {
         Ok(m) => m,
-        Err(why) => return Ok(refuse(app, pending, connection, "server_error", why).await),
+        Err(why) => {
+            return Ok(refuse(
+                app,
+                pending,
+                connection,
+                crate::pages::PageCode::ServerError,
+                why,
+            )
+            .await);
+        }
     };
     let sp = ServiceProvider {
         entity_id: Some(s.sp_entity_id.clone()),

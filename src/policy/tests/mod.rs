@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::*;
+use crate::store::Conditions;
 
 const ENTRA_GROUP: &str = "5f1c2a9e-3b7d-4e21-9a6f-0c8d1e2f3a4b";
 
@@ -17,9 +18,9 @@ fn rule(id: &str, position: i64, effect: &str, conditions: Value, grants: &[&str
         name: String::new(),
         resource_id: "res_1".into(),
         organization_id: None,
-        conditions,
+        conditions: Conditions::from_json(&conditions).expect("well-formed conditions"),
         grants: v(grants),
-        effect: effect.into(),
+        effect: RuleEffect::parse(effect).expect("allow or deny"),
         position,
     }
 }

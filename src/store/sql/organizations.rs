@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
-use crate::store::{Connection, Deletion, Organization, OrganizationStore, Rule, StoreResult};
+use crate::store::{
+    Conditions, Connection, ConnectionKind, Deletion, Organization, OrganizationStore, Rule,
+    RuleEffect, StoreError, StoreResult,
+};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -45,7 +48,8 @@ fn connection(r: ConnectionRow) -> StoreResult<Connection> {
         settings: from_json(&r.settings, "connection settings")?,
         id: r.id,
         organization_id: r.organization_id,
-        kind: r.kind,
+        kind: ConnectionKind::parse(&r.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("connection kind `{}`", r.kind)))?,
         is_enabled: r.enabled != 0,
     })
 }
@@ -144,14 +148,19 @@ impl OrganizationStore for SqlStore {
         .await?;
         rows.into_iter()
             .map(|r| {
+                let conditions = from_json(&r.conditions, "rule conditions")?;
                 Ok(Rule {
-                    conditions: from_json(&r.conditions, "rule conditions")?,
+                    conditions: Conditions::from_json(&conditions).map_err(|e| {
+                        StoreError::Corrupt(format!("rule {} conditions: {e}", r.id))
+                    })?,
+                    effect: RuleEffect::parse(&r.effect).ok_or_else(|| {
+                        StoreError::Corrupt(format!("rule {} effect `{}`", r.id, r.effect))
+                    })?,
                     grants: from_json(&r.grants, "rule grants")?,
                     id: r.id,
                     name: r.name,
                     resource_id: r.resource_id,
                     organization_id: r.organization_id,
-                    effect: r.effect,
                     position: r.position,
                 })
             })

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::clients::{UPSERT_CLIENT, bind_client};
 use super::{SqlStore, to_json};
 use crate::federation::EmailVerifiedTrust;
-use crate::store::{SeedPlan, SeedStore, StoreError, StoreResult};
+use crate::store::{ConnectionKind, SeedPlan, SeedStore, StoreError, StoreResult};
 
 fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| StoreError::from_write(e, what)
@@ -52,8 +52,8 @@ impl SeedStore for SqlStore {
             sqlx::query(
                 "UPDATE users SET email_verified = 0 WHERE organization_id = $1 \
                  AND email_verified = 1 AND email IS NOT NULL \
-                 AND connection_id IN (SELECT id FROM connections WHERE kind = 'saml' \
-                   OR (kind = 'oidc' AND settings NOT LIKE $2)) \
+                 AND connection_id IN (SELECT id FROM connections WHERE kind = $3 \
+                   OR (kind = $4 AND settings NOT LIKE $2)) \
                  AND NOT EXISTS (SELECT 1 FROM organization_domains d \
                    WHERE d.organization_id = $1 \
                    AND lower(substr(users.email, length(users.email) - length(d.domain))) \
@@ -65,6 +65,8 @@ impl SeedStore for SqlStore {
                 EmailVerifiedTrust::KEY,
                 EmailVerifiedTrust::AnyDomain.as_str()
             ))
+            .bind(ConnectionKind::Saml.as_str())
+            .bind(ConnectionKind::Oidc.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -77,7 +79,7 @@ impl SeedStore for SqlStore {
             )
             .bind(&c.id)
             .bind(&c.organization_id)
-            .bind(&c.kind)
+            .bind(c.kind.as_str())
             .bind(i64::from(c.is_enabled))
             .bind(to_json(&c.settings))
             .bind(now)
@@ -122,9 +124,9 @@ impl SeedStore for SqlStore {
             .bind(&r.id)
             .bind(&r.resource_id)
             .bind(r.organization_id.as_deref())
-            .bind(to_json(&r.conditions))
+            .bind(to_json(&r.conditions.to_json()))
             .bind(to_json(&r.grants))
-            .bind(&r.effect)
+            .bind(r.effect.as_str())
             .bind(r.position)
             .bind(now)
             .bind(&r.name)

@@ -1,13 +1,51 @@
-//! `portcullis connections test ID`: is the upstream reachable and configured as we expect,
-//! and what did its last login carry (claim names, whether groups arrived)?
+//! The connection check, one for `portcullis connections test ID` and the admin pages and
+//! API: is the upstream reachable and configured as we expect (OIDC discovery, SAML IdP
+//! metadata), and, for the CLI, what did its last login carry (claim names, groups)?
 
 use openidconnect::IssuerUrl;
 
 use super::oidc::ProviderMetadata;
 use crate::config::Config;
-use crate::store::{AuditFilter, Store};
+use crate::crypto::SecretBox;
+use crate::store::{AuditFilter, Connection, ConnectionKind, Store};
 
-/// Prints a report; fails when a check fails.
+/// Checks `connection`'s upstream. `secret` unseals an OIDC client secret; `issuer` is the
+/// environment issuer SAML SP names derive from.
+pub async fn check(
+    http: &reqwest::Client,
+    secret: &SecretBox,
+    issuer: &str,
+    connection: &Connection,
+) -> Vec<Check> {
+    match connection.kind {
+        ConnectionKind::IdpSimulator => vec![Check {
+            name: "simulator",
+            is_ok: true,
+            detail: "no upstream to reach".into(),
+        }],
+        ConnectionKind::Oidc => match super::oidc::settings(secret, connection) {
+            Ok(settings) => check_oidc(http, &settings).await,
+            Err(detail) => vec![Check {
+                name: "settings",
+                is_ok: false,
+                detail,
+            }],
+        },
+        ConnectionKind::Saml => {
+            let settings = super::saml::settings(issuer, connection);
+            let mut out = check_saml(http, &settings).await;
+            out.push(Check {
+                name: "sp_metadata",
+                is_ok: true,
+                detail: format!("{issuer}/sso/v1/saml/{}/metadata", connection.id),
+            });
+            out
+        }
+    }
+}
+
+/// `portcullis connections test ID`: prints the check and the last login's claims; fails
+/// when a check fails.
 pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result<()> {
     let connection = store
         .find_connection(id)
@@ -23,38 +61,17 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
             "disabled"
         }
     );
+    // The same client the server uses for admin-configured hosts.
+    let http = crate::app::outbound_client(&crate::app::extra_roots(config));
     let mut is_ok = true;
-    match connection.kind.as_str() {
-        "oidc" => {
-            let settings = super::oidc::settings(&config.secret, &connection)
-                .map_err(|e| anyhow::anyhow!(e))?;
-            // The same client the server uses for admin-configured hosts.
-            let http = crate::app::outbound_client(&crate::app::extra_roots(config));
-            for check in check_connection(&http, &settings).await {
-                is_ok &= check.is_ok;
-                println!(
-                    "  [{}] {}: {}",
-                    if check.is_ok { " ok " } else { "FAIL" },
-                    check.name,
-                    check.detail
-                );
-            }
-        }
-        "saml" => {
-            let s = super::saml::settings(config.issuer(), &connection);
-            let http = crate::app::outbound_client(&crate::app::extra_roots(config));
-            for check in check_saml(&http, &s).await {
-                is_ok &= check.is_ok;
-                println!(
-                    "  [{}] {}: {}",
-                    if check.is_ok { " ok " } else { "FAIL" },
-                    check.name,
-                    check.detail
-                );
-            }
-        }
-        "idp_simulator" => println!("  [ ok ] simulator: no upstream to reach"),
-        other => println!("  [ -- ] {other}: no test for this kind yet"),
+    for check in check(&http, &config.secret, config.issuer(), &connection).await {
+        is_ok &= check.is_ok;
+        println!(
+            "  [{}] {}: {}",
+            if check.is_ok { " ok " } else { "FAIL" },
+            check.name,
+            check.detail
+        );
     }
     let events = store
         .list_audit_events(&AuditFilter {
@@ -91,19 +108,16 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
     }
 }
 
-/// One line of a connection test.
+/// One line of a connection check.
 #[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct Check {
+pub struct Check {
     pub name: &'static str,
     pub is_ok: bool,
     pub detail: String,
 }
 
-/// `portcullis connections test`: discovery reachable, issuer matching, endpoints present.
-pub(crate) async fn check_connection(
-    http: &reqwest::Client,
-    s: &super::oidc::OidcSettings,
-) -> Vec<Check> {
+/// OIDC: discovery reachable, issuer matching, endpoints present.
+async fn check_oidc(http: &reqwest::Client, s: &super::oidc::OidcSettings) -> Vec<Check> {
     let mut out = Vec::new();
     let url = match IssuerUrl::new(s.issuer.clone()) {
         Ok(u) => u,
@@ -181,10 +195,7 @@ pub(crate) async fn check_connection(
 
 /// SAML: the IdP metadata readable (entity id, HTTP-Redirect SSO endpoint, signing
 /// certificates), and what to hand to the IdP's admin.
-pub(crate) async fn check_saml(
-    http: &reqwest::Client,
-    s: &super::saml::SamlSettings,
-) -> Vec<Check> {
+async fn check_saml(http: &reqwest::Client, s: &super::saml::SamlSettings) -> Vec<Check> {
     let loaded = match (&s.idp_metadata_xml, &s.idp_metadata_url) {
         (Some(xml), _) => super::saml::metadata::parse_idp_metadata(xml),
         (None, Some(url)) => super::saml::metadata::fetch_idp_metadata(http, url).await,
