@@ -80,8 +80,8 @@ pub async fn build_state_with_lookup(
     let (audit, audit_writer) = AuditLog::start(store.clone(), clock.clone());
     let key_refresher = keys.spawn_refresher();
     spawn_purger(store.clone(), clock.clone());
-    let roots = extra_roots(&config);
-    let http = outbound_client(&roots);
+    let roots = outbound::extra_roots(&config);
+    let http = outbound::outbound_client(&roots);
     let outsider_http =
         outbound::guarded_client(lookup, config.allow_private_hosts.clone(), &roots);
     let state = AppState {
@@ -106,33 +106,6 @@ pub async fn build_state_with_lookup(
             reaper,
         },
     ))
-}
-
-/// The client for outbound calls to admin-configured hosts (IdP discovery, JWKS, tokens):
-/// no redirects, no proxy variables, a timeout, and `PORTCULLIS_EXTRA_CA_FILE` trusted.
-pub(crate) fn outbound_client(roots: &[reqwest::Certificate]) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10));
-    for cert in roots {
-        builder = builder.add_root_certificate(cert.clone());
-    }
-    builder.build().unwrap_or_default()
-}
-
-/// The certificates of `PORTCULLIS_EXTRA_CA_FILE`, trusted for outbound https.
-pub(crate) fn extra_roots(config: &Config) -> Vec<reqwest::Certificate> {
-    let Some(path) = &config.extra_ca_file else {
-        return Vec::new();
-    };
-    match std::fs::read(path).map(|pem| reqwest::Certificate::from_pem_bundle(&pem)) {
-        Ok(Ok(certs)) => certs,
-        _ => {
-            tracing::error!(file = %path.display(), "PORTCULLIS_EXTRA_CA_FILE is not a readable PEM bundle");
-            Vec::new()
-        }
-    }
 }
 
 /// Reaps idle dynamic clients every ten minutes (safe with several replicas).

@@ -1,10 +1,12 @@
-//! Outbound fetches of URLs an outsider controls (Client ID Metadata Documents, a client's
-//! `logo_uri` or `jwks_uri`): the SSRF guard. Names are resolved by our own resolver, which
-//! drops loopback, private, link-local, shared-address, metadata and their IPv6 forms (every
-//! form that embeds IPv4: compatible, mapped, translated, NAT64, 6to4, Teredo), so the
-//! check holds for the address actually connected to (no DNS-rebinding gap). Proxy
-//! variables are ignored, redirects are not followed, time and size are capped.
-//! `PORTCULLIS_ALLOW_PRIVATE_HOSTS` exempts named hosts (tests, labs).
+//! The outbound HTTP clients. [`outbound_client`] calls hosts an admin configured (IdP
+//! discovery, JWKS, tokens). [`guarded_client`] fetches URLs an outsider controls (Client ID
+//! Metadata Documents, a client's `logo_uri` or `jwks_uri`): the SSRF guard. Names are
+//! resolved by our own resolver, which drops loopback, private, link-local, shared-address,
+//! metadata and their IPv6 forms (every form that embeds IPv4: compatible, mapped,
+//! translated, NAT64, 6to4, Teredo), so the check holds for the address actually connected to
+//! (no DNS-rebinding gap). Proxy variables are ignored, redirects are not followed, time and
+//! size are capped. `PORTCULLIS_ALLOW_PRIVATE_HOSTS` exempts named hosts (tests, labs).
+//! Both trust the PEM roots of `PORTCULLIS_EXTRA_CA_FILE` ([`extra_roots`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -12,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::config::Config;
 
 /// Where names are looked up: the system resolver, or a fixed table in tests.
 pub trait NameLookup: Send + Sync + std::fmt::Debug {
@@ -212,6 +216,33 @@ pub fn guarded_client(
     builder
         .build()
         .expect("the guarded outbound HTTP client must build")
+}
+
+/// The client for outbound calls to admin-configured hosts (IdP discovery, JWKS, tokens):
+/// no redirects, no proxy variables, a timeout, and `PORTCULLIS_EXTRA_CA_FILE` trusted.
+pub(crate) fn outbound_client(roots: &[reqwest::Certificate]) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10));
+    for cert in roots {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder.build().unwrap_or_default()
+}
+
+/// The certificates of `PORTCULLIS_EXTRA_CA_FILE`, trusted for outbound https.
+pub(crate) fn extra_roots(config: &Config) -> Vec<reqwest::Certificate> {
+    let Some(path) = &config.extra_ca_file else {
+        return Vec::new();
+    };
+    match std::fs::read(path).map(|pem| reqwest::Certificate::from_pem_bundle(&pem)) {
+        Ok(Ok(certs)) => certs,
+        _ => {
+            tracing::error!(file = %path.display(), "PORTCULLIS_EXTRA_CA_FILE is not a readable PEM bundle");
+            Vec::new()
+        }
+    }
 }
 
 /// Reads at most `limit` bytes of a response body; more is an error.

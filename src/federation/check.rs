@@ -62,7 +62,7 @@ pub async fn run(store: &dyn Store, config: &Config, id: &str) -> anyhow::Result
         }
     );
     // The same client the server uses for admin-configured hosts.
-    let http = crate::app::outbound_client(&crate::app::extra_roots(config));
+    let http = crate::outbound::outbound_client(&crate::outbound::extra_roots(config));
     let mut is_ok = true;
     for check in check(&http, &config.secret, config.issuer(), &connection).await {
         is_ok &= check.is_ok;
