@@ -12,7 +12,7 @@ use crate::audit::AuditEvent;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::store::{SqlStore, Store};
-use crate::{app, keys, seed, telemetry};
+use crate::{keys, seed, server, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -129,7 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config, seed, dev } => {
             let config = load(config.as_ref(), dev)?;
             telemetry::init(config.log_format);
-            app::serve(config, seed.as_deref()).await
+            server::serve(config, seed.as_deref()).await
         }
         Command::Migrate { config, dev } => {
             let config = load(config.as_ref(), dev)?;

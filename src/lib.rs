@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod client_ip;
@@ -23,7 +22,9 @@ pub mod password;
 pub mod policy;
 pub mod routes;
 pub mod seed;
+pub mod server;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 

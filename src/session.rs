@@ -6,8 +6,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use crate::app::AppState;
 use crate::crypto;
+use crate::state::AppState;
 use crate::store::Session;
 
 /// Maximum session age: 8 hours.

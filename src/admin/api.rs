@@ -18,7 +18,7 @@ use super::organizations::OrganizationInput;
 use super::resources::ResourceInput;
 use super::rules::{RuleInput, SimulationInput};
 use super::{AdminAuth, AdminError};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// An admin API failure.
 pub struct ApiError(StatusCode, Value);

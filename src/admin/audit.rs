@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::AdminError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{AuditRecord, AuditSearch};
 
 /// A page of events holds this many by default.

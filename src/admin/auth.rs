@@ -13,10 +13,10 @@ use base64::Engine;
 use serde_json::json;
 
 use super::{Actor, AdminPrincipal, login};
-use crate::app::AppState;
 use crate::client_ip::ClientIp;
 use crate::crypto;
 use crate::oauth::scope::ADMIN_SCOPE;
+use crate::state::AppState;
 use crate::store::ClientKind;
 
 /// An authenticated admin API caller.

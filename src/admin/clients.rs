@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Actor, AdminError, Touched, conflict_field, plan_entries, record};
-use crate::app::AppState;
 use crate::crypto;
 use crate::ids;
 use crate::seed::file::{ClientEntry, SeedFile};
+use crate::state::AppState;
 use crate::store::{Client, ClientKind};
 
 /// A client as listed (never its secret hash).

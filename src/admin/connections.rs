@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Actor, AdminError, Touched, deleted, plan_entries, record};
-use crate::app::AppState;
 use crate::federation::check::{self, Check};
 use crate::ids;
 use crate::seed::file::{ConnectionEntry, OrganizationEntry, SeedFile};
+use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind, SeedPlan};
 
 /// A new connection as an admin writes it; empty strings mean "not set".

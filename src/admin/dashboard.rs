@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::AdminError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{AuditFilter, AuditRecord, ClientKind};
 
 #[derive(Debug, Clone, Serialize)]

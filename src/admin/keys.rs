@@ -5,9 +5,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Actor, AdminError, Touched, record};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::keys::{self, rotation};
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyView {

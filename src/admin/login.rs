@@ -3,10 +3,10 @@
 //! CSRF token derived from the session token (so it is bound to the session and needs no
 //! storage), and a rate limit on failed attempts per account and per client address.
 
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::ids;
+use crate::state::AppState;
 use crate::store::{Admin, AdminSession, StoreError};
 
 /// An admin session lasts at most 12 hours.

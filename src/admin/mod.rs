@@ -21,9 +21,9 @@ pub mod users;
 
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::audit::{AdminActor, AuditEvent};
 use crate::seed::SeedError;
+use crate::state::AppState;
 use crate::store::{Deletion, StoreError};
 
 pub use auth::{AdminAuth, AdminRejection};

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Actor, AdminError, Touched, conflict_field, deleted, plan_entries, record};
-use crate::app::AppState;
 use crate::ids;
 use crate::seed::file::{OrganizationEntry, SeedFile};
+use crate::state::AppState;
 use crate::store::{Organization, SeedPlan};
 
 /// An organization as an admin writes it.

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Actor, AdminError, Touched, plan_entries, record};
-use crate::app::AppState;
 use crate::ids;
 use crate::oauth::scope;
 use crate::policy::{self, Identity, OrgContext, Outcome};
 use crate::seed::file::{Condition, RuleEntry, SeedFile};
+use crate::state::AppState;
 use crate::store::{Rule, SeedPlan};
 
 /// A rule as an admin writes it. Conditions that are set must all hold.

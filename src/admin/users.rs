@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Actor, AdminError, Touched, record};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{Consent, User};
 
 /// What revoking a user ended.

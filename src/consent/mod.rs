@@ -8,7 +8,6 @@ pub use page::{get_consent, post_consent};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::oauth::authorize::success_redirect;
@@ -17,6 +16,7 @@ use crate::oauth::still_allowed::{self, Allowed, ConsentCheck, GrantParties, Ref
 use crate::pages;
 use crate::pages::PageCode;
 use crate::policy::{self, Decision, Identity, OrgContext};
+use crate::state::AppState;
 use crate::store::{
     CodeRecord, Grant, NewFamily, Organization, PendingAuthorization, Resource, Session,
     StoreError, User,

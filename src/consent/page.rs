@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Granted, evaluate, issue_code, redirect_error};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::federation::open_pending;
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::scope;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{self, SessionCookie};
+use crate::state::AppState;
 use crate::store::{ClientKind, Consent, PendingAuthorization, Session};
 
 pub struct ScopeLine {

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{check_connection_fits, open_pending, upstream_start_url};
-use crate::app::AppState;
 use crate::pages::{self, PageError, PageForm};
+use crate::state::AppState;
 use crate::store::{Connection, PendingAuthorization};
 
 fn domain_of(email: &str) -> Option<String> {

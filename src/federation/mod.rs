@@ -13,7 +13,6 @@ use axum::http::header;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::consent;
 use crate::crypto;
@@ -21,6 +20,7 @@ use crate::ids;
 use crate::pages::PageCode;
 use crate::pages::PageError;
 use crate::session::{self, SessionCookie};
+use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind, PendingAuthorization, Session, User};
 
 /// What an upstream asserted about a person, after its checks.

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::Map;
 
 use super::{EmailTrust, VerifiedIdentity, check_connection_fits, complete_login, open_pending};
-use crate::app::AppState;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
+use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind};
 
 pub fn is_enabled(app: &AppState) -> bool {

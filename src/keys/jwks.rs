@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn get_jwks(State(app): State<AppState>) -> impl IntoResponse {
     // Shorter than the rotation delay, so caches see a next key before it signs.

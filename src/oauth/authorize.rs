@@ -13,12 +13,12 @@ use super::authorize_error::AuthorizeError;
 use super::endpoint::{Endpoint, client_may_use, default_resource_id, resolve_resource};
 use super::form::FormParams;
 use super::{pkce, redirect_uri, scope};
-use crate::app::AppState;
 use crate::client_ip::ClientIp;
 use crate::consent;
 use crate::federation;
 use crate::pages::PageError;
 use crate::session::{self, SessionCookie};
+use crate::state::AppState;
 use crate::store::{AuthorizationRequest, ClientKind, PendingAuthorization};
 
 /// How long a pending authorization waits for login and consent.

@@ -13,9 +13,9 @@ use url::Url;
 
 use super::client_metadata::{self, RegistrationRequest};
 use super::redirect_uri;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::outbound;
+use crate::state::AppState;
 use crate::store::{Client, ClientKind};
 
 pub const MAX_DOCUMENT_BYTES: usize = 5_120;

@@ -4,8 +4,8 @@
 
 use super::error::OAuthError;
 use super::form::{BasicAuth, FormParams};
-use crate::app::AppState;
 use crate::crypto;
+use crate::state::AppState;
 use crate::store::Client;
 
 /// The authenticated (or identified, for public clients) client.

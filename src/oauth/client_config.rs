@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use super::error::{ErrorCode, OAuthError};
 use super::token::NoStore;
 use super::userinfo::BearerToken;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::state::AppState;
 use crate::store::{Client, ClientKind};
 
 fn invalid_token() -> OAuthError {

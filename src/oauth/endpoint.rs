@@ -3,7 +3,7 @@
 //! resource and carries `{issuer}/resources/{res}`.
 
 use super::error::OAuthError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::Resource;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::form::{BasicAuth, FormParams, OAuthForm};
 use super::token::NoStore;
 use super::{access_token, client_auth};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::ClientKind;
 
 pub async fn post_introspect(

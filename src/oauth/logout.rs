@@ -15,10 +15,10 @@ use serde_json::Value;
 
 use super::authorize_error::with_params;
 use super::form::FormParams;
-use crate::app::AppState;
 use crate::pages::PageCode;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{self, SESSION_TTL, SessionCookie};
+use crate::state::AppState;
 use crate::store::{Client, ClientKind, Session};
 
 /// How old an `id_token_hint` may be: a session's lifetime. An older ID token names no

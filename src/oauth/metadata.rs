@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::endpoint::resource_issuer;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{Resource, StoreError};
 
 /// Grant types the token endpoint serves today.

@@ -15,11 +15,11 @@ use super::client_metadata::{self, RegistrationRequest};
 use super::endpoint::Endpoint;
 use super::error::{ErrorCode, OAuthError};
 use super::token::NoStore;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::client_ip::ClientIp;
 use crate::crypto;
 use crate::ids;
+use crate::state::AppState;
 use crate::store::{Client, ClientKind, Registration, RegistrationOutcome};
 
 /// Largest registration body accepted.

@@ -12,9 +12,9 @@ use super::client_auth;
 use super::error::OAuthError;
 use super::form::{BasicAuth, FormParams, OAuthForm};
 use super::token::NoStore;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::state::AppState;
 
 pub async fn post_revoke(
     State(app): State<AppState>,

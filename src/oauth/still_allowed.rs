@@ -7,7 +7,7 @@
 //! cut-offs are read from the token family by the grants themselves.
 
 use super::endpoint::client_may_use;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{Client, Grant, Organization, Resource, StoreError, User};
 
 /// Who and what a grant is for.

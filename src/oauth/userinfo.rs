@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{access_token, id_token};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// RFC 6750 §3: `WWW-Authenticate: Bearer error=…`.
 #[derive(Debug)]

@@ -9,9 +9,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use http_body_util::BodyExt;
-use portcullis::app::{self, AppState, Background};
 use portcullis::clock::{Clock, FixedClock};
 use portcullis::config::{Config, SigningAlg};
+use portcullis::state::{AppState, Background, build_state_with_lookup};
 use portcullis::store::{SqlStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -293,10 +293,11 @@ impl Builder {
             f(&mut config);
         }
         let (state, background) =
-            app::build_state_with_lookup(config, issuer.clone(), store, clock.clone(), lookup)
+            build_state_with_lookup(config, issuer.clone(), store, clock.clone(), lookup)
                 .await
                 .expect("state");
-        let router = app::build_router(state.clone());
+        portcullis::server::spawn_housekeeping(&state);
+        let router = portcullis::routes::build_router(state.clone());
         TestApp {
             state,
             router,

@@ -9,8 +9,8 @@ use axum::response::Response;
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
 use crate::admin::clients::{self, ClientView, CreatedClient, StaticClientInput};
 use crate::admin::{resources, split_list};
-use crate::app::AppState;
 use crate::pages::PageQuery;
+use crate::state::AppState;
 use crate::store::Resource;
 
 /// What the new-client form shows.

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
 use crate::admin::connections::{self, ConnectionInput, ConnectionView};
 use crate::admin::organizations;
-use crate::app::AppState;
 use crate::federation::check::Check;
+use crate::state::AppState;
 use crate::store::ConnectionKind;
 use crate::store::Organization;
 

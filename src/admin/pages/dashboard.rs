@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::{AdminPage, Errors, Refused, form_error, page_error, protect};
 use crate::admin::audit::{self, AuditQuery};
 use crate::admin::dashboard::{self, Counts};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::AuditRecord;
 
 /// An audit event as the tables show it.

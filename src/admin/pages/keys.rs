@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::{AdminPage, AdminPost, Refused, page_error};
 use crate::admin::keys::{self, KeyView};
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub struct KeyRow {
     pub key: KeyView,

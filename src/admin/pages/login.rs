@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::{AdminPost, protect};
 use crate::admin::login::{self, Attempt, LoginError};
-use crate::app::AppState;
 use crate::pages::{PageError, PageForm};
 use crate::session::Cookie;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "admin/login.html")]

@@ -19,9 +19,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{Actor, AdminError, AdminPrincipal, login as session};
-use crate::app::AppState;
 use crate::pages::PageCode;
 use crate::pages::PageError;
+use crate::state::AppState;
 
 const FLASH_COOKIE: &str = "portcullis_admin_flash";
 

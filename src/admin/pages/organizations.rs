@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
 use crate::admin::connections::{self, ConnectionView};
 use crate::admin::organizations::{self, OrganizationInput};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::Organization;
 
 /// What the organization form shows (what was typed, after an error).

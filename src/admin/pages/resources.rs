@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
 use crate::admin::resources::{self, ResourceInput, parse_scope_lines};
 use crate::admin::{AdminError, split_list};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::Resource;
 
 /// What the resource form shows.

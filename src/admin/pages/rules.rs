@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
 use crate::admin::rules::{self, RuleInput, Simulation, SimulationInput};
 use crate::admin::{organizations, resources, split_list, users};
-use crate::app::AppState;
 use crate::policy::Outcome;
+use crate::state::AppState;
 use crate::store::{Conditions, Organization, Resource, Rule};
 
 /// A rule's conditions in words: all must hold.

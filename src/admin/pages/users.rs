@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use super::{AdminPage, AdminPost, Refused, page_error};
 use crate::admin::users::{self, UserView};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::Consent;
 
 pub struct UserRow {

@@ -26,11 +26,11 @@ use serde_json::{Map, Value};
 
 use super::claims::{self, ClaimMapping};
 use super::{VerifiedIdentity, complete_login, open_pending, refuse};
-use crate::app::AppState;
 use crate::crypto;
 use crate::oauth::form::FormParams;
 use crate::pages::{self, PageError};
 use crate::session::{Cookie, SessionCookie};
+use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long an upstream login may take.

@@ -13,7 +13,7 @@ use openidconnect::core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 const METADATA_TTL: Duration = Duration::from_secs(600);
 const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);

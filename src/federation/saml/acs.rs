@@ -20,11 +20,11 @@ use super::metadata::{IdpMetadata, idp_metadata, refetch_idp_metadata};
 use super::start::acs_path;
 use super::verify::{self, Expected, Refusal, Verified, verify_response};
 use super::{SamlSettings, settings};
-use crate::app::AppState;
 use crate::crypto;
 use crate::federation::{complete_login, open_pending, record_login_failed, refuse};
 use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
+use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind, Taken, UpstreamLogin};
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The binding cookies of a request (name, value), not yet checked.
 #[derive(Debug, Default, Clone)]

@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use super::settings;
 use super::verify::Verified;
-use crate::app::AppState;
 use crate::crypto;
 use crate::federation::{VerifiedIdentity, complete_login, establish_session, open_pending};
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{Cookie, SessionCookie};
+use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind, PendingAuthorization, Taken, UpstreamLogin};
 
 /// How long the person has to confirm.

@@ -14,8 +14,8 @@ use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::service_provider::ServiceProvider;
 
 use super::{SamlSettings, settings};
-use crate::app::AppState;
 use crate::pages::PageError;
+use crate::state::AppState;
 
 /// Largest metadata document read.
 const MAX_METADATA_BYTES: usize = 1024 * 1024;

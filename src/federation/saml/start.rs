@@ -10,11 +10,11 @@ use samael::service_provider::ServiceProvider;
 
 use super::metadata::idp_metadata;
 use super::{binding, settings};
-use crate::app::AppState;
 use crate::crypto;
 use crate::federation::oidc::UPSTREAM_TTL;
 use crate::federation::{StartQuery, pending_and_connection, refuse};
 use crate::pages::{self, PageError};
+use crate::state::AppState;
 use crate::store::{Connection, PendingAuthorization, UpstreamLogin};
 
 pub async fn get_start(

@@ -5,7 +5,6 @@
 //! code revokes its whole token family.
 
 use super::{TokenResponse, prepare_user_tokens, record_issued};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::oauth::endpoint::Endpoint;
@@ -14,6 +13,7 @@ use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::pkce;
 use crate::oauth::still_allowed::{self, ConsentCheck, GrantParties};
 use crate::oauth::{access_token, client_auth};
+use crate::state::AppState;
 use crate::store::{CodeRecord, NewFamily, Redeemed};
 
 pub async fn exchange(

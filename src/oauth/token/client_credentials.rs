@@ -5,7 +5,6 @@
 //! server's scopes (a token an MCP server receives must not open the admin API).
 
 use super::TokenResponse;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::oauth::access_token::{self, TokenSubject};
 use crate::oauth::client_auth;
@@ -13,6 +12,7 @@ use crate::oauth::endpoint::{Endpoint, resolve_resource};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
+use crate::state::AppState;
 use crate::store::{Client, ClientKind, Resource};
 
 pub async fn exchange(

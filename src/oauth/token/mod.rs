@@ -17,9 +17,9 @@ use super::endpoint::Endpoint;
 use super::error::{ErrorCode, OAuthError};
 use super::form::{BasicAuth, FormParams, OAuthForm, OAuthPath};
 use super::id_token;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
+use crate::state::AppState;
 use crate::store::{Client, Grant, Issuance, NewFamily, RefreshRecord, Resource, User};
 
 #[derive(Debug, Serialize)]

@@ -5,7 +5,6 @@
 //! at the last login, so the scope may narrow and never widens.
 
 use super::{TokenResponse, prepare_user_tokens, record_issued};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::oauth::client_auth;
@@ -14,6 +13,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
 use crate::oauth::still_allowed::{self, ConsentCheck, GrantParties};
+use crate::state::AppState;
 use crate::store::{NewFamily, Redeemed, RefreshRecord};
 
 /// A rotated token presented again: someone holds a copy. Kill the family.

@@ -1,111 +1,25 @@
-//! Application state, its background tasks, and `serve`. The URL map is in `routes`.
-
-pub use crate::routes::build_router;
+//! Start-up (`portcullis serve`): seeds, the admin bootstrap, the banner, the listener;
+//! the housekeeping tasks; and the graceful shutdown on SIGTERM or Ctrl-C, which drains
+//! requests and the audit queue. The state is built in `state`, the URL map is in `routes`.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audit::{AuditEvent, AuditLog};
+use crate::audit::AuditEvent;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::federation;
-use crate::keys::{KeyError, KeyRing};
 use crate::oauth::register;
-use crate::outbound::{self, NameLookup, SystemLookup};
-use crate::store::{CachedStore, SqlStore, Store};
+use crate::routes::build_router;
+use crate::state::{AppState, build_state};
+use crate::store::{SqlStore, Store};
 use crate::{admin, seed};
 
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// The environment issuer, byte-for-byte.
-    pub issuer: Arc<str>,
-    pub store: Arc<dyn Store>,
-    pub keys: Arc<KeyRing>,
-    pub clock: Arc<dyn Clock>,
-    pub audit: AuditLog,
-    pub http: reqwest::Client,
-    /// The SSRF-guarded client for URLs outsiders control (CIMD documents).
-    pub outsider_http: reqwest::Client,
-    pub upstreams: Arc<federation::oidc::Upstreams>,
-    /// IdP metadata of SAML connections.
-    pub saml: Arc<federation::saml::metadata::IdpCache>,
-    pub cimd: Arc<crate::oauth::cimd::CimdCache>,
-}
-
-impl AppState {
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-}
-
-/// Background tasks owned by a running app.
-pub struct Background {
-    pub audit_writer: tokio::task::JoinHandle<()>,
-    pub key_refresher: tokio::task::JoinHandle<()>,
-    /// Reaps idle dynamic clients every ten minutes.
-    pub reaper: tokio::task::JoinHandle<()>,
-}
-
-/// Builds the state: key ring (creating a signing key if needed), audit writer.
-pub async fn build_state(
-    config: Config,
-    issuer: String,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-) -> Result<(AppState, Background), KeyError> {
-    build_state_with_lookup(config, issuer, store, clock, Arc::new(SystemLookup)).await
-}
-
-/// [`build_state`] with the name lookup of outsider-controlled fetches (a test seam).
-pub async fn build_state_with_lookup(
-    config: Config,
-    issuer: String,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    lookup: Arc<dyn NameLookup>,
-) -> Result<(AppState, Background), KeyError> {
-    let store: Arc<dyn Store> = Arc::new(CachedStore::new(store));
-    let keys = Arc::new(
-        KeyRing::open(
-            store.clone(),
-            config.secret.clone(),
-            clock.clone(),
-            config.signing_alg,
-            config.key_refresh_interval,
-        )
-        .await?,
-    );
-    let (audit, audit_writer) = AuditLog::start(store.clone(), clock.clone());
-    let key_refresher = keys.spawn_refresher();
-    spawn_purger(store.clone(), clock.clone());
-    let roots = outbound::extra_roots(&config);
-    let http = outbound::outbound_client(&roots);
-    let outsider_http =
-        outbound::guarded_client(lookup, config.allow_private_hosts.clone(), &roots);
-    let state = AppState {
-        config: Arc::new(config),
-        issuer: issuer.into(),
-        store,
-        keys,
-        clock,
-        audit,
-        http,
-        outsider_http,
-        upstreams: Arc::default(),
-        saml: Arc::default(),
-        cimd: Arc::default(),
-    };
-    let reaper = spawn_reaper(state.clone());
-    Ok((
-        state,
-        Background {
-            audit_writer,
-            key_refresher,
-            reaper,
-        },
-    ))
+/// Starts the housekeeping tasks: the purger of expired flow records (it stops once the
+/// store is dropped) and the reaper of idle dynamic clients, whose handle is returned.
+pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
+    spawn_purger(state.store.clone(), state.clock.clone());
+    spawn_reaper(state.clone())
 }
 
 /// Reaps idle dynamic clients every ten minutes (safe with several replicas).
@@ -216,6 +130,7 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
         tracing::info!("PORTCULLIS_ADMIN_PASSWORD set the password of admin `admin`");
     }
     let (state, background) = build_state(config, issuer.clone(), store.clone(), clock).await?;
+    let reaper = spawn_housekeeping(&state);
     if let Some((source, summary)) = seed_summary {
         state
             .audit
@@ -268,7 +183,7 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     audit.flush().await;
     drop(audit);
     background.key_refresher.abort();
-    background.reaper.abort();
+    reaper.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), background.audit_writer).await;
     sql.close().await;
     Ok(())
