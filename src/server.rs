@@ -144,12 +144,32 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     let router = build_router(state);
 
     tracing::info!(%issuer, listen = %local, "portcullis is serving");
+    print_banner(&issuer, local, dev_credentials.as_ref());
+
+    crate::listener::serve(listener, router, limits, shutdown_signal()).await;
+    tracing::info!("shutting down: flushing the audit queue");
+    audit.flush().await;
+    drop(audit);
+    background.key_refresher.abort();
+    reaper.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), background.audit_writer).await;
+    sql.close().await;
+    Ok(())
+}
+
+/// The start-up banner on stdout: where to find the server and, with `--dev`, the
+/// credentials of the dev seed.
+fn print_banner(
+    issuer: &str,
+    local: std::net::SocketAddr,
+    dev_credentials: Option<&(String, String)>,
+) {
     println!("portcullis listening on http://{local}");
     println!("  issuer:            {issuer}");
     println!("  metadata:          {issuer}/.well-known/oauth-authorization-server");
     println!("  jwks:              {issuer}/keys");
     println!("  admin pages:       {issuer}/admin");
-    if let Some((client_secret, admin_password)) = &dev_credentials {
+    if let Some((client_secret, admin_password)) = dev_credentials {
         println!(
             "  *** DEV SERVER: dev seed, IdP simulator, public secret key. For local testing only. ***"
         );
@@ -177,16 +197,6 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
         );
     }
     println!();
-
-    crate::listener::serve(listener, router, limits, shutdown_signal()).await;
-    tracing::info!("shutting down: flushing the audit queue");
-    audit.flush().await;
-    drop(audit);
-    background.key_refresher.abort();
-    reaper.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(5), background.audit_writer).await;
-    sql.close().await;
-    Ok(())
 }
 
 async fn shutdown_signal() {
