@@ -92,31 +92,11 @@ pub async fn start(
     )?;
     let pending = hold(app, request, from).await?;
 
-    let wants_login = pending
-        .request
-        .prompt
-        .iter()
-        .any(|p| p == "login" || p == "select_account");
-    if let Some(s) = session::current(app, &cookie).await? {
-        let now = pending.created_at;
-        let fresh_enough = pending
-            .request
-            .max_age
-            .is_none_or(|m| now - s.auth_time <= m);
-        let fits_hints = pending
-            .request
-            .connection_id
-            .as_ref()
-            .is_none_or(|c| *c == s.connection_id)
-            && pending
-                .request
-                .organization_id
-                .as_ref()
-                .is_none_or(|o| *o == s.organization_id);
-        if !wants_login && fresh_enough && fits_hints {
-            app.store.attach_session(&pending.id, &s.id).await?;
-            return consent::decide(app, &pending, &s).await;
-        }
+    if let Some(s) = session::current(app, &cookie).await?
+        && parse::session_serves(&pending.request, &s, pending.created_at)
+    {
+        app.store.attach_session(&pending.id, &s.id).await?;
+        return consent::decide(app, &pending, &s).await;
     }
     if pending.request.prompt.iter().any(|p| p == "none") {
         let (code, why) = (PageCode::LoginRequired, "the user is not signed in");

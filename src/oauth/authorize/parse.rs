@@ -8,7 +8,7 @@ use crate::oauth::endpoint::client_may_use;
 use crate::oauth::form::FormParams;
 use crate::oauth::{pkce, redirect_uri, scope};
 use crate::pages::{PageCode, PageError};
-use crate::store::{AuthorizationRequest, Client, ClientKind, Resource};
+use crate::store::{AuthorizationRequest, Client, ClientKind, Resource, Session};
 
 /// The longest authorization request (its query string) we read.
 pub const MAX_QUERY_BYTES: usize = 8_192;
@@ -271,4 +271,25 @@ pub fn parse(
         },
         can_redirect,
     })
+}
+
+/// May the browser's signed-in session serve this request without a new login? Not when
+/// `prompt` asks for a login or an account choice, when the login is older than `max_age`
+/// (OIDC Core §3.1.2.1), or when the request's connection or organization hint names
+/// another than the session's.
+pub fn session_serves(request: &AuthorizationRequest, session: &Session, now: i64) -> bool {
+    let wants_login = request
+        .prompt
+        .iter()
+        .any(|p| p == "login" || p == "select_account");
+    let fresh_enough = request.max_age.is_none_or(|m| now - session.auth_time <= m);
+    let fits_hints = request
+        .connection_id
+        .as_ref()
+        .is_none_or(|c| *c == session.connection_id)
+        && request
+            .organization_id
+            .as_ref()
+            .is_none_or(|o| *o == session.organization_id);
+    !wants_login && fresh_enough && fits_hints
 }

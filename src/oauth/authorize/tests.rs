@@ -4,7 +4,7 @@ use super::parse::{self, MAX_QUERY_BYTES, ParsedRequest};
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::form::FormParams;
 use crate::pages::PageCode;
-use crate::store::{Client, ClientKind, Resource};
+use crate::store::{Client, ClientKind, Resource, Session};
 
 const ISSUER: &str = "https://as.example/resources/res_t";
 const CB: &str = "https://app.example/cb";
@@ -400,4 +400,83 @@ fn redirect_code(r: Result<ParsedRequest, AuthorizeError>) -> PageCode {
         Err(AuthorizeError::Redirect { error, .. }) => error,
         other => panic!("expected a redirect, got {other:?}"),
     }
+}
+
+// ---- session_serves: may a signed-in session answer without a new login ----
+
+fn session() -> Session {
+    Session {
+        id: "ses_1".into(),
+        token_hash: "h".into(),
+        user_id: "usr_1".into(),
+        connection_id: "conn_1".into(),
+        organization_id: "org_1".into(),
+        auth_time: 1_000,
+        expires_at: 100_000,
+        ended_at: None,
+    }
+}
+
+fn request(extra: &str) -> crate::store::AuthorizationRequest {
+    run(&query(extra)).expect("valid").request
+}
+
+#[test]
+fn a_session_serves_a_plain_request() {
+    assert!(parse::session_serves(&request(""), &session(), 50_000));
+    assert!(parse::session_serves(
+        &request("prompt=consent"),
+        &session(),
+        50_000
+    ));
+    assert!(parse::session_serves(
+        &request("prompt=none"),
+        &session(),
+        50_000
+    ));
+}
+
+#[test]
+fn prompt_login_or_select_account_asks_for_a_new_login() {
+    for p in ["login", "select_account", "consent%20login"] {
+        let r = request(&format!("prompt={p}"));
+        assert!(!parse::session_serves(&r, &session(), 1_000), "{p}");
+    }
+}
+
+#[test]
+fn max_age_limits_how_old_the_login_may_be() {
+    let r = request("max_age=60");
+    assert!(parse::session_serves(&r, &session(), 1_060));
+    assert!(!parse::session_serves(&r, &session(), 1_061));
+    let r = request("max_age=0");
+    assert!(parse::session_serves(&r, &session(), 1_000));
+    assert!(!parse::session_serves(&r, &session(), 1_001));
+}
+
+#[test]
+fn connection_and_organization_hints_must_match_the_session() {
+    for (hint, serves) in [
+        ("connection_id=conn_1", true),
+        ("connection_id=conn_2", false),
+        ("organization_id=org_1", true),
+        ("organization_id=org_2", false),
+        ("connection_id=conn_1&organization_id=org_2", false),
+    ] {
+        let r = request(hint);
+        assert_eq!(
+            parse::session_serves(&r, &session(), 1_000),
+            serves,
+            "{hint}"
+        );
+    }
+}
+
+#[test]
+fn parse_refuses_a_dynamic_client_bound_to_another_resource_with_a_page() {
+    let mut c = client(ClientKind::Dynamic);
+    c.bound_resource_id = Some("res_other".into());
+    let (code, msg) = page(parse_with(&query(""), &c));
+    assert_eq!(code, PageCode::InvalidTarget);
+    assert_eq!(msg, "this client may not get tokens for that resource");
 }
