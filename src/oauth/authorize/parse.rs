@@ -1,7 +1,8 @@
 //! The authorization request as a value (RFC 6749 §4.1.1, OAuth 2.1, RFC 7636, RFC 8707,
 //! OIDC Core §3.1.2.1): pure checks, no I/O. [`read`] does the page-only checks made before
 //! the client is known; [`parse`] checks the rest against the client and the resource the
-//! caller looked up, and decides whether an error may go back to the client as a redirect.
+//! caller looked up, and decides whether an error may go back to the client as a redirect;
+//! [`session_serves`] says whether a signed-in session may answer it without a new login.
 
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::endpoint::client_may_use;
