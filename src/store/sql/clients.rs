@@ -123,11 +123,8 @@ impl ClientStore for SqlStore {
     }
 
     async fn count_dynamic_clients(&self) -> StoreResult<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM clients WHERE kind IN ('dynamic', 'metadata')")
-                .fetch_one(self.pool())
-                .await?;
-        Ok(n)
+        let mut conn = self.pool().acquire().await?;
+        count_outsider_clients(&mut conn).await
     }
 
     async fn register_client(

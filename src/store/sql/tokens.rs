@@ -166,6 +166,20 @@ async fn store_issuance(conn: &mut AnyConnection, issued: &Issuance) -> StoreRes
     Ok(true)
 }
 
+/// Ends a redemption or rotation whose item was consumed: stores the issuance and commits,
+/// or rolls everything back (the item stays unused) when the family is revoked.
+async fn complete<T>(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    issued: &Issuance,
+) -> StoreResult<Redeemed<T>> {
+    if !store_issuance(&mut tx, issued).await? {
+        tx.rollback().await?;
+        return Ok(Redeemed::Revoked);
+    }
+    tx.commit().await?;
+    Ok(Redeemed::Done)
+}
+
 #[async_trait]
 impl TokenStore for SqlStore {
     async fn insert_code(&self, c: &CodeRecord, family: &NewFamily) -> StoreResult<()> {
@@ -219,12 +233,7 @@ impl TokenStore for SqlStore {
                 None => Redeemed::Missing,
             });
         }
-        if !store_issuance(&mut tx, issued).await? {
-            tx.rollback().await?;
-            return Ok(Redeemed::Revoked);
-        }
-        tx.commit().await?;
-        Ok(Redeemed::Done)
+        complete(tx, issued).await
     }
 
     async fn insert_refresh(&self, r: &RefreshRecord) -> StoreResult<()> {
@@ -261,12 +270,7 @@ impl TokenStore for SqlStore {
                 None => Redeemed::Missing,
             });
         }
-        if !store_issuance(&mut tx, issued).await? {
-            tx.rollback().await?;
-            return Ok(Redeemed::Revoked);
-        }
-        tx.commit().await?;
-        Ok(Redeemed::Done)
+        complete(tx, issued).await
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
