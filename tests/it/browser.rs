@@ -99,9 +99,15 @@ impl Browser {
 
     /// Registers a public client at a resource's registration endpoint.
     pub async fn register(&self, resource: &str) -> String {
+        self.register_at(&format!("/resources/{resource}/oauth/register"))
+            .await
+    }
+
+    /// Registers a public client (code and refresh grants) at a registration endpoint.
+    pub async fn register_at(&self, path: &str) -> String {
         let res = self
             .http
-            .post(format!("{}/resources/{resource}/oauth/register", self.base))
+            .post(self.url(path))
             .json(&serde_json::json!({
                 "client_name": "Flow test client",
                 "redirect_uris": [REDIRECT_URI],
@@ -183,6 +189,20 @@ pub struct Flow {
     pub verifier: String,
     pub code: String,
     pub callback: std::collections::HashMap<String, String>,
+}
+
+impl Flow {
+    /// The token request that redeems this flow's code: the client, its PKCE verifier and
+    /// the redirect URI of the authorization request.
+    pub fn code_form(&self) -> [(&'static str, &str); 5] {
+        [
+            ("grant_type", "authorization_code"),
+            ("code", &self.code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &self.verifier),
+            ("client_id", &self.client_id),
+        ]
+    }
 }
 
 /// The whole flow for a user at an authorize path; returns the code and callback params.

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use crate::browser::REDIRECT_URI;
 use crate::support::{Spawned, TestApp};
 
-async fn register(http: &reqwest::Client, s: &Spawned) -> reqwest::Response {
-    http.post(format!("{}/oauth/register", s.base))
+/// A public client's registration at `base`'s environment endpoint (the answer as sent).
+async fn register(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    http.post(format!("{base}/oauth/register"))
         .json(&json!({
             "client_name": "Limits",
             "redirect_uris": [REDIRECT_URI],
@@ -97,7 +98,7 @@ async fn the_registration_rate_limit_counts_registrations_not_live_clients() {
         .await;
     let http = reqwest::Client::new();
     for _ in 0..5 {
-        let res = register(&http, &s).await;
+        let res = register(&http, &s.base).await;
         assert_eq!(res.status(), 201);
         let body: Value = res.json().await.unwrap();
         // RFC 7592: delete the registration again.
@@ -109,7 +110,7 @@ async fn the_registration_rate_limit_counts_registrations_not_live_clients() {
             .unwrap();
         assert_eq!(res.status(), 204);
     }
-    assert_eq!(register(&http, &s).await.status(), 429);
+    assert_eq!(register(&http, &s.base).await.status(), 429);
 }
 
 /// `racers` concurrent registrations against `bases`; returns how many were accepted.
@@ -121,17 +122,7 @@ async fn concurrent_registrations(s: &Spawned, racers: usize) -> usize {
         let (http, barrier, base) = (http.clone(), barrier.clone(), s.base.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let res = http
-                .post(format!("{base}/oauth/register"))
-                .json(&json!({
-                    "client_name": "Racer",
-                    "redirect_uris": [REDIRECT_URI],
-                    "grant_types": ["authorization_code"],
-                    "token_endpoint_auth_method": "none"
-                }))
-                .send()
-                .await
-                .unwrap();
+            let res = register(&http, &base).await;
             res.status().as_u16()
         }));
     }
@@ -292,7 +283,7 @@ async fn client_lists_are_paged() {
         .await;
     let http = reqwest::Client::new();
     for _ in 0..120 {
-        assert_eq!(register(&http, &s).await.status(), 201);
+        assert_eq!(register(&http, &s.base).await.status(), 201);
     }
     let api = crate::admin_support::bearer(&s).await;
     let first = api.get("/clients").await;

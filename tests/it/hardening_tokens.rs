@@ -164,13 +164,7 @@ async fn code_races(s: &Spawned, bases: &[String], racers: usize) {
         if trial > 0 {
             flow = next_flow(&b, &flow.client_id).await;
         }
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", flow.code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", flow.verifier.as_str()),
-            ("client_id", flow.client_id.as_str()),
-        ];
+        let form = flow.code_form();
         let what = format!("code, {racers} racers, trial {trial}");
         let winner = one_winner(race(bases, &form, racers).await, &what);
         assert_family_dead(s, &b, &flow.client_id, &[&winner], &what).await;
@@ -268,13 +262,7 @@ async fn a_failed_redemption_leaves_the_code_usable_and_is_not_a_replay() {
         ("code_verifier", wrong_verifier.as_str()),
         ("client_id", &other_client),
     ] {
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", flow.code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", flow.verifier.as_str()),
-            ("client_id", flow.client_id.as_str()),
-        ];
+        let mut form = flow.code_form().to_vec();
         form.retain(|(k, _)| *k != name);
         form.push((name, value));
         let (status, body) = b.token(TOKEN, &form).await;
@@ -300,22 +288,7 @@ async fn a_client_whose_resource_turned_registration_off_no_longer_refreshes() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);
     // Registered at the environment endpoint: usable with any resource allowing DCR.
-    let res = reqwest::Client::new()
-        .post(format!("{}/oauth/register", s.base))
-        .json(&json!({
-            "client_name": "Unbound",
-            "redirect_uris": [REDIRECT_URI],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_method": "none"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let client_id = res.json::<Value>().await.unwrap()["client_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let client_id = b.register_at("/oauth/register").await;
     let flow = authorize_and_consent(
         &b,
         AUTHORIZE,
@@ -437,14 +410,7 @@ async fn a_crash_under_load_breaks_no_family_and_loses_no_redemption() {
         let (http, url) = (http.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let form = [
-                ("grant_type", "authorization_code"),
-                ("code", flow.code.as_str()),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", flow.verifier.as_str()),
-                ("client_id", flow.client_id.as_str()),
-            ];
-            let _ = http.post(&url).form(&form).send().await;
+            let _ = http.post(&url).form(&flow.code_form()).send().await;
         }));
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
