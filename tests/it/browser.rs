@@ -67,7 +67,8 @@ impl Browser {
         }
     }
 
-    async fn page(res: reqwest::Response) -> Page {
+    /// A response as the tests read it: status, `Location`, headers and body.
+    pub async fn page(res: reqwest::Response) -> Page {
         let status = res.status();
         let headers = res.headers().clone();
         let location = headers

@@ -112,17 +112,7 @@ impl Fx {
         if cookies.peek().is_some() {
             jar.set_cookies(&mut cookies, &parsed);
         }
-        let status = res.status();
-        let headers = res.headers().clone();
-        let location = headers
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        Page {
-            status,
-            location,
-            body: res.text().await.unwrap(),
-            headers,
-        }
+        Browser::page(res).await
     }
 
     async fn assert_nobody_signed_in(&self, page: &Page, what: &str) {

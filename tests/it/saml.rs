@@ -118,17 +118,7 @@ pub async fn post_acs_cross_site(
     if cookies.peek().is_some() {
         jar.set_cookies(&mut cookies, &base);
     }
-    let status = res.status();
-    let headers = res.headers().clone();
-    let location = headers
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string());
-    Page {
-        status,
-        location,
-        body: res.text().await.unwrap(),
-        headers,
-    }
+    Browser::page(res).await
 }
 
 /// An outstanding SP-initiated login: the IdP URL our redirect named, its RelayState and
