@@ -1,10 +1,11 @@
-# portcullis: one static-ish binary on Debian slim. Build: docker build -t portcullis .
+# portcullis: one binary on Debian slim. Build: docker build -t portcullis .
+# The build stage installs its system packages with the same script as the README's run
+# command (`./dev deps serve`), so the two lists cannot drift apart.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends \
-        pkg-config libssl-dev libxml2-dev libxmlsec1-dev libclang-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY dev ./
+RUN ./dev deps serve && rm -rf /var/lib/apt/lists/*
+COPY Cargo.toml Cargo.lock seed.example.toml ./
 COPY src src
 COPY migrations migrations
 COPY templates templates

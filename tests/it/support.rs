@@ -611,10 +611,16 @@ impl ServerProcess {
     /// Starts `portcullis serve` with `env` (over a clean environment) and waits for its
     /// "listening on" line.
     pub fn start(env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_with(&["serve"], env)
+    }
+
+    /// Starts the binary with `args` (a `serve` command) and `env` over a clean environment;
+    /// `PORTCULLIS_LISTEN` is 127.0.0.1:0 unless `env` sets it.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
         command
-            .arg("serve")
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "warn")
