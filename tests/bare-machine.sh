@@ -75,10 +75,10 @@ until grep -q '^portcullis listening on' "$LOG"; do
 done
 grep -E '^==> apt-get install' "$LOG" | sed 's/^/  /'
 grep -E '^ *Finished ' "$LOG" | sed 's/^/  /'
-grep -A40 '^portcullis listening on' "$LOG" | grep -v -i 'secret\|password' | sed 's/^/  /' | head -20
+grep -A40 '^portcullis listening on' "$LOG" | sed -E 's/(secret=|password=|skc_dev:)[^ ]+/\1…/' | sed 's/^/  /' | head -20
 
 step "the printed curl line"
-CURL="$(grep -E '^\s*curl ' "$LOG" | head -1 | sed 's/^ *//')"
+CURL="$(grep -oE 'curl -s .*' "$LOG" | head -1)"
 [[ -n "$CURL" ]] || { echo "no curl line printed" >&2; exit 1; }
 OUT="$(chroot "$ROOTFS" /bin/sh -c "$CURL")"
 echo "$OUT" | grep -q '"access_token":"ey' || { echo "no token: $OUT" >&2; exit 1; }
