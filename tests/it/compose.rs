@@ -41,9 +41,9 @@ fn interpolate(value: &str) -> String {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').expect("closing brace") + start;
         let inner = &rest[start + 2..end];
-        let (_, default) = inner
-            .split_once(":-")
-            .unwrap_or_else(|| panic!("${{{inner}}} has no default: the service would not start as written"));
+        let (_, default) = inner.split_once(":-").unwrap_or_else(|| {
+            panic!("${{{inner}}} has no default: the service would not start as written")
+        });
         out.push_str(default);
         rest = &rest[end + 1..];
     }
@@ -100,8 +100,15 @@ fn compose_file_is_valid_and_uses_known_configuration_names() {
 fn mounts(doc: &Value, service: &Value, secret_dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for volume in service["volumes"].as_array().into_iter().flatten() {
-        let parts: Vec<&str> = volume.as_str().expect("short volume syntax").split(':').collect();
-        assert!(parts[0].starts_with("./"), "bind mount from the repository: {volume}");
+        let parts: Vec<&str> = volume
+            .as_str()
+            .expect("short volume syntax")
+            .split(':')
+            .collect();
+        assert!(
+            parts[0].starts_with("./"),
+            "bind mount from the repository: {volume}"
+        );
         out.push((parts[1].to_string(), root().join(&parts[0][2..])));
     }
     for name in service["secrets"].as_array().into_iter().flatten() {
@@ -113,7 +120,11 @@ fn mounts(doc: &Value, service: &Value, secret_dir: &Path) -> Vec<(String, PathB
             "openssl rand -base64 32 | tr '+/' '-_' | tr -d '=' > '{}'",
             out_file.display()
         );
-        let status = std::process::Command::new("sh").arg("-c").arg(sh).status().unwrap();
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(sh)
+            .status()
+            .unwrap();
         assert!(status.success(), "openssl rand");
         out.push((format!("/run/secrets/{name}"), out_file));
     }
@@ -146,7 +157,10 @@ async fn compose_service_starts_as_written() {
     // the published port is Docker's job, so the server takes any free one.
     let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into());
-    env.insert("PORTCULLIS_DATABASE_URL".into(), fresh_postgres(&base).await);
+    env.insert(
+        "PORTCULLIS_DATABASE_URL".into(),
+        fresh_postgres(&base).await,
+    );
     env.insert("PORTCULLIS_LISTEN".into(), "127.0.0.1:0".into());
     let args: Vec<&str> = command.iter().map(String::as_str).collect();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -157,7 +171,11 @@ async fn compose_service_starts_as_written() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let ready = http.get(format!("{}/readyz", server.base)).send().await.unwrap();
+    let ready = http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
 
     // The first admin, as the file's comment says.
@@ -174,14 +192,24 @@ async fn compose_service_starts_as_written() {
         .unwrap();
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     assert_eq!(res.headers()["location"], "/admin");
-    let dashboard = http.get(format!("{}/admin", server.base)).send().await.unwrap();
+    let dashboard = http
+        .get(format!("{}/admin", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(dashboard.status(), 200);
 
     // A token for the seed's client, as the file's curl line gets it.
     let res = http
         .post(format!("{}/oauth/token", server.base))
-        .basic_auth("m2m_reporting", Some(env["REPORTING_CLIENT_SECRET"].as_str()))
-        .form(&[("grant_type", "client_credentials"), ("resource", "res_tickets")])
+        .basic_auth(
+            "m2m_reporting",
+            Some(env["REPORTING_CLIENT_SECRET"].as_str()),
+        )
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", "res_tickets"),
+        ])
         .send()
         .await
         .unwrap();
@@ -189,13 +217,20 @@ async fn compose_service_starts_as_written() {
     let body: Value = res.json().await.unwrap();
     let (_, claims) = decode_jwt(body["access_token"].as_str().expect("access_token"));
     assert_eq!(claims["iss"], env["PORTCULLIS_ISSUER"].as_str());
-    assert_eq!(claims["aud"], "https://tickets.acme.example/mcp");
+    let audience = claims["aud"].as_array().expect("aud list");
+    assert!(
+        audience
+            .iter()
+            .any(|a| a == "https://tickets.acme.example/mcp"),
+        "{claims}"
+    );
     assert_eq!(claims["scope"], "tickets.read");
 }
 
 /// The COPY sources of the Dockerfile's build stage.
 fn build_stage_copies(dockerfile: &str) -> Vec<String> {
-    let stage = dockerfile.split("\nFROM ").nth(0).expect("build stage");
+    // Comments, then the build stage, then the runtime stage.
+    let stage = dockerfile.split("\nFROM ").nth(1).expect("build stage");
     let mut sources = Vec::new();
     for line in stage.lines().filter(|l| l.starts_with("COPY ")) {
         let words: Vec<&str> = line.split_whitespace().skip(1).collect();
@@ -220,7 +255,8 @@ fn dockerfile_installs_the_run_commands_packages_and_builds_from_what_it_copies(
             "{source} is copied but .dockerignore leaves it out"
         );
     }
-    // A context of only those files resolves the workspace from the lock file, offline.
+    // A context of only those files resolves the workspace and its host dependencies from the
+    // lock file, offline.
     let context = tempfile::tempdir().unwrap();
     for source in &copies {
         let status = std::process::Command::new("cp")
@@ -232,7 +268,16 @@ fn dockerfile_installs_the_run_commands_packages_and_builds_from_what_it_copies(
         assert!(status.success(), "cp {source}");
     }
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "-q",
+        ])
         .arg("--manifest-path")
         .arg(context.path().join("Cargo.toml"))
         .output()
@@ -271,7 +316,12 @@ fn embedded_files(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
             for (at, _) in text.match_indices(marker) {
                 let rest = &text[at + marker.len()..];
                 let relative = &rest[..rest.find('"').unwrap()];
-                let embedded = path.parent().unwrap().join(relative).canonicalize().unwrap();
+                let embedded = path
+                    .parent()
+                    .unwrap()
+                    .join(relative)
+                    .canonicalize()
+                    .unwrap();
                 out.push((path.clone(), embedded));
             }
         }
