@@ -63,6 +63,7 @@ git clone -q "$REPO" "$ROOTFS/root/portcullis"
 
 step "./dev serve (as root, in the root file system)"
 LOG="$ROOTFS/root/serve.log"
+: > "$LOG"
 chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   TERM=dumb PORTCULLIS_LISTEN="$LISTEN" CARGO_TARGET_DIR=/root/target \
   /bin/bash -c 'cd /root/portcullis && exec ./dev serve' > "$LOG" 2>&1 &
