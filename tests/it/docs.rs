@@ -71,18 +71,64 @@ fn relative_links_in_the_docs_resolve() {
             let external = ["http://", "https://", "mailto:"]
                 .iter()
                 .any(|p| target.starts_with(p));
-            if external || target.starts_with('#') || target.is_empty() {
+            if external || target.is_empty() {
                 continue;
             }
-            let path = target.split('#').next().unwrap_or_default();
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let linked = if path.is_empty() {
+                file.clone()
+            } else {
+                dir.join(path)
+            };
             checked += 1;
-            if !dir.join(path).exists() {
+            if !linked.exists() {
                 broken.push(format!("{}: {target}", file.display()));
+            } else if !anchor.is_empty()
+                && linked.extension().is_some_and(|x| x == "md")
+                && !heading_anchors(&std::fs::read_to_string(&linked).expect("read"))
+                    .contains(anchor)
+            {
+                broken.push(format!("{}: {target} (no such heading)", file.display()));
             }
         }
     }
     assert!(checked > 20, "only {checked} relative links found");
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The anchors GitHub gives a markdown file's headings: lower case, punctuation dropped
+/// (but `-` and `_`), spaces to hyphens.
+fn heading_anchors(text: &str) -> BTreeSet<String> {
+    let mut in_fence = false;
+    let mut anchors = BTreeSet::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        }
+        if in_fence || !line.starts_with('#') {
+            continue;
+        }
+        let title = line.trim_start_matches('#').trim();
+        let anchor: String = title
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        anchors.insert(anchor);
+    }
+    anchors
+}
+
+#[test]
+fn heading_anchors_follow_githubs_rule() {
+    let anchors = heading_anchors(
+        "# Getting started\n## What revocation reaches\n### `serve --dev`: the dev server\n```\n# not a heading\n```",
+    );
+    assert!(anchors.contains("getting-started"));
+    assert!(anchors.contains("what-revocation-reaches"));
+    assert!(anchors.contains("serve---dev-the-dev-server"));
+    assert!(!anchors.contains("not-a-heading"));
 }
 
 #[test]
