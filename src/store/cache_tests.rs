@@ -112,6 +112,8 @@ async fn client_writes_through_the_store_are_read_back_at_once() {
             "{name}: store_metadata_client"
         );
 
+        // Each write clears every entry: the entry read back is cached again first.
+        assert_eq!(client_name(&here, "dcr_1").await.as_deref(), Some("v3"));
         here.apply_seed(
             &SeedPlan {
                 clients: vec![named("dcr_1", ClientKind::Static, "seeded again")],
@@ -134,6 +136,7 @@ async fn client_writes_through_the_store_are_read_back_at_once() {
             "{name}: delete_client"
         );
 
+        assert_eq!(client_name(&here, doc).await.as_deref(), Some("m2"));
         let reaped = here.reap_idle_clients(i64::MAX, 0).await.unwrap();
         assert_eq!(reaped, [doc], "{name}");
         assert_eq!(
