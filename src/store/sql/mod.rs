@@ -19,9 +19,8 @@ mod tokens;
 mod upstream;
 mod users;
 
-use std::sync::Arc;
-
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
