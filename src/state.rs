@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{KeyError, KeyRing};
 use crate::outbound::{self, NameLookup, SystemLookup};
-use crate::store::{CachedStore, Store};
+use crate::store::Store;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -59,7 +59,6 @@ pub async fn build_state_with_lookup(
     clock: Arc<dyn Clock>,
     lookup: Arc<dyn NameLookup>,
 ) -> Result<(AppState, Background), KeyError> {
-    let store: Arc<dyn Store> = Arc::new(CachedStore::new(store));
     let keys = Arc::new(
         KeyRing::open(
             store.clone(),

@@ -1,10 +1,13 @@
 //! All persistence, behind small traits per aggregate. One portable SQL implementation
 //! ([`sql::SqlStore`]) serves SQLite and PostgreSQL through sqlx's `Any` driver; the
-//! backend is chosen by the URL scheme and only `connect` knows the difference.
+//! backend is chosen by the URL scheme and only `connect` knows the difference. It also
+//! holds the short-lived read-through caches of clients and resources, cleared by its own
+//! writes of them.
 
 #[cfg(test)]
 mod admin_tests;
-mod cache;
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod domain_tests;
 mod error;
@@ -19,7 +22,6 @@ mod token_tests;
 
 use async_trait::async_trait;
 
-pub use cache::CachedStore;
 pub use error::StoreError;
 pub use flow::*;
 pub use model::*;
@@ -28,6 +30,7 @@ pub use sql::{Backend, SqlStore};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Clients, with their dynamic registrations (RFC 7591/7592) and metadata documents.
 #[async_trait]
 pub trait ClientStore {
     async fn find_client(&self, id: &str) -> StoreResult<Option<Client>>;
@@ -39,7 +42,6 @@ pub trait ClientStore {
     async fn list_clients_page(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<Client>>;
     /// How many clients of each kind.
     async fn count_clients_by_kind(&self) -> StoreResult<Vec<(ClientKind, i64)>>;
-    /// Successful dynamic registrations from an address since a time (the rate limit).
     /// Live clients that outsiders created: dynamic and metadata-document clients.
     async fn count_dynamic_clients(&self) -> StoreResult<i64>;
     /// Inserts a dynamic client with its RFC 7592 registration, unless its address made
@@ -55,12 +57,15 @@ pub trait ClientStore {
     async fn store_metadata_client(&self, client: &Client, max_clients: i64) -> StoreResult<bool>;
     /// Marks a client used (at most one write an hour).
     async fn touch_client(&self, client_id: &str, now: i64) -> StoreResult<()>;
+    /// When each client was last used (`None`: never).
+    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>>;
     /// Deletes dynamic clients idle since `idle_before` that hold no live refresh token.
     async fn reap_idle_clients(&self, idle_before: i64, now: i64) -> StoreResult<Vec<String>>;
     async fn registration_token_hash(&self, client_id: &str) -> StoreResult<Option<String>>;
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
 }
 
+/// Resources: the MCP servers tokens are issued for.
 #[async_trait]
 pub trait ResourceStore {
     async fn find_resource(&self, id: &str) -> StoreResult<Option<Resource>>;
@@ -70,42 +75,46 @@ pub trait ResourceStore {
     async fn delete_resource(&self, id: &str) -> StoreResult<Deletion>;
 }
 
+/// A resource's scope rules.
 #[async_trait]
-pub trait OrganizationStore {
+pub trait RuleStore {
+    async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>>;
+    async fn delete_rule(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// The upstream side: organizations with their domains, the connections (IdPs) their users
+/// sign in through, and the state of a round trip to an IdP (upstream login states, the
+/// SAML replay cache).
+#[async_trait]
+pub trait UpstreamStore {
     async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>>;
     /// The organization a (lower-case) email domain belongs to.
     async fn find_organization_by_domain(&self, domain: &str) -> StoreResult<Option<Organization>>;
-    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>>;
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
-    async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
-    async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>>;
     /// Deletes an organization (and its domains) no connection, user or rule refers to.
     async fn delete_organization(&self, id: &str) -> StoreResult<Deletion>;
+    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>>;
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
     /// Deletes a connection nobody has signed in through.
     async fn delete_connection(&self, id: &str) -> StoreResult<Deletion>;
-}
-
-#[async_trait]
-pub trait KeyStore {
-    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
-}
-
-#[async_trait]
-pub trait AuditStore {
-    async fn insert_audit_events(&self, events: &[AuditRecord]) -> StoreResult<()>;
-    async fn list_audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
-}
-
-#[async_trait]
-pub trait AdminStore {
-    async fn find_admin(&self, username: &str) -> StoreResult<Option<Admin>>;
-}
-
-#[async_trait]
-pub trait SeedStore {
-    /// Writes the whole plan in one transaction: all of it or nothing.
-    async fn apply_seed(&self, plan: &SeedPlan, now: i64) -> StoreResult<()>;
+    async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()>;
+    /// An upstream state, used or not, without consuming it: a check that must not spend
+    /// it (whether this browser may) comes before [`UpstreamStore::take_upstream_login`].
+    async fn find_upstream_login(&self, state_hash: &str) -> StoreResult<Option<UpstreamLogin>>;
+    /// Consumes an upstream state atomically; a second use is `Replayed`.
+    async fn take_upstream_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Taken<UpstreamLogin>>;
+    /// Records a SAML assertion ID until `expires_at`; false when it was already recorded
+    /// (a replay).
+    async fn remember_assertion(
+        &self,
+        connection_id: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -114,20 +123,50 @@ pub trait UserStore {
     /// disabled user is not updated (its login is refused): the stored row is returned.
     async fn upsert_user(&self, user: &User) -> StoreResult<User>;
     async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Users, most recent login first.
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
     /// Disabling (at `now`) also cuts off the access tokens the user holds (see
-    /// [`AdminConsoleStore::user_tokens_cutoff`]); enabling again does not revive them.
+    /// [`TokenStore::user_tokens_cutoff`]); enabling again does not revive them.
     async fn set_user_enabled(&self, id: &str, is_enabled: bool, now: i64) -> StoreResult<()>;
+    /// Revokes a user's refresh tokens, cuts off their access tokens and deletes the user,
+    /// with their sessions and consents, in one transaction; `None` when there was no such user, else how many
+    /// refresh tokens were revoked.
+    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>>;
 }
 
+/// Browser sessions of signed-in users.
 #[async_trait]
 pub trait SessionStore {
     async fn insert_session(&self, session: &Session) -> StoreResult<()>;
     async fn find_session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     async fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
+    /// How many live (not ended, not expired) browser sessions each user has.
+    async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// Ends every live browser session of a user; returns how many.
+    async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64>;
+}
+
+/// Pending authorizations: `/authorize` requests between the redirect to sign-in and the
+/// code.
+#[async_trait]
+pub trait AuthorizationStore {
+    /// Stores a pending authorization opened from `from_address`.
+    async fn insert_pending(
+        &self,
+        pending: &PendingAuthorization,
+        from_address: &str,
+    ) -> StoreResult<()>;
+    /// Unfinished pending authorizations opened from `from_address` since `since`.
+    async fn count_pending_from(&self, from_address: &str, since: i64) -> StoreResult<i64>;
+    async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
+    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<()>;
+    /// Marks a pending request finished; false when it already was (a double submit).
+    async fn finish_pending(&self, id: &str, now: i64) -> StoreResult<bool>;
 }
 
 /// Codes, token families, refresh tokens and access-token revocations: a code opens a
 /// family, and everything the family issues is stored in one transaction and dies with it.
+/// Bulk revocations by user or client leave a cutoff that access tokens are checked against.
 #[async_trait]
 pub trait TokenStore {
     /// Stores a code and creates the family it opens (`code.family_id` is `family.id`).
@@ -155,43 +194,17 @@ pub trait TokenStore {
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()>;
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
     async fn access_token_status(&self, jti: &str) -> StoreResult<AccessTokenStatus>;
-}
-
-#[async_trait]
-pub trait GrantStore {
-    /// Stores a pending authorization opened from `from_address`.
-    async fn insert_pending(
-        &self,
-        pending: &PendingAuthorization,
-        from_address: &str,
-    ) -> StoreResult<()>;
-    /// Unfinished pending authorizations opened from `from_address` since `since`.
-    async fn count_pending_from(&self, from_address: &str, since: i64) -> StoreResult<i64>;
-    async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
-    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<()>;
-    /// Marks a pending request finished; false when it already was (a double submit).
-    async fn finish_pending(&self, id: &str, now: i64) -> StoreResult<bool>;
-    /// Deletes what can no longer matter: expired pending requests, codes, refresh
-    /// families, revocation records and sessions. Returns how many rows went.
-    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
-    async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()>;
-    /// An upstream state, used or not, without consuming it: a check that must not spend
-    /// it (whether this browser may) comes before [`GrantStore::take_upstream_login`].
-    async fn find_upstream_login(&self, state_hash: &str) -> StoreResult<Option<UpstreamLogin>>;
-    /// Consumes an upstream state atomically; a second use is `Replayed`.
-    async fn take_upstream_login(
-        &self,
-        state_hash: &str,
-        now: i64,
-    ) -> StoreResult<Taken<UpstreamLogin>>;
-    /// Records a SAML assertion ID until `expires_at`; false when it was already recorded
-    /// (a replay).
-    async fn remember_assertion(
-        &self,
-        connection_id: &str,
-        assertion_id: &str,
-        expires_at: i64,
-    ) -> StoreResult<bool>;
+    /// Revokes every live refresh token of a user, and their access tokens issued until `now`
+    /// (a cutoff); returns how many refresh tokens.
+    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64>;
+    /// Revokes every live refresh token issued to a client, and its access tokens issued
+    /// until `now` (a cutoff); returns how many refresh tokens.
+    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64>;
+    /// The client's token cutoff: its access tokens issued at or before it are revoked.
+    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>>;
+    /// The user's token cutoff (revoked, disabled or deleted by an admin): their access
+    /// tokens and codes issued at or before it are revoked. It only ever moves forward.
+    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>>;
 }
 
 #[async_trait]
@@ -208,12 +221,28 @@ pub trait ConsentStore {
     async fn find_consent_by_id(&self, id: &str) -> StoreResult<Option<Consent>>;
     async fn revoke_consent(&self, id: &str, now: i64) -> StoreResult<bool>;
     async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+    /// Consents of every user, newest first.
+    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>>;
 }
 
-/// What the admin pages and API need beyond the flow: admin sessions, the login rate
-/// limit, and bulk revocation and listings.
 #[async_trait]
-pub trait AdminConsoleStore {
+pub trait KeyStore {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait AuditStore {
+    async fn insert_audit_events(&self, events: &[AuditRecord]) -> StoreResult<()>;
+    async fn list_audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Audit events by any of their columns and a time range, newest first, paged.
+    async fn search_audit_events(&self, search: &AuditSearch) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// Admins, their console sessions and the admin login rate limit.
+#[async_trait]
+pub trait AdminStore {
+    async fn find_admin(&self, username: &str) -> StoreResult<Option<Admin>>;
     async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
     async fn find_admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>>;
     async fn end_admin_session(&self, id: &str, now: i64) -> StoreResult<()>;
@@ -223,34 +252,6 @@ pub trait AdminConsoleStore {
     async fn record_login_failure(&self, key: &str, at: i64) -> StoreResult<()>;
     async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
-    async fn delete_rule(&self, id: &str) -> StoreResult<bool>;
-    /// Revokes a user's refresh tokens, cuts off their access tokens and deletes the user,
-    /// with their sessions and consents, in one transaction; `None` when there was no such user, else how many
-    /// refresh tokens were revoked.
-    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>>;
-    /// Users, most recent login first.
-    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
-    /// How many live (not ended, not expired) browser sessions each user has.
-    async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>>;
-    /// Ends every live browser session of a user; returns how many.
-    async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64>;
-    /// Revokes every live refresh token of a user, and their access tokens issued until `now`
-    /// (a cutoff); returns how many refresh tokens.
-    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64>;
-    /// Revokes every live refresh token issued to a client, and its access tokens issued
-    /// until `now` (a cutoff); returns how many refresh tokens.
-    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64>;
-    /// The client's token cutoff: its access tokens issued at or before it are revoked.
-    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>>;
-    /// The user's token cutoff (revoked, disabled or deleted by an admin): their access
-    /// tokens and codes issued at or before it are revoked. It only ever moves forward.
-    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>>;
-    /// Consents of every user, newest first.
-    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>>;
-    /// Audit events by any of their columns and a time range, newest first, paged.
-    async fn search_audit_events(&self, search: &AuditSearch) -> StoreResult<Vec<AuditRecord>>;
-    /// When each client was last used (`None`: never).
-    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>>;
 }
 
 #[async_trait]
@@ -258,22 +259,32 @@ pub trait HealthStore {
     async fn ping(&self) -> StoreResult<()>;
 }
 
+/// Writes that span aggregates: the seed, and the purge of what has expired everywhere.
+#[async_trait]
+pub trait DatabaseStore {
+    /// Writes the whole plan in one transaction: all of it or nothing.
+    async fn apply_seed(&self, plan: &SeedPlan, now: i64) -> StoreResult<()>;
+    /// Deletes what can no longer matter: expired pending requests, codes, refresh
+    /// families, revocation records and sessions. Returns how many rows went.
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+}
+
 /// Everything the application needs from storage.
 pub trait Store:
     ClientStore
     + ResourceStore
+    + RuleStore
+    + UpstreamStore
     + UserStore
     + SessionStore
-    + GrantStore
+    + AuthorizationStore
     + TokenStore
     + ConsentStore
-    + OrganizationStore
     + KeyStore
     + AuditStore
     + AdminStore
-    + SeedStore
-    + AdminConsoleStore
     + HealthStore
+    + DatabaseStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -283,18 +294,18 @@ pub trait Store:
 impl<T> Store for T where
     T: ClientStore
         + ResourceStore
+        + RuleStore
+        + UpstreamStore
         + UserStore
         + SessionStore
-        + GrantStore
+        + AuthorizationStore
         + TokenStore
         + ConsentStore
-        + OrganizationStore
         + KeyStore
         + AuditStore
         + AdminStore
-        + SeedStore
-        + AdminConsoleStore
         + HealthStore
+        + DatabaseStore
         + Send
         + Sync
         + std::fmt::Debug

@@ -1,14 +1,15 @@
-//! Admin sessions, the admin login rate limit, and the listings and bulk revocations of
-//! the admin pages.
+//! Admins, their console sessions and the admin login rate limit.
 
 use async_trait::async_trait;
 
 use super::SqlStore;
-use super::consents::{COLUMNS as CONSENT_COLUMNS, ConsentRow};
-use super::users::{USER_COLUMNS, UserRow, cut_user_tokens};
-use crate::store::{
-    AdminConsoleStore, AdminSession, AuditRecord, AuditSearch, Consent, StoreResult, User,
-};
+use crate::store::{Admin, AdminSession, AdminStore, StoreResult};
+
+#[derive(sqlx::FromRow)]
+struct AdminRow {
+    username: String,
+    password_hash: String,
+}
 
 #[derive(sqlx::FromRow)]
 struct AdminSessionRow {
@@ -22,24 +23,24 @@ struct AdminSessionRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct LastUsedRow {
-    id: String,
-    last_used_at: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
 struct CountRow {
     n: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct UserCountRow {
-    user_id: String,
-    n: i64,
-}
-
 #[async_trait]
-impl AdminConsoleStore for SqlStore {
+impl AdminStore for SqlStore {
+    async fn find_admin(&self, username: &str) -> StoreResult<Option<Admin>> {
+        let row: Option<AdminRow> =
+            sqlx::query_as("SELECT username, password_hash FROM admins WHERE username = $1")
+                .bind(username)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| Admin {
+            username: r.username,
+            password_hash: r.password_hash,
+        }))
+    }
+
     async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO admin_sessions \
@@ -124,152 +125,5 @@ impl AdminConsoleStore for SqlStore {
             .execute(self.pool())
             .await?;
         Ok(())
-    }
-
-    async fn delete_rule(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM rules WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>> {
-        let mut tx = self.pool().begin().await?;
-        let revoked = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        // Sessions and consents go with the row (ON DELETE CASCADE).
-        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Ok(None); // rolls back
-        }
-        cut_user_tokens(&mut tx, user_id, now).await?;
-        tx.commit().await?;
-        Ok(Some(revoked))
-    }
-
-    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
-        let sql =
-            format!("SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1");
-        let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(limit.clamp(1, 1000))
-            .fetch_all(self.pool())
-            .await?;
-        rows.into_iter().map(UserRow::into_user).collect()
-    }
-
-    async fn count_live_sessions(&self, now: i64) -> StoreResult<Vec<(String, i64)>> {
-        let rows: Vec<UserCountRow> = sqlx::query_as(
-            "SELECT user_id, COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND expires_at > $1 \
-             GROUP BY user_id ORDER BY user_id",
-        )
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.user_id, r.n)).collect())
-    }
-
-    async fn end_user_sessions(&self, user_id: &str, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        cut_user_tokens(&mut tx, user_id, now).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(client_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE token_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(client_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO client_token_cutoffs (client_id, not_before) VALUES ($1, $2) \
-             ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before \
-             WHERE client_token_cutoffs.not_before < excluded.not_before",
-        )
-        .bind(client_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT not_before FROM client_token_cutoffs WHERE client_id = $1")
-                .bind(client_id)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.map(|r| r.0))
-    }
-
-    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT not_before FROM user_token_cutoffs WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(row.map(|r| r.0))
-    }
-
-    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
-        let sql =
-            format!("SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, id LIMIT $1");
-        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(limit.clamp(1, 1000))
-            .fetch_all(self.pool())
-            .await?;
-        rows.into_iter().map(ConsentRow::into_consent).collect()
-    }
-
-    async fn search_audit_events(&self, search: &AuditSearch) -> StoreResult<Vec<AuditRecord>> {
-        self.search(search).await
-    }
-
-    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>> {
-        let rows: Vec<LastUsedRow> =
-            sqlx::query_as("SELECT id, last_used_at FROM clients ORDER BY id")
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows.into_iter().map(|r| (r.id, r.last_used_at)).collect())
     }
 }

@@ -43,7 +43,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn list_audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
-        self.search(&AuditSearch {
+        self.search_audit_events(&AuditSearch {
             kind: filter.kind.clone(),
             client_id: filter.client_id.clone(),
             limit: filter.limit,
@@ -51,11 +51,8 @@ impl AuditStore for SqlStore {
         })
         .await
     }
-}
 
-impl SqlStore {
-    /// The audit search of the admin pages (and, narrowed, of `list_audit_events`).
-    pub(super) async fn search(&self, filter: &AuditSearch) -> StoreResult<Vec<AuditRecord>> {
+    async fn search_audit_events(&self, filter: &AuditSearch) -> StoreResult<Vec<AuditRecord>> {
         let limit = if filter.limit <= 0 {
             100
         } else {

@@ -1,4 +1,5 @@
-//! Clients: seeded, admin-created, dynamically registered.
+//! Clients: seeded, admin-created, dynamically registered. `find_client` reads through the
+//! client cache; every method here that writes clients clears it.
 
 use async_trait::async_trait;
 
@@ -95,18 +96,28 @@ pub(super) fn bind_client<'q>(
         .bind(c.created_at)
 }
 
+#[derive(sqlx::FromRow)]
+struct LastUsedRow {
+    id: String,
+    last_used_at: Option<i64>,
+}
+
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn find_client(&self, id: &str) -> StoreResult<Option<Client>> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1");
-        let row: Option<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(Client::try_from).transpose()
+        let load = async {
+            let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1");
+            let row: Option<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+            row.map(Client::try_from).transpose()
+        };
+        self.cache.clients.get_or_load(id, load).await
     }
 
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        let _written = self.cache.clients_written();
         bind_client(sqlx::query(INSERT_CLIENT), client)
             .execute(self.pool())
             .await
@@ -115,6 +126,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
+        let _written = self.cache.clients_written();
         bind_client(sqlx::query(UPSERT_CLIENT), client)
             .execute(self.pool())
             .await
@@ -172,6 +184,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn store_metadata_client(&self, client: &Client, max_clients: i64) -> StoreResult<bool> {
+        let _written = self.cache.clients_written();
         let mut tx = self.pool().begin().await?;
         take_registration_lock(&mut tx).await?;
         let known: Option<(String,)> = sqlx::query_as("SELECT id FROM clients WHERE id = $1")
@@ -202,6 +215,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn reap_idle_clients(&self, idle_before: i64, now: i64) -> StoreResult<Vec<String>> {
+        let _written = self.cache.clients_written();
         // Safe with several replicas: a second reaper deletes nothing more.
         let rows: Vec<(String,)> = sqlx::query_as(
             "DELETE FROM clients WHERE kind IN ('dynamic', 'metadata') AND COALESCE(last_used_at, created_at) < $1 \
@@ -225,6 +239,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let _written = self.cache.clients_written();
         let done = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(client_id)
             .execute(self.pool())
@@ -266,6 +281,14 @@ impl ClientStore for SqlStore {
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn list_client_last_used(&self) -> StoreResult<Vec<(String, Option<i64>)>> {
+        let rows: Vec<LastUsedRow> =
+            sqlx::query_as("SELECT id, last_used_at FROM clients ORDER BY id")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.last_used_at)).collect())
     }
 }
 

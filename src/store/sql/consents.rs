@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use super::{SqlStore, from_json, to_json};
 use crate::store::{Consent, ConsentStore, StoreResult};
 
-pub(super) const COLUMNS: &str =
+const COLUMNS: &str =
     "id, user_id, client_id, redirect_uri, resource_id, scopes, created_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
-pub(super) struct ConsentRow {
+struct ConsentRow {
     id: String,
     user_id: String,
     client_id: String,
@@ -21,7 +21,7 @@ pub(super) struct ConsentRow {
 }
 
 impl ConsentRow {
-    pub(super) fn into_consent(self) -> StoreResult<Consent> {
+    fn into_consent(self) -> StoreResult<Consent> {
         Ok(Consent {
             scopes: from_json(&self.scopes, "consent scopes")?,
             id: self.id,
@@ -101,6 +101,15 @@ impl ConsentStore for SqlStore {
             format!("SELECT {COLUMNS} FROM consents WHERE user_id = $1 ORDER BY created_at, id");
         let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(ConsentRow::into_consent).collect()
+    }
+
+    async fn list_all_consents(&self, limit: i64) -> StoreResult<Vec<Consent>> {
+        let sql = format!("SELECT {COLUMNS} FROM consents ORDER BY created_at DESC, id LIMIT $1");
+        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit.clamp(1, 1000))
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(ConsentRow::into_consent).collect()

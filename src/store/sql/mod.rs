@@ -1,20 +1,26 @@
 //! The portable SQL store: one set of queries (`$n` placeholders, `ON CONFLICT`,
-//! `RETURNING`) for SQLite and PostgreSQL through sqlx's `Any` driver.
+//! `RETURNING`) for SQLite and PostgreSQL through sqlx's `Any` driver, one file per
+//! aggregate. The caches of clients and resources ([`cache`]) sit in front of their reads;
+//! the methods that write them clear them.
 
 mod admin;
 mod audit;
+mod authorizations;
+mod cache;
 mod clients;
 mod consents;
+mod database;
 mod deletes;
-mod grants;
 mod keys;
-mod organizations;
 mod resources;
-mod seed;
+mod rules;
+mod sessions;
 mod tokens;
+mod upstream;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,7 +28,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-use super::{AdminStore, HealthStore, StoreError, StoreResult, model::Admin};
+use super::{HealthStore, StoreError, StoreResult};
+use cache::Caches;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -45,10 +52,12 @@ impl Backend {
     }
 }
 
+/// Clones share the pool and the caches.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    cache: Arc<Caches>,
 }
 
 impl SqlStore {
@@ -86,7 +95,11 @@ impl SqlStore {
                     .await?
             }
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            cache: Arc::new(Caches::new(cache::TTL)),
+        })
     }
 
     /// Connects and applies pending migrations.
@@ -115,6 +128,17 @@ impl SqlStore {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Another replica on the same database: the same pool, its own caches, whose entries
+    /// live `ttl`.
+    #[cfg(test)]
+    pub(crate) fn replica(&self, ttl: Duration) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            backend: self.backend,
+            cache: Arc::new(Caches::new(ttl)),
+        }
+    }
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -130,26 +154,5 @@ impl HealthStore for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct AdminRow {
-    username: String,
-    password_hash: String,
-}
-
-#[async_trait]
-impl AdminStore for SqlStore {
-    async fn find_admin(&self, username: &str) -> StoreResult<Option<Admin>> {
-        let row: Option<AdminRow> =
-            sqlx::query_as("SELECT username, password_hash FROM admins WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| Admin {
-            username: r.username,
-            password_hash: r.password_hash,
-        }))
     }
 }

@@ -1,4 +1,6 @@
-//! Resources (MCP servers).
+//! Resources (MCP servers). Their lookups by id and by URL read through the resource
+//! caches; every method here that writes resources clears them (the seed writes them too,
+//! in `database`).
 
 use async_trait::async_trait;
 
@@ -52,11 +54,16 @@ impl SqlStore {
 #[async_trait]
 impl ResourceStore for SqlStore {
     async fn find_resource(&self, id: &str) -> StoreResult<Option<Resource>> {
-        self.resource_where("id", id).await
+        let load = self.resource_where("id", id);
+        self.cache.resources.get_or_load(id, load).await
     }
 
     async fn find_resource_by_url(&self, server_url: &str) -> StoreResult<Option<Resource>> {
-        self.resource_where("server_url", server_url).await
+        let load = self.resource_where("server_url", server_url);
+        self.cache
+            .resources_by_url
+            .get_or_load(server_url, load)
+            .await
     }
 
     async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
@@ -68,6 +75,9 @@ impl ResourceStore for SqlStore {
     }
 
     async fn delete_resource(&self, id: &str) -> StoreResult<Deletion> {
+        // Clients bound to it would go with it (ON DELETE CASCADE, though none is deleted
+        // while one refers to it): the client cache is cleared too.
+        let _written = self.cache.clients_and_resources_written();
         self.delete_unused(
             id,
             "SELECT id FROM resources WHERE id = $1",

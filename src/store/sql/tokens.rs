@@ -1,4 +1,5 @@
-//! Authorization codes, token families, refresh tokens and access-token revocations.
+//! Authorization codes, token families, refresh tokens, access-token revocations and the
+//! token cutoffs of users and clients.
 //!
 //! A code opens a family (created with the code, before any token exists). Redeeming the
 //! code and rotating a refresh token each run in one transaction that consumes the old item
@@ -330,4 +331,93 @@ impl TokenStore for SqlStore {
             Some((Some(_), None)) => AccessTokenStatus::LiveFamily,
         })
     }
+
+    async fn revoke_user_grants(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        cut_user_tokens(&mut tx, user_id, now).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_client_grants(&self, client_id: &str, now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO client_token_cutoffs (client_id, not_before) VALUES ($1, $2) \
+             ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before \
+             WHERE client_token_cutoffs.not_before < excluded.not_before",
+        )
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn client_tokens_cutoff(&self, client_id: &str) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT not_before FROM client_token_cutoffs WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn user_tokens_cutoff(&self, user_id: &str) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT not_before FROM user_token_cutoffs WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| r.0))
+    }
+}
+
+/// Sets a user's access-token cutoff to `now` (see `TokenStore::user_tokens_cutoff`;
+/// never moved back: replicas' clocks differ) and revokes every token family they hold.
+pub(super) async fn cut_user_tokens(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_token_cutoffs (user_id, not_before) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before \
+         WHERE user_token_cutoffs.not_before < excluded.not_before",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    // Ordered, not timed: every family that exists now dies; one opened by a sign-in in
+    // the same second, after the user is enabled again, lives.
+    sqlx::query(
+        "UPDATE token_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -1,16 +1,17 @@
-//! Users and browser sessions.
+//! Users: people as their connections asserted them.
 
 use async_trait::async_trait;
 
+use super::tokens::cut_user_tokens;
 use super::{SqlStore, from_json, to_json};
 use crate::ids;
-use crate::store::{Session, SessionStore, StoreResult, User, UserStore};
+use crate::store::{StoreResult, User, UserStore};
 
-pub(super) const USER_COLUMNS: &str = "id, connection_id, organization_id, subject, email, email_verified, name, \
+const USER_COLUMNS: &str = "id, connection_id, organization_id, subject, email, email_verified, name, \
     groups_json, attributes, enabled, last_login_at";
 
 #[derive(sqlx::FromRow)]
-pub(super) struct UserRow {
+struct UserRow {
     id: String,
     connection_id: String,
     organization_id: String,
@@ -25,7 +26,7 @@ pub(super) struct UserRow {
 }
 
 impl UserRow {
-    pub(super) fn into_user(self) -> StoreResult<User> {
+    fn into_user(self) -> StoreResult<User> {
         Ok(User {
             groups: from_json(&self.groups_json, "user groups")?,
             attributes: from_json(&self.attributes, "user attributes")?,
@@ -97,6 +98,16 @@ impl UserStore for SqlStore {
         row.map(UserRow::into_user).transpose()
     }
 
+    async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1");
+        let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
     async fn set_user_enabled(&self, id: &str, is_enabled: bool, now: i64) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query("UPDATE users SET enabled = $2 WHERE id = $1")
@@ -110,93 +121,28 @@ impl UserStore for SqlStore {
         tx.commit().await?;
         Ok(())
     }
-}
 
-/// Sets a user's access-token cutoff to `now` (see `AdminConsoleStore::user_tokens_cutoff`;
-/// never moved back: replicas' clocks differ) and revokes every token family they hold.
-pub(super) async fn cut_user_tokens(
-    conn: &mut sqlx::AnyConnection,
-    user_id: &str,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO user_token_cutoffs (user_id, not_before) VALUES ($1, $2) \
-         ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before \
-         WHERE user_token_cutoffs.not_before < excluded.not_before",
-    )
-    .bind(user_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    // Ordered, not timed: every family that exists now dies; one opened by a sign-in in
-    // the same second, after the user is enabled again, lives.
-    sqlx::query(
-        "UPDATE token_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: String,
-    token_hash: String,
-    user_id: String,
-    connection_id: String,
-    organization_id: String,
-    auth_time: i64,
-    expires_at: i64,
-    ended_at: Option<i64>,
-}
-
-#[async_trait]
-impl SessionStore for SqlStore {
-    async fn insert_session(&self, s: &Session) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, connection_id, organization_id, auth_time, \
-             expires_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+    async fn delete_user(&self, user_id: &str, now: i64) -> StoreResult<Option<u64>> {
+        let mut tx = self.pool().begin().await?;
+        let revoked = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         )
-        .bind(&s.id)
-        .bind(&s.token_hash)
-        .bind(&s.user_id)
-        .bind(&s.connection_id)
-        .bind(&s.organization_id)
-        .bind(s.auth_time)
-        .bind(s.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    async fn find_session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT id, token_hash, user_id, connection_id, organization_id, auth_time, expires_at, ended_at \
-             FROM sessions WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|r| Session {
-            id: r.id,
-            token_hash: r.token_hash,
-            user_id: r.user_id,
-            connection_id: r.connection_id,
-            organization_id: r.organization_id,
-            auth_time: r.auth_time,
-            expires_at: r.expires_at,
-            ended_at: r.ended_at,
-        }))
-    }
-
-    async fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
-            .bind(id)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Sessions and consents go with the row (ON DELETE CASCADE).
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(None); // rolls back
+        }
+        cut_user_tokens(&mut tx, user_id, now).await?;
+        tx.commit().await?;
+        Ok(Some(revoked))
     }
 }

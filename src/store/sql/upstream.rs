@@ -1,11 +1,14 @@
-//! Organizations, their domains and connections, and scope rules.
+//! The upstream side: organizations, their domains and connections, and the state of a
+//! round trip to an IdP (upstream login states, the SAML replay cache). Single-use states
+//! are consumed with one atomic `UPDATE … WHERE used_at IS NULL RETURNING`, and stay
+//! recorded after use so a replay is recognised.
 
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
 use crate::store::{
-    Conditions, Connection, ConnectionKind, Deletion, Organization, OrganizationStore, Rule,
-    RuleEffect, StoreError, StoreResult,
+    Connection, ConnectionKind, Deletion, Organization, StoreError, StoreResult, Taken,
+    UpstreamLogin, UpstreamStore,
 };
 
 #[derive(sqlx::FromRow)]
@@ -31,18 +34,6 @@ struct ConnectionRow {
     settings: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct RuleRow {
-    id: String,
-    name: String,
-    resource_id: String,
-    organization_id: Option<String>,
-    conditions: String,
-    grants: String,
-    effect: String,
-    position: i64,
-}
-
 fn connection(r: ConnectionRow) -> StoreResult<Connection> {
     Ok(Connection {
         settings: from_json(&r.settings, "connection settings")?,
@@ -54,8 +45,38 @@ fn connection(r: ConnectionRow) -> StoreResult<Connection> {
     })
 }
 
+const UPSTREAM_COLUMNS: &str =
+    "state_hash, connection_id, pending_id, browser_hash, secrets, created_at, expires_at, used_at";
+
+#[derive(sqlx::FromRow)]
+struct UpstreamRow {
+    state_hash: String,
+    connection_id: String,
+    pending_id: String,
+    browser_hash: String,
+    secrets: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<UpstreamRow> for UpstreamLogin {
+    fn from(r: UpstreamRow) -> Self {
+        UpstreamLogin {
+            state_hash: r.state_hash,
+            connection_id: r.connection_id,
+            pending_id: r.pending_id,
+            browser_hash: r.browser_hash,
+            secrets: r.secrets,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        }
+    }
+}
+
 #[async_trait]
-impl OrganizationStore for SqlStore {
+impl UpstreamStore for SqlStore {
     async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
         let row: Option<OrgRow> = sqlx::query_as(
             "SELECT id, display_name, external_id, enabled FROM organizations WHERE id = $1",
@@ -92,16 +113,6 @@ impl OrganizationStore for SqlStore {
         }
     }
 
-    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
-        let row: Option<ConnectionRow> = sqlx::query_as(
-            "SELECT id, organization_id, kind, enabled, settings FROM connections WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(connection).transpose()
-    }
-
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         let orgs: Vec<OrgRow> = sqlx::query_as(
             "SELECT id, display_name, external_id, enabled FROM organizations ORDER BY id",
@@ -127,44 +138,6 @@ impl OrganizationStore for SqlStore {
                 is_enabled: o.enabled != 0,
             })
             .collect())
-    }
-
-    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
-        let rows: Vec<ConnectionRow> = sqlx::query_as(
-            "SELECT id, organization_id, kind, enabled, settings FROM connections ORDER BY id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(connection).collect()
-    }
-
-    async fn list_rules(&self, resource_id: &str) -> StoreResult<Vec<Rule>> {
-        let rows: Vec<RuleRow> = sqlx::query_as(
-            "SELECT id, name, resource_id, organization_id, conditions, grants, effect, position \
-             FROM rules WHERE resource_id = $1 ORDER BY position, id",
-        )
-        .bind(resource_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                let conditions = from_json(&r.conditions, "rule conditions")?;
-                Ok(Rule {
-                    conditions: Conditions::from_json(&conditions).map_err(|e| {
-                        StoreError::Corrupt(format!("rule {} conditions: {e}", r.id))
-                    })?,
-                    effect: RuleEffect::parse(&r.effect).ok_or_else(|| {
-                        StoreError::Corrupt(format!("rule {} effect `{}`", r.id, r.effect))
-                    })?,
-                    grants: from_json(&r.grants, "rule grants")?,
-                    id: r.id,
-                    name: r.name,
-                    resource_id: r.resource_id,
-                    organization_id: r.organization_id,
-                    position: r.position,
-                })
-            })
-            .collect()
     }
 
     async fn delete_organization(&self, id: &str) -> StoreResult<Deletion> {
@@ -196,6 +169,25 @@ impl OrganizationStore for SqlStore {
         .await
     }
 
+    async fn find_connection(&self, id: &str) -> StoreResult<Option<Connection>> {
+        let row: Option<ConnectionRow> = sqlx::query_as(
+            "SELECT id, organization_id, kind, enabled, settings FROM connections WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(connection).transpose()
+    }
+
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        let rows: Vec<ConnectionRow> = sqlx::query_as(
+            "SELECT id, organization_id, kind, enabled, settings FROM connections ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(connection).collect()
+    }
+
     async fn delete_connection(&self, id: &str) -> StoreResult<Deletion> {
         self.delete_unused(
             id,
@@ -210,5 +202,77 @@ impl OrganizationStore for SqlStore {
             &["DELETE FROM connections WHERE id = $1"],
         )
         .await
+    }
+
+    async fn insert_upstream_login(&self, l: &UpstreamLogin) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO upstream_logins (state_hash, connection_id, pending_id, browser_hash, secrets, \
+             created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&l.state_hash)
+        .bind(&l.connection_id)
+        .bind(&l.pending_id)
+        .bind(&l.browser_hash)
+        .bind(&l.secrets)
+        .bind(l.created_at)
+        .bind(l.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn find_upstream_login(&self, state_hash: &str) -> StoreResult<Option<UpstreamLogin>> {
+        let row: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UPSTREAM_COLUMNS} FROM upstream_logins WHERE state_hash = $1"
+        )))
+        .bind(state_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn take_upstream_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Taken<UpstreamLogin>> {
+        const COLUMNS: &str = UPSTREAM_COLUMNS;
+        let fresh: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE upstream_logins SET used_at = $2 WHERE state_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
+        )))
+        .bind(state_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(r) = fresh {
+            return Ok(Taken::Fresh(r.into()));
+        }
+        let used: Option<UpstreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM upstream_logins WHERE state_hash = $1"
+        )))
+        .bind(state_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match used {
+            Some(r) => Taken::Replayed(r.into()),
+            None => Taken::Missing,
+        })
+    }
+
+    async fn remember_assertion(
+        &self,
+        connection_id: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO saml_assertions (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (connection_id, assertion_id) DO NOTHING",
+        )
+        .bind(connection_id)
+        .bind(assertion_id)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

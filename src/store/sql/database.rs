@@ -1,21 +1,23 @@
-//! Applies a validated seed plan in one transaction: upserts by id, nothing deleted
-//! except an organization's domain list, which the seed states in full (a SAML user's address
-//! outside the new list stops counting as verified).
+//! Writes that span aggregates. The seed: a validated plan applied in one transaction,
+//! upserts by id, nothing deleted except an organization's domain list, which the seed
+//! states in full (a SAML user's address outside the new list stops counting as verified).
+//! The purge of expired rows of every aggregate.
 
 use async_trait::async_trait;
 
 use super::clients::{UPSERT_CLIENT, bind_client};
 use super::{SqlStore, to_json};
 use crate::federation::EmailVerifiedTrust;
-use crate::store::{ConnectionKind, SeedPlan, SeedStore, StoreError, StoreResult};
+use crate::store::{ConnectionKind, DatabaseStore, SeedPlan, StoreError, StoreResult};
 
 fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| StoreError::from_write(e, what)
 }
 
 #[async_trait]
-impl SeedStore for SqlStore {
+impl DatabaseStore for SqlStore {
     async fn apply_seed(&self, plan: &SeedPlan, now: i64) -> StoreResult<()> {
+        let _written = self.cache.clients_and_resources_written();
         let mut tx = self.pool().begin().await?;
         for o in &plan.organizations {
             sqlx::query(
@@ -153,5 +155,32 @@ impl SeedStore for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        // Used codes stay until they expire (replays are recognised), then an hour more.
+        let statements = [
+            "DELETE FROM pending_authorizations WHERE expires_at < $1 - 300",
+            "DELETE FROM authorization_codes WHERE expires_at < $1 - 3600",
+            "DELETE FROM refresh_tokens WHERE family_expires_at < $1",
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM family_access_tokens WHERE expires_at < $1",
+            "DELETE FROM token_families WHERE expires_at < $1",
+            "DELETE FROM client_registrations WHERE at < $1 - 86400",
+            "DELETE FROM sessions WHERE expires_at < $1 - 86400",
+            "DELETE FROM upstream_logins WHERE expires_at < $1 - 3600",
+            "DELETE FROM saml_assertions WHERE expires_at < $1",
+            "DELETE FROM admin_sessions WHERE expires_at < $1 - 86400",
+            "DELETE FROM admin_login_failures WHERE at < $1 - 86400",
+        ];
+        let mut total = 0;
+        for sql in statements {
+            total += sqlx::query(sql)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(total)
     }
 }
