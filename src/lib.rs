@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod caches;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;
