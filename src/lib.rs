@@ -11,6 +11,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod federation;
+pub mod flow;
 pub mod ids;
 pub mod keys;
 pub mod listener;
