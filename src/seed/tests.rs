@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::plan::{PlanContext, plan};
+use super::plan::{Known, PlanContext};
 use super::*;
 use crate::store::{SqlStore, Store};
 
@@ -11,8 +11,6 @@ fn ctx(secret: &SecretBox) -> PlanContext<'_> {
     PlanContext {
         secret,
         env: &|name| (name == "SET_VAR").then(|| "value-from-env-0123456789".to_string()),
-        existing_resources: vec![],
-        existing_organizations: vec![],
         now: 1,
     }
 }
@@ -24,7 +22,9 @@ fn refused(text: &str) -> (String, String) {
         Err(e) => return ("parse".into(), e.to_string()),
     };
     match plan(file, &ctx(&secret)) {
-        Err(SeedError::Invalid { entry, key, .. }) => (entry, key),
+        Err(SeedError::Invalid { entry, key, .. } | SeedError::Conflict { entry, key, .. }) => {
+            (entry, key)
+        }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("accepted: {text}"),
     }
@@ -37,6 +37,13 @@ name = "T"
 server_url = "http://127.0.0.1:1/mcp"
 scopes = [ { name = "t.read" }, { name = "t.manage" } ]
 "#;
+
+fn plan(
+    file: file::SeedFile,
+    ctx: &PlanContext<'_>,
+) -> Result<(crate::store::SeedPlan, Vec<plan::PendingAdmin>), SeedError> {
+    plan::plan(file, ctx, Known::default())
+}
 
 #[test]
 fn dev_seed_and_example_seed_are_valid() {
