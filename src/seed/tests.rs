@@ -219,3 +219,37 @@ grant_types = ["client_credentials"]
         ("clients[0]".to_string(), "secret_file".to_string())
     );
 }
+
+#[tokio::test]
+async fn a_conflict_with_what_is_stored_names_the_entry_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
+    let secret = SecretBox::new([1; 32]);
+    let env = |_: &str| None;
+    let first = "[[organizations]]\nid = \"org_a\"\ndisplay_name = \"A\"\nexternal_id = \"a-1\"\ndomains = [\"a.example\"]\n";
+    apply(&store, &secret, &env, first, 1).await.unwrap();
+    for (text, key) in [
+        (
+            "[[organizations]]\nid = \"org_b\"\ndisplay_name = \"B\"\ndomains = [\"a.example\"]\n",
+            "domains",
+        ),
+        (
+            "[[organizations]]\nid = \"org_b\"\ndisplay_name = \"B\"\nexternal_id = \"a-1\"\n",
+            "external_id",
+        ),
+    ] {
+        match apply(&store, &secret, &env, text, 2).await {
+            Err(SeedError::Conflict {
+                entry, key: got, ..
+            }) => {
+                assert_eq!((entry.as_str(), got.as_str()), ("organizations[0]", key));
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    // Giving the domain up first, in the same file, lets another organization take it.
+    let moved = "[[organizations]]\nid = \"org_a\"\ndisplay_name = \"A\"\nexternal_id = \"a-1\"\n\
+                 [[organizations]]\nid = \"org_b\"\ndisplay_name = \"B\"\ndomains = [\"a.example\"]\n";
+    apply(&store, &secret, &env, moved, 3).await.unwrap();
+}
