@@ -198,14 +198,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     })?
             };
             let store = open_store(&config).await?;
-            crate::admin::bootstrap::upsert_admin(
-                &store,
-                &config.secret,
-                &username,
-                &password,
-                SystemClock.now(),
-            )
-            .await?;
+            crate::admin::bootstrap::upsert_admin(&store, &username, &password, SystemClock.now())
+                .await?;
             println!("admin `{username}` can sign in at /admin/login");
             Ok(())
         }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod caches;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod federation;
+pub mod flow;
 pub mod ids;
 pub mod keys;
 pub mod listener;

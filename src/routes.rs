@@ -13,9 +13,9 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::federation::{self, discovery, simulator};
-use crate::keys::jwks;
 use crate::oauth::{
-    authorize, client_config, form, introspect, logout, metadata, register, revoke, token, userinfo,
+    authorize, client_config, form, introspect, jwks, logout, metadata, register, revoke, token,
+    userinfo,
 };
 use crate::state::AppState;
 use crate::{admin, consent, ops};

@@ -121,7 +121,6 @@ pub async fn serve(config: Config, seed_file: Option<&Path>) -> anyhow::Result<(
     {
         admin::bootstrap::upsert_admin(
             &store,
-            &config.secret,
             admin::bootstrap::DEFAULT_ADMIN,
             secrecy::ExposeSecret::expose_secret(password),
             clock.now(),

@@ -5,6 +5,9 @@
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
+use crate::caches::cimd::CimdCache;
+use crate::caches::oidc::Upstreams;
+use crate::caches::saml::IdpCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{KeyError, KeyRing};
@@ -23,10 +26,12 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The SSRF-guarded client for URLs outsiders control (CIMD documents).
     pub outsider_http: reqwest::Client,
-    pub upstreams: Arc<crate::federation::oidc::Upstreams>,
+    /// Discovery documents of OIDC connections.
+    pub upstreams: Arc<Upstreams>,
     /// IdP metadata of SAML connections.
-    pub saml: Arc<crate::federation::saml::metadata::IdpCache>,
-    pub cimd: Arc<crate::oauth::cimd::CimdCache>,
+    pub saml: Arc<IdpCache>,
+    /// Client ID Metadata Documents.
+    pub cimd: Arc<CimdCache>,
 }
 
 impl AppState {

@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Actor, AdminError, Touched, conflict_field, plan_entries, record};
+use super::{Actor, AdminError, Touched, record, with_plan_context};
 use crate::crypto;
 use crate::ids;
-use crate::seed::file::{ClientEntry, SeedFile};
+use crate::seed::file::ClientEntry;
+use crate::seed::plan::{Known, plan_client};
 use crate::state::AppState;
-use crate::store::{Client, ClientKind};
+use crate::store::{Client, ClientKind, StoreError};
 
 /// A client as listed (never its secret hash).
 #[derive(Debug, Clone, Serialize)]
@@ -131,34 +132,30 @@ pub async fn create_static(
         return Err(AdminError::invalid("name", "must be 1 to 200 characters"));
     }
     let secret = input.is_confidential.then(crypto::random_token);
-    let file = SeedFile {
-        clients: vec![ClientEntry {
-            id: Some(ids::generate("m2m")),
-            name: input.name.trim().to_string(),
-            secret: secret.clone(),
-            secret_env: None,
-            secret_file: None,
-            redirect_uris: input.redirect_uris,
-            post_logout_redirect_uris: input.post_logout_redirect_uris,
-            grant_types: input.grant_types,
-            resources: input.resources,
-            scopes: input.scopes,
-            introspection: input.introspection,
-            application_type: input.application_type,
-        }],
-        ..Default::default()
+    let entry = ClientEntry {
+        id: Some(ids::generate("m2m")),
+        name: input.name.trim().to_string(),
+        secret: secret.clone(),
+        secret_env: None,
+        secret_file: None,
+        redirect_uris: input.redirect_uris,
+        post_logout_redirect_uris: input.post_logout_redirect_uris,
+        grant_types: input.grant_types,
+        resources: input.resources,
+        scopes: input.scopes,
+        introspection: input.introspection,
+        application_type: input.application_type,
     };
-    let existing = app.store.list_resources().await?;
-    let planned = plan_entries(app, file, existing, Vec::new())?;
-    let client = planned
-        .clients
-        .into_iter()
-        .next()
-        .ok_or(AdminError::NotFound("client"))?;
+    let known = Known::new(Vec::new(), app.store.list_resources().await?);
+    let client = with_plan_context(app, |ctx| plan_client("client", entry, ctx, &known))?;
     app.store
         .insert_client(&client)
         .await
-        .map_err(conflict_field)?;
+        .map_err(|e| match e {
+            // The id is a client's only unique field.
+            StoreError::Conflict(what) => AdminError::invalid("id", what),
+            other => AdminError::Store(other),
+        })?;
     let view = ClientView::new(client, None);
     record(
         app,

@@ -4,10 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Actor, AdminError, Touched, deleted, plan_entries, record};
+use super::{Actor, AdminError, Touched, deleted, record, with_plan_context};
 use crate::federation::check::{self, Check};
 use crate::ids;
-use crate::seed::file::{ConnectionEntry, OrganizationEntry, SeedFile};
+use crate::seed::file::ConnectionEntry;
+use crate::seed::plan::plan_connection;
 use crate::state::AppState;
 use crate::store::{Connection, ConnectionKind, SeedPlan};
 
@@ -184,7 +185,7 @@ pub async fn get_view(
     Ok((c.into(), form))
 }
 
-/// Validates and seals a connection exactly as the seed does, as part of its organization.
+/// Validates and seals a connection exactly as the seed does, for its organization.
 async fn plan_one(
     app: &AppState,
     input: &ConnectionInput,
@@ -195,22 +196,10 @@ async fn plan_one(
         .find_organization(&input.organization_id)
         .await?
         .ok_or_else(|| AdminError::invalid("organization_id", "choose an organization"))?;
-    let file = SeedFile {
-        organizations: vec![OrganizationEntry {
-            id: Some(org.id.clone()),
-            display_name: org.display_name.clone(),
-            external_id: org.external_id.clone(),
-            enabled: Some(org.is_enabled),
-            domains: org.domains.clone(),
-            connections: vec![input.entry(id)?],
-        }],
-        ..Default::default()
-    };
-    plan_entries(app, file, Vec::new(), Vec::new())?
-        .connections
-        .into_iter()
-        .next()
-        .ok_or(AdminError::NotFound("connection"))
+    let entry = input.entry(id)?;
+    Ok(with_plan_context(app, |ctx| {
+        plan_connection("connection", &org.id, entry, ctx)
+    })?)
 }
 
 async fn save(app: &AppState, connection: &Connection) -> Result<(), AdminError> {

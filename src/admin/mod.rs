@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::audit::{AdminActor, AuditEvent};
 use crate::seed::SeedError;
+use crate::seed::plan::PlanContext;
 use crate::state::AppState;
 use crate::store::{Deletion, StoreError};
 
@@ -96,10 +97,12 @@ impl From<StoreError> for AdminError {
 impl From<SeedError> for AdminError {
     fn from(e: SeedError) -> Self {
         match e {
-            SeedError::Invalid { key, problem, .. } => Self::Invalid {
-                field: key.split('.').next().unwrap_or("").to_string(),
-                message: problem,
-            },
+            SeedError::Invalid { key, problem, .. } | SeedError::Conflict { key, problem, .. } => {
+                Self::Invalid {
+                    field: key.split('.').next().unwrap_or("").to_string(),
+                    message: problem,
+                }
+            }
             SeedError::Parse(p) => Self::invalid("", p),
             SeedError::Store(s) => Self::Store(s),
         }
@@ -112,25 +115,6 @@ impl From<crate::keys::KeyError> for AdminError {
             crate::keys::KeyError::Store(s) => Self::Store(s),
             other => Self::Store(StoreError::Corrupt(other.to_string())),
         }
-    }
-}
-
-/// A unique-constraint conflict on write, named by the field it concerns.
-pub(crate) fn conflict_field(e: StoreError) -> AdminError {
-    match e {
-        StoreError::Conflict(what) => {
-            let field = if what.contains("domain") {
-                "domains"
-            } else if what.contains("external_id") {
-                "external_id"
-            } else if what.contains("server_url") {
-                "server_url"
-            } else {
-                "id"
-            };
-            AdminError::invalid(field, what)
-        }
-        other => AdminError::Store(other),
     }
 }
 
@@ -184,23 +168,15 @@ pub(crate) async fn record(
         .await;
 }
 
-/// Validates entries exactly as the seed does (a plain function: nothing here is held
-/// across an await). `existing_*` are what references may name besides the file's own.
-pub(crate) fn plan_entries(
-    app: &AppState,
-    file: crate::seed::file::SeedFile,
-    existing_resources: Vec<crate::store::Resource>,
-    existing_organizations: Vec<String>,
-) -> Result<crate::store::SeedPlan, AdminError> {
+/// Runs a seed planner (the seed's validation, so the pages, the API and the seed accept
+/// the same input) with what an admin write brings: no environment variables, the clock.
+pub(crate) fn with_plan_context<T>(app: &AppState, plan: impl FnOnce(&PlanContext<'_>) -> T) -> T {
     let no_env = |_: &str| None;
-    let ctx = crate::seed::plan::PlanContext {
+    plan(&PlanContext {
         secret: &app.config.secret,
         env: &no_env,
-        existing_resources,
-        existing_organizations,
         now: app.clock.now(),
-    };
-    Ok(crate::seed::plan::plan(file, &ctx)?.0)
+    })
 }
 
 /// Splits a list typed in a form: commas, spaces or new lines separate items.

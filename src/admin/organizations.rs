@@ -1,14 +1,16 @@
 //! Organizations and their email domains: create, edit, enable/disable. Validation is the
-//! seed's (docs/seed-file.md), so the pages, the API and the seed accept the same input.
+//! seed's `plan_organization` (docs/seed-file.md), so the pages, the API and the seed
+//! accept the same input.
 
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Actor, AdminError, Touched, conflict_field, deleted, plan_entries, record};
+use super::{Actor, AdminError, Touched, deleted, record};
 use crate::ids;
-use crate::seed::file::{OrganizationEntry, SeedFile};
+use crate::seed::file::OrganizationEntry;
+use crate::seed::plan::{Known, plan_organization};
 use crate::state::AppState;
-use crate::store::{Organization, SeedPlan};
+use crate::store::{Organization, SeedPlan, StoreError};
 
 /// An organization as an admin writes it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,48 +37,54 @@ pub async fn get(app: &AppState, id: &str) -> Result<Organization, AdminError> {
         .ok_or(AdminError::NotFound("organization"))
 }
 
-/// Validates through the seed planner and writes in one transaction.
+/// Plans the organization against the stored ones: a domain or external id another one
+/// holds is refused naming its field.
+async fn plan(app: &AppState, entry: &OrganizationEntry) -> Result<Organization, AdminError> {
+    let known = Known::new(app.store.list_organizations().await?, Vec::new());
+    Ok(plan_organization("organization", entry, &known)?)
+}
+
+/// Validates through the seed's planner and writes in one transaction.
 async fn write(
     app: &AppState,
     id: &str,
     input: OrganizationInput,
 ) -> Result<Organization, AdminError> {
-    let external_id = input.external_id.filter(|e| !e.trim().is_empty());
-    let file = SeedFile {
-        organizations: vec![OrganizationEntry {
-            id: Some(id.to_string()),
-            display_name: input.display_name.trim().to_string(),
-            external_id,
-            enabled: Some(input.is_enabled.unwrap_or(true)),
-            domains: input.domains,
-            connections: Vec::new(),
-        }],
-        ..Default::default()
+    let entry = OrganizationEntry {
+        id: Some(id.to_string()),
+        display_name: input.display_name.trim().to_string(),
+        external_id: input.external_id.filter(|e| !e.trim().is_empty()),
+        enabled: Some(input.is_enabled.unwrap_or(true)),
+        domains: input.domains,
+        connections: Vec::new(),
     };
-    if file.organizations[0].display_name.chars().count() > 200 {
+    if entry.display_name.chars().count() > 200 {
         return Err(AdminError::invalid(
             "display_name",
             "must be at most 200 characters",
         ));
     }
-    let now = app.clock.now();
-    let planned = plan_entries(app, file, Vec::new(), Vec::new())?;
-    let org = planned
-        .organizations
-        .first()
-        .cloned()
-        .ok_or(AdminError::NotFound("organization"))?;
-    app.store
+    let org = plan(app, &entry).await?;
+    let written = app
+        .store
         .apply_seed(
             &SeedPlan {
-                organizations: planned.organizations,
+                organizations: vec![org.clone()],
                 ..Default::default()
             },
-            now,
+            app.clock.now(),
         )
-        .await
-        .map_err(conflict_field)?;
-    Ok(org)
+        .await;
+    match written {
+        Ok(()) => Ok(org),
+        // Another write took a domain or the external id since planning: planned again,
+        // the conflict names its field.
+        Err(StoreError::Conflict(what)) => {
+            plan(app, &entry).await?;
+            Err(AdminError::invalid("", what))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn create(

@@ -4,11 +4,12 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Actor, AdminError, Touched, conflict_field, deleted, plan_entries, record};
+use super::{Actor, AdminError, Touched, deleted, record};
 use crate::ids;
-use crate::seed::file::{ResourceEntry, ScopeEntry, SeedFile};
+use crate::seed::file::{ResourceEntry, ScopeEntry};
+use crate::seed::plan::{Known, plan_resource};
 use crate::state::AppState;
-use crate::store::{Resource, ScopeDef, SeedPlan};
+use crate::store::{Resource, ScopeDef, SeedPlan, StoreError};
 
 /// A resource as an admin writes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -69,46 +70,42 @@ async fn write(app: &AppState, id: &str, input: ResourceInput) -> Result<Resourc
     if input.scopes.is_empty() {
         return Err(AdminError::invalid("scopes", "list at least one scope"));
     }
-    let file = SeedFile {
-        resources: vec![ResourceEntry {
-            id: Some(id.to_string()),
-            name: input.name.trim().to_string(),
-            server_url: input.server_url.trim().to_string(),
-            access_token_ttl: Some(input.access_token_ttl),
-            refresh_token_ttl: Some(input.refresh_token_ttl),
-            dynamic_client_registration: Some(input.dynamic_client_registration),
-            client_id_metadata_documents: Some(input.client_id_metadata_documents),
-            cimd_allowlist: input.cimd_allowlist,
-            scopes: input
-                .scopes
-                .into_iter()
-                .map(|s| ScopeEntry {
-                    name: s.name,
-                    description: s.description,
-                })
-                .collect(),
-        }],
-        ..Default::default()
+    let entry = ResourceEntry {
+        id: Some(id.to_string()),
+        name: input.name.trim().to_string(),
+        server_url: input.server_url.trim().to_string(),
+        access_token_ttl: Some(input.access_token_ttl),
+        refresh_token_ttl: Some(input.refresh_token_ttl),
+        dynamic_client_registration: Some(input.dynamic_client_registration),
+        client_id_metadata_documents: Some(input.client_id_metadata_documents),
+        cimd_allowlist: input.cimd_allowlist,
+        scopes: input
+            .scopes
+            .into_iter()
+            .map(|s| ScopeEntry {
+                name: s.name,
+                description: s.description,
+            })
+            .collect(),
     };
-    let now = app.clock.now();
-    let existing = app.store.list_resources().await?;
-    let planned = plan_entries(app, file, existing, Vec::new())?;
-    let resource = planned
-        .resources
-        .first()
-        .cloned()
-        .ok_or(AdminError::NotFound("resource"))?;
-    app.store
+    let known = Known::new(Vec::new(), app.store.list_resources().await?);
+    let resource = plan_resource("resource", entry, &known)?;
+    let written = app
+        .store
         .apply_seed(
             &SeedPlan {
-                resources: planned.resources,
+                resources: vec![resource.clone()],
                 ..Default::default()
             },
-            now,
+            app.clock.now(),
         )
-        .await
-        .map_err(conflict_field)?;
-    Ok(resource)
+        .await;
+    match written {
+        Ok(()) => Ok(resource),
+        // Another write took the server URL since planning (its only unique field).
+        Err(StoreError::Conflict(what)) => Err(AdminError::invalid("server_url", what)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn summary(r: &Resource) -> serde_json::Value {

@@ -5,11 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Actor, AdminError, Touched, plan_entries, record};
+use super::{Actor, AdminError, Touched, record};
 use crate::ids;
 use crate::oauth::scope;
 use crate::policy::{self, Identity, OrgContext, Outcome};
-use crate::seed::file::{Condition, RuleEntry, SeedFile};
+use crate::seed::file::{Condition, RuleEntry};
+use crate::seed::plan::{Known, plan_rule};
 use crate::state::AppState;
 use crate::store::{Rule, SeedPlan};
 
@@ -68,30 +69,27 @@ async fn write(
         ));
     }
     let effect = opt(&input.effect).unwrap_or_else(|| "allow".into());
-    let file = SeedFile {
-        rules: vec![RuleEntry {
-            id: Some(id.to_string()),
-            name: Some(name),
-            resource: input.resource_id.trim().to_string(),
-            organization: opt(&input.organization_id),
-            when: Condition {
-                group: opt(&input.group),
-                email_domain: opt(&input.email_domain),
-                attribute: opt(&input.attribute),
-                equals: opt(&input.equals),
-                any: input.any.then_some(true),
-            },
-            grant: input
-                .grants
-                .iter()
-                .map(|g| g.trim().to_string())
-                .filter(|g| !g.is_empty())
-                .collect(),
-            effect: Some(effect),
-        }],
-        ..Default::default()
+    let entry = RuleEntry {
+        id: Some(id.to_string()),
+        name: Some(name),
+        resource: input.resource_id.trim().to_string(),
+        organization: opt(&input.organization_id),
+        when: Condition {
+            group: opt(&input.group),
+            email_domain: opt(&input.email_domain),
+            attribute: opt(&input.attribute),
+            equals: opt(&input.equals),
+            any: input.any.then_some(true),
+        },
+        grant: input
+            .grants
+            .iter()
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .collect(),
+        effect: Some(effect),
     };
-    for g in &file.rules[0].grant {
+    for g in &entry.grant {
         if let Err(e) = scope::parse(g) {
             return Err(AdminError::invalid("grants", e));
         }
@@ -102,17 +100,13 @@ async fn write(
             ));
         }
     }
-    let now = app.clock.now();
-    let existing_resources = app.store.list_resources().await?;
-    let existing_organizations = app
-        .store
-        .list_organizations()
-        .await?
-        .into_iter()
-        .map(|o| o.id)
-        .collect();
-    let planned = plan_entries(app, file, existing_resources, existing_organizations).map_err(
-        |e| match e {
+    let known = Known::new(
+        app.store.list_organizations().await?,
+        app.store.list_resources().await?,
+    );
+    // The seed's keys, named as the admin form and API name them.
+    let rule =
+        plan_rule("rule", entry, position, &known).map_err(|e| match AdminError::from(e) {
             AdminError::Invalid { field, message } => AdminError::Invalid {
                 field: match field.as_str() {
                     "resource" => "resource_id".into(),
@@ -124,21 +118,14 @@ async fn write(
                 message,
             },
             other => other,
-        },
-    )?;
-    let mut rule = planned
-        .rules
-        .into_iter()
-        .next()
-        .ok_or(AdminError::NotFound("rule"))?;
-    rule.position = position;
+        })?;
     app.store
         .apply_seed(
             &SeedPlan {
                 rules: vec![rule.clone()],
                 ..Default::default()
             },
-            now,
+            app.clock.now(),
         )
         .await?;
     Ok(rule)

@@ -12,15 +12,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Granted, evaluate, issue_code, redirect_error};
-use crate::audit::AuditEvent;
-use crate::federation::open_pending;
+use crate::flow::{self, Granted, evaluate, find_open};
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::scope;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{self, SessionCookie};
 use crate::state::AppState;
-use crate::store::{ClientKind, Consent, PendingAuthorization, Session};
+use crate::store::{ClientKind, PendingAuthorization, Session};
 
 pub struct ScopeLine {
     pub name: String,
@@ -65,7 +63,7 @@ async fn load(
     cookie: &SessionCookie,
     request: &str,
 ) -> Result<(PendingAuthorization, Session), PageError> {
-    let pending = open_pending(app, request).await?;
+    let pending = find_open(app, request).await?;
     let session = session::current(app, cookie)
         .await?
         .filter(|s| pending.session_id.as_deref() == Some(s.id.as_str()))
@@ -179,46 +177,9 @@ pub async fn post_consent(
         }
         // Scopes come from the rules again, never from the form.
         let granted = evaluate(&app, &pending, &session).await?;
-        let r = &pending.request;
         match f.decision.as_str() {
-            "approve" => {
-                let consent = app
-                    .store
-                    .upsert_consent(&Consent {
-                        id: crate::ids::generate("usrcnst"),
-                        user_id: granted.user.id.clone(),
-                        client_id: r.client_id.clone(),
-                        redirect_uri: r.redirect_uri.clone(),
-                        resource_id: r.resource_id.clone(),
-                        scopes: granted.scopes.clone(),
-                        created_at: app.clock.now(),
-                        revoked_at: None,
-                    })
-                    .await?;
-                app.audit
-                    .record(AuditEvent::ConsentGranted {
-                        consent_id: consent.id,
-                        user_id: granted.user.id.clone(),
-                        client_id: r.client_id.clone(),
-                        resource_id: r.resource_id.clone(),
-                        scopes: granted.scopes.clone(),
-                    })
-                    .await;
-                issue_code(&app, &pending, &session, &granted).await
-            }
-            "deny" => {
-                if !app.store.finish_pending(&pending.id, app.clock.now()).await? {
-                    return Err(AuthorizeError::page(PageCode::RequestExpired, "This sign-in request was already completed."));
-                }
-                app.audit
-                    .record(AuditEvent::ConsentDenied {
-                        user_id: granted.user.id.clone(),
-                        client_id: r.client_id.clone(),
-                        resource_id: r.resource_id.clone(),
-                    })
-                    .await;
-                Err(redirect_error(&pending, PageCode::AccessDenied, "the user denied the request"))
-            }
+            "approve" => flow::approve(&app, &pending, &session, &granted).await,
+            "deny" => flow::deny(&app, &pending, &granted).await,
             _ => Err(AuthorizeError::page(PageCode::InvalidRequest, "The form's decision is not approve or deny.")),
         }
     }

@@ -1,6 +1,7 @@
 //! Upstream login. Every upstream (the IdP simulator, OIDC, SAML) ends in
 //! [`complete_login`] with a [`VerifiedIdentity`]; the organization of the identity is
-//! the organization of the connection used, never a request parameter.
+//! the organization of the connection used, never a request parameter. The pending
+//! authorization the login answers (open, fit, refuse, decide) is `flow`'s.
 
 pub mod check;
 pub mod claims;
@@ -14,8 +15,8 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use crate::audit::AuditEvent;
-use crate::consent;
 use crate::crypto;
+use crate::flow::{self, pending_and_connection, record_login_failed};
 use crate::ids;
 use crate::pages::PageCode;
 use crate::pages::PageError;
@@ -89,71 +90,8 @@ impl EmailVerifiedTrust {
     }
 }
 
-/// Where the browser goes to sign in at a connection.
-pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<String> {
-    let request = form_urlencoded::byte_serialize(pending_id.as_bytes()).collect::<String>();
-    match connection.kind {
-        ConnectionKind::IdpSimulator => Some(format!(
-            "/sso/v1/simulator/{}?request={request}",
-            connection.id
-        )),
-        ConnectionKind::Oidc => Some(format!(
-            "/sso/v1/oidc/{}/start?request={request}",
-            connection.id
-        )),
-        ConnectionKind::Saml => Some(format!(
-            "/sso/v1/saml/{}/start?request={request}",
-            connection.id
-        )),
-    }
-}
-
-/// A pending request that is still open.
-pub async fn open_pending(app: &AppState, id: &str) -> Result<PendingAuthorization, PageError> {
-    let pending = app.store.find_pending(id).await?.ok_or_else(|| {
-        PageError::bad_request(
-            PageCode::UnknownRequest,
-            "This sign-in request is unknown. Start again from your application.",
-        )
-    })?;
-    if pending.finished_at.is_some() || pending.expires_at <= app.clock.now() {
-        return Err(PageError::bad_request(
-            PageCode::RequestExpired,
-            "This sign-in request has expired or was already completed. Start again from your application.",
-        ));
-    }
-    Ok(pending)
-}
-
-/// Checks that a login through `connection` may answer this pending request.
-pub fn check_connection_fits(
-    pending: &PendingAuthorization,
-    connection: &Connection,
-) -> Result<(), PageError> {
-    if !connection.is_enabled {
-        return Err(PageError::bad_request(
-            PageCode::ConnectionDisabled,
-            "This sign-in connection is disabled.",
-        ));
-    }
-    let r = &pending.request;
-    if r.connection_id
-        .as_ref()
-        .is_some_and(|c| *c != connection.id)
-        || r.organization_id
-            .as_ref()
-            .is_some_and(|o| *o != connection.organization_id)
-    {
-        return Err(PageError::bad_request(
-            PageCode::ConnectionMismatch,
-            "This sign-in request is for another organization or connection.",
-        ));
-    }
-    Ok(())
-}
-
 /// Ends an upstream login: user upserted, a new session (new id and token: no fixation),
-/// attached to the pending request, then on to rules and consent.
+/// attached to the pending request, then on to its rules and consent ([`flow::decide`]).
 pub async fn complete_login(
     app: &AppState,
     pending: &PendingAuthorization,
@@ -163,7 +101,7 @@ pub async fn complete_login(
 ) -> Result<Response, PageError> {
     let (session, cookie) = establish_session(app, connection, identity, old_cookie).await?;
     app.store.attach_session(&pending.id, &session.id).await?;
-    let mut response = match consent::decide(app, pending, &session).await {
+    let mut response = match flow::decide(app, pending, &session).await {
         Ok(r) => r,
         Err(e) => axum::response::IntoResponse::into_response(e),
     };
@@ -268,105 +206,9 @@ pub async fn establish_session(
     Ok((session, session::set_cookie(app.issuer(), &token)))
 }
 
-/// The `login.failed` audit event of a login through `connection`.
-pub(crate) async fn record_login_failed(app: &AppState, connection: &Connection, reason: String) {
-    app.audit
-        .record(AuditEvent::LoginFailed {
-            connection_id: connection.id.clone(),
-            connection_kind: connection.kind,
-            reason,
-            is_simulated: connection.kind == ConnectionKind::IdpSimulator,
-        })
-        .await;
-}
-
-/// An upstream login that failed: audited with the reason; the MCP client gets `error`
-/// by redirect when its redirect URI is trusted (static clients), the person a page.
-pub async fn refuse(
-    app: &AppState,
-    pending: &PendingAuthorization,
-    connection: &Connection,
-    error: PageCode,
-    reason: String,
-) -> Response {
-    tracing::info!(connection = %connection.id, %reason, "upstream login refused");
-    record_login_failed(app, connection, reason).await;
-    let is_static = matches!(
-        app.store.find_client(&pending.request.client_id).await,
-        Ok(Some(c)) if c.kind == crate::store::ClientKind::Static
-    );
-    if is_static
-        && app
-            .store
-            .finish_pending(&pending.id, app.clock.now())
-            .await
-            .unwrap_or(false)
-    {
-        let description = if error == PageCode::ServerError {
-            "the identity provider is unavailable"
-        } else {
-            "the identity provider did not sign the user in"
-        };
-        return axum::response::IntoResponse::into_response(
-            crate::oauth::authorize_error::AuthorizeError::to_client(
-                &pending.request,
-                error,
-                description,
-            ),
-        );
-    }
-    let (status, title, message) = if error == PageCode::ServerError {
-        (
-            axum::http::StatusCode::BAD_GATEWAY,
-            "Sign-in is unavailable",
-            "Your organization's identity provider cannot be reached. Try again later.",
-        )
-    } else {
-        (
-            axum::http::StatusCode::FORBIDDEN,
-            "Sign-in failed",
-            "Your organization's identity provider did not sign you in. Start again from your application.",
-        )
-    };
-    axum::response::IntoResponse::into_response(PageError::new(
-        status,
-        if error == PageCode::ServerError {
-            PageCode::UpstreamUnavailable
-        } else {
-            PageCode::UpstreamRefused
-        },
-        title,
-        message,
-    ))
-}
-
 #[derive(serde::Deserialize)]
 pub struct StartQuery {
     pub(crate) request: String,
-}
-
-/// The open pending request and the connection of kind `kind` a start URL names, checked
-/// to fit each other.
-pub(crate) async fn pending_and_connection(
-    app: &AppState,
-    conn: &str,
-    kind: ConnectionKind,
-    request: &str,
-) -> Result<(PendingAuthorization, Connection), PageError> {
-    let pending = open_pending(app, request).await?;
-    let connection = app
-        .store
-        .find_connection(conn)
-        .await?
-        .filter(|c| c.kind == kind)
-        .ok_or_else(|| {
-            PageError::bad_request(
-                PageCode::UnknownConnection,
-                "This sign-in connection is not known here.",
-            )
-        })?;
-    check_connection_fits(&pending, &connection)?;
-    Ok((pending, connection))
 }
 
 /// `GET /sso/v1/oidc/{conn}/start?request=…`: begins the upstream OIDC login.

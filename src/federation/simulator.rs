@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::{EmailTrust, VerifiedIdentity, check_connection_fits, complete_login, open_pending};
+use super::{EmailTrust, VerifiedIdentity, complete_login};
+use crate::flow::{check_connection_fits, find_open};
 use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
 use crate::state::AppState;
@@ -77,7 +78,7 @@ pub async fn get_simulator(
 ) -> Response {
     let result = async {
         let connection = simulator_connection(&app, &conn).await?;
-        let pending = open_pending(&app, &q.request).await?;
+        let pending = find_open(&app, &q.request).await?;
         check_connection_fits(&pending, &connection)?;
         let csrf = app.config.secret.mac("simulator", &pending.id);
         let hint = pending.request.login_hint.clone().unwrap_or_default();
@@ -104,7 +105,7 @@ pub async fn post_simulator(
 ) -> Response {
     let result = async {
         let connection = simulator_connection(&app, &conn).await?;
-        let pending = open_pending(&app, &f.request).await?;
+        let pending = find_open(&app, &f.request).await?;
         if !app
             .config
             .secret

@@ -154,8 +154,6 @@ fn context(secret: &SecretBox) -> plan::PlanContext<'_> {
     plan::PlanContext {
         secret,
         env: &|name| (name == "SET_VAR").then(|| "value-from-env-0123456789".to_string()),
-        existing_resources: vec![],
-        existing_organizations: vec![],
         now: 1,
     }
 }
@@ -167,7 +165,7 @@ fn fuzz_seed_plan() {
         let Ok(file) = seed::parse(&text) else {
             return Ok(());
         };
-        let Ok((p, _admins)) = plan::plan(file, &context(&secret)) else {
+        let Ok((p, _admins)) = plan::plan(file, &context(&secret), plan::Known::default()) else {
             return Ok(());
         };
         for o in &p.organizations {

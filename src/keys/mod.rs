@@ -2,7 +2,6 @@
 //! `PORTCULLIS_SECRET_KEY` (the key id as associated data), the current signing key, the
 //! JWKS, and a periodic reload so replicas pick up rotations without a restart.
 
-pub mod jwks;
 mod material;
 pub mod rotation;
 

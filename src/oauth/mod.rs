@@ -13,6 +13,7 @@ pub mod error;
 pub mod form;
 pub mod id_token;
 pub mod introspect;
+pub mod jwks;
 pub mod logout;
 pub mod metadata;
 pub mod pkce;

@@ -18,7 +18,7 @@ pub struct SeedFile {
     pub admins: Vec<AdminEntry>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationEntry {
     pub id: Option<String>,

@@ -8,7 +8,6 @@
 //! objects the file does not name are left alone, nothing is deleted (except that an
 //! organization's `domains` list is replaced by the file's list).
 
-mod connection;
 pub mod dev;
 pub mod file;
 pub mod plan;
@@ -28,6 +27,14 @@ pub enum SeedError {
         key: String,
         problem: String,
     },
+    /// The entry collides with another organization or resource (stored, or earlier in the
+    /// file) on a field that must be unique.
+    #[error("seed: {entry}: {key}: {problem}")]
+    Conflict {
+        entry: String,
+        key: String,
+        problem: String,
+    },
     #[error("seed: {0}")]
     Parse(String),
     #[error("seed: {0}")]
@@ -37,6 +44,14 @@ pub enum SeedError {
 impl SeedError {
     pub fn new(entry: &str, key: &str, problem: impl Into<String>) -> Self {
         SeedError::Invalid {
+            entry: entry.to_string(),
+            key: key.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn conflict(entry: &str, key: &str, problem: impl Into<String>) -> Self {
+        SeedError::Conflict {
             entry: entry.to_string(),
             key: key.to_string(),
             problem: problem.into(),
@@ -68,19 +83,12 @@ pub async fn apply(
     now: i64,
 ) -> Result<SeedSummary, SeedError> {
     let file = parse(text)?;
-    let ctx = plan::PlanContext {
-        secret,
-        env,
-        existing_resources: store.list_resources().await?,
-        existing_organizations: store
-            .list_organizations()
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect(),
-        now,
-    };
-    let (mut seed, pending) = plan::plan(file, &ctx)?;
+    let ctx = plan::PlanContext { secret, env, now };
+    let known = plan::Known::new(
+        store.list_organizations().await?,
+        store.list_resources().await?,
+    );
+    let (mut seed, pending) = plan::plan(file, &ctx, known)?;
     seed.admins = plan::hash_admins(pending).await?;
     store.apply_seed(&seed, now).await.map_err(|e| match e {
         StoreError::Conflict(what) => SeedError::Parse(what.to_string()),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::plan::{PlanContext, plan};
+use super::plan::{Known, PlanContext};
 use super::*;
 use crate::store::{SqlStore, Store};
 
@@ -11,8 +11,6 @@ fn ctx(secret: &SecretBox) -> PlanContext<'_> {
     PlanContext {
         secret,
         env: &|name| (name == "SET_VAR").then(|| "value-from-env-0123456789".to_string()),
-        existing_resources: vec![],
-        existing_organizations: vec![],
         now: 1,
     }
 }
@@ -24,7 +22,9 @@ fn refused(text: &str) -> (String, String) {
         Err(e) => return ("parse".into(), e.to_string()),
     };
     match plan(file, &ctx(&secret)) {
-        Err(SeedError::Invalid { entry, key, .. }) => (entry, key),
+        Err(SeedError::Invalid { entry, key, .. } | SeedError::Conflict { entry, key, .. }) => {
+            (entry, key)
+        }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("accepted: {text}"),
     }
@@ -37,6 +37,13 @@ name = "T"
 server_url = "http://127.0.0.1:1/mcp"
 scopes = [ { name = "t.read" }, { name = "t.manage" } ]
 "#;
+
+fn plan(
+    file: file::SeedFile,
+    ctx: &PlanContext<'_>,
+) -> Result<(crate::store::SeedPlan, Vec<plan::PendingAdmin>), SeedError> {
+    plan::plan(file, ctx, Known::default())
+}
 
 #[test]
 fn dev_seed_and_example_seed_are_valid() {
@@ -211,4 +218,38 @@ grant_types = ["client_credentials"]
         refused(text),
         ("clients[0]".to_string(), "secret_file".to_string())
     );
+}
+
+#[tokio::test]
+async fn a_conflict_with_what_is_stored_names_the_entry_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
+    let secret = SecretBox::new([1; 32]);
+    let env = |_: &str| None;
+    let first = "[[organizations]]\nid = \"org_a\"\ndisplay_name = \"A\"\nexternal_id = \"a-1\"\ndomains = [\"a.example\"]\n";
+    apply(&store, &secret, &env, first, 1).await.unwrap();
+    for (text, key) in [
+        (
+            "[[organizations]]\nid = \"org_b\"\ndisplay_name = \"B\"\ndomains = [\"a.example\"]\n",
+            "domains",
+        ),
+        (
+            "[[organizations]]\nid = \"org_b\"\ndisplay_name = \"B\"\nexternal_id = \"a-1\"\n",
+            "external_id",
+        ),
+    ] {
+        match apply(&store, &secret, &env, text, 2).await {
+            Err(SeedError::Conflict {
+                entry, key: got, ..
+            }) => {
+                assert_eq!((entry.as_str(), got.as_str()), ("organizations[0]", key));
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    // Giving the domain up first, in the same file, lets another organization take it.
+    let moved = "[[organizations]]\nid = \"org_a\"\ndisplay_name = \"A\"\nexternal_id = \"a-1\"\n\
+                 [[organizations]]\nid = \"org_b\"\ndisplay_name = \"B\"\ndomains = [\"a.example\"]\n";
+    apply(&store, &secret, &env, moved, 3).await.unwrap();
 }

@@ -28,8 +28,9 @@ use openidconnect::{
 use serde_json::{Map, Value};
 
 use super::claims::{self, ClaimMapping};
-use super::{VerifiedIdentity, complete_login, open_pending, refuse};
+use super::{VerifiedIdentity, complete_login};
 use crate::crypto;
+use crate::flow::{find_open, record_login_failed, refuse};
 use crate::oauth::form::FormParams;
 use crate::pages::{self, PageError};
 use crate::session::{Cookie, SessionCookie};
@@ -205,7 +206,7 @@ async fn callback(
         let connection = connection.clone();
         let why = why.to_string();
         async move {
-            super::record_login_failed(&app, &connection, why).await;
+            record_login_failed(&app, &connection, why).await;
             PageError::bad_request(
                 code,
                 "This sign-in response is not valid for this browser. Start again from your application.",
@@ -254,7 +255,7 @@ async fn callback(
     if login.expires_at <= now {
         return Err(bad_state(PageCode::RequestExpired, "upstream login took too long").await);
     }
-    let pending = open_pending(app, &login.pending_id).await?;
+    let pending = find_open(app, &login.pending_id).await?;
     let secrets: Value = app
         .config
         .secret

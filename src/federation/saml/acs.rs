@@ -21,7 +21,8 @@ use super::start::acs_path;
 use super::verify::{self, Expected, Refusal, Verified, verify_response};
 use super::{SamlSettings, settings};
 use crate::crypto;
-use crate::federation::{complete_login, open_pending, record_login_failed, refuse};
+use crate::federation::complete_login;
+use crate::flow::{find_open, record_login_failed, refuse};
 use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
 use crate::state::AppState;
@@ -139,7 +140,7 @@ async fn solicited(
             return Ok(refuse_here(app, connection, &r).await);
         }
     };
-    let pending = open_pending(app, &login.pending_id).await?;
+    let pending = find_open(app, &login.pending_id).await?;
     let denied = |r: Refusal| {
         refuse(
             app,
@@ -185,7 +186,7 @@ async fn ask(
         };
         return Ok(refuse_here(app, connection, &r).await);
     }
-    let pending = open_pending(app, &login.pending_id).await?;
+    let pending = find_open(app, &login.pending_id).await?;
     let request_id = request_id(app, &login)?;
     let idp = idp_metadata(app, s)
         .await

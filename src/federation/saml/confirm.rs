@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::settings;
 use super::verify::Verified;
 use crate::crypto;
-use crate::federation::{VerifiedIdentity, complete_login, establish_session, open_pending};
+use crate::federation::{VerifiedIdentity, complete_login, establish_session};
+use crate::flow::find_open;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{Cookie, SessionCookie};
 use crate::state::AppState;
@@ -276,7 +277,7 @@ async fn complete_answer(
     if !is_first {
         return Ok(None);
     }
-    let pending = open_pending(app, &login.pending_id).await?;
+    let pending = find_open(app, &login.pending_id).await?;
     complete_login(app, &pending, connection, identity, cookie)
         .await
         .map(Some)

@@ -1,24 +1,21 @@
 //! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1, RFC 8707, RFC 9207), at
 //! `/oauth/authorize` and `/resources/{res}/oauth/authorize`. Validates the request,
-//! keeps it server-side as a pending authorization, then continues with the browser's
-//! session or sends the person to home-realm discovery and upstream login.
+//! hands it to `flow`, which keeps it server-side as a pending authorization and continues
+//! with the browser's session or sends the person to home-realm discovery.
 
 use crate::pages::PageCode;
 use crate::pages::PagePath;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::authorize_error::AuthorizeError;
 use super::endpoint::{Endpoint, default_resource_id, resolve_resource};
 use super::form::FormParams;
 use crate::client_ip::ClientIp;
-use crate::consent;
-use crate::federation;
-use crate::pages::PageError;
+use crate::flow;
 use crate::session::{self, SessionCookie};
 use crate::state::AppState;
-use crate::store::{AuthorizationRequest, Client, PendingAuthorization, Resource};
+use crate::store::{Client, Resource};
 
 pub mod parse;
 #[cfg(test)]
@@ -27,10 +24,7 @@ mod tests;
 pub use parse::MAX_QUERY_BYTES;
 use parse::{ParsedRequest, UntrustedRequest};
 
-/// How long a pending authorization waits for login and consent.
-pub const PENDING_TTL: i64 = 600;
-/// Unfinished pending authorizations one address may hold within `PENDING_TTL`.
-pub const MAX_PENDING_PER_ADDRESS: i64 = 200;
+pub use crate::flow::{MAX_PENDING_PER_ADDRESS, PENDING_TTL};
 
 pub async fn get_authorize(
     State(app): State<AppState>,
@@ -68,7 +62,8 @@ pub async fn get_resource_authorize(
 }
 
 /// Validates an authorization request and moves it on: the lookups, then [`parse`], then
-/// the pending request and the browser's session.
+/// the pending request ([`flow::open`]) and, with the browser's session when it may serve
+/// the request, [`flow::proceed`].
 pub async fn start(
     app: &AppState,
     endpoint: Endpoint,
@@ -90,25 +85,11 @@ pub async fn start(
         resource.as_ref().map_err(String::as_str),
         &issuer,
     )?;
-    let pending = hold(app, request, from).await?;
-
-    if let Some(s) = session::current(app, &cookie).await?
-        && parse::session_serves(&pending.request, &s, pending.created_at)
-    {
-        app.store.attach_session(&pending.id, &s.id).await?;
-        return consent::decide(app, &pending, &s).await;
-    }
-    if pending.request.prompt.iter().any(|p| p == "none") {
-        let (code, why) = (PageCode::LoginRequired, "the user is not signed in");
-        return Err(if can_redirect {
-            AuthorizeError::to_client(&pending.request, code, why)
-        } else {
-            AuthorizeError::page(code, why)
-        });
-    }
-    federation::discovery::route(app, &pending)
-        .await
-        .map_err(AuthorizeError::Page)
+    let pending = flow::open(app, request, from).await?;
+    let session = session::current(app, &cookie)
+        .await?
+        .filter(|s| parse::session_serves(&pending.request, s, pending.created_at));
+    flow::proceed(app, &pending, session.as_ref(), can_redirect).await
 }
 
 /// The client a request names: registered here, or a Client ID Metadata Document.
@@ -168,52 +149,5 @@ async fn find_resource(
             },
             Err(e) => Err(e.description),
         },
-    )
-}
-
-/// Keeps a parsed request server-side as a pending authorization, within the per-address cap.
-async fn hold(
-    app: &AppState,
-    request: AuthorizationRequest,
-    from: &str,
-) -> Result<PendingAuthorization, AuthorizeError> {
-    let now = app.clock.now();
-    let pending = PendingAuthorization {
-        id: crate::crypto::random_token(),
-        request,
-        session_id: None,
-        created_at: now,
-        expires_at: now + PENDING_TTL,
-        finished_at: None,
-    };
-    // Each pending request stores its parameters until it expires: one address may hold
-    // only so many unfinished ones.
-    if app
-        .store
-        .count_pending_from(from, now - PENDING_TTL)
-        .await?
-        >= MAX_PENDING_PER_ADDRESS
-    {
-        return Err(AuthorizeError::Page(PageError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            PageCode::TooManyRequests,
-            "Too many sign-ins in progress",
-            "Too many sign-ins are in progress from your address. Finish one, or try again in a few minutes.",
-        )));
-    }
-    app.store.insert_pending(&pending, from).await?;
-    Ok(pending)
-}
-
-/// The redirect that completes an authorization: `code`, `state`, `iss`.
-pub fn success_redirect(request: &AuthorizationRequest, code: &str) -> Response {
-    let mut params = vec![("code", code)];
-    if let Some(s) = &request.state {
-        params.push(("state", s));
-    }
-    params.push(("iss", &request.issuer));
-    crate::pages::redirect(
-        &super::authorize_error::with_params(&request.redirect_uri, &params),
-        StatusCode::SEE_OTHER,
     )
 }

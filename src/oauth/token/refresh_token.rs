@@ -127,7 +127,7 @@ pub async fn exchange(
         }
     };
     // The rules again, on the identity stored at the last login: lost groups lose scopes.
-    let decision = crate::consent::rule_decision(
+    let decision = crate::flow::rule_decision(
         app,
         &allowed.user,
         &allowed.organization,

@@ -1,15 +1,18 @@
-//! Planning of `[[organizations.connections]]` entries: per-kind keys checked, upstream
-//! secrets sealed with the connection id as associated data.
+//! Planning a connection (`[[organizations.connections]]`, and the admin's connection
+//! form): per-kind keys checked, upstream secrets sealed with the connection id as
+//! associated data.
 
 use serde_json::{Map, Value, json};
 
-use super::SeedError;
-use super::file::ConnectionEntry;
-use super::plan::{PlanContext, check_url, id_or_derived, secret_from};
+use super::{PlanContext, check_url, id_or_derived, secret_from};
 use crate::federation::EmailVerifiedTrust;
+use crate::seed::SeedError;
+use crate::seed::file::ConnectionEntry;
 use crate::store::{Connection, ConnectionKind};
 
-pub(super) fn plan_connection(
+/// The connection an entry describes, for organization `org`, its upstream secret sealed;
+/// or the first rule it breaks.
+pub fn plan_connection(
     entry: &str,
     org: &str,
     c: ConnectionEntry,

@@ -1,4 +1,5 @@
-//! `GET /keys` and `GET /.well-known/jwks.json` (RFC 7517 JWK Set).
+//! `GET /keys` and `GET /.well-known/jwks.json` (RFC 7517 JWK Set): the key ring's
+//! published keys ([`crate::keys::KeyRing::jwks`]), cacheable for five minutes.
 
 use axum::Json;
 use axum::extract::State;
