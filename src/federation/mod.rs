@@ -48,47 +48,7 @@ pub enum EmailTrust {
     OrganizationDomains,
 }
 
-/// How far an OIDC connection believes the IdP's `email_verified` (seed and admin key
-/// `trust_email_verified`). An IdP vouches for its organization's domains; for another
-/// company's addresses it is no authority unless an admin says so (a consumer IdP that
-/// verifies every address it asserts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EmailVerifiedTrust {
-    /// `organization_domains` (the default): only in one of the organization's domains.
-    #[default]
-    OrganizationDomains,
-    /// `any_domain`: for every address.
-    AnyDomain,
-}
-
-impl EmailVerifiedTrust {
-    /// The connection setting that holds it.
-    pub const KEY: &'static str = "trust_email_verified";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrganizationDomains => "organization_domains",
-            Self::AnyDomain => "any_domain",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "organization_domains" => Some(Self::OrganizationDomains),
-            "any_domain" => Some(Self::AnyDomain),
-            _ => None,
-        }
-    }
-
-    /// A connection's setting; absent or unknown is the default (fail closed).
-    pub fn from_settings(settings: &Value) -> Self {
-        settings
-            .get(Self::KEY)
-            .and_then(Value::as_str)
-            .and_then(Self::parse)
-            .unwrap_or_default()
-    }
-}
+pub use crate::store::EmailVerifiedTrust;
 
 /// Ends an upstream login: user upserted, a new session (new id and token: no fixation),
 /// attached to the pending request, then on to its rules and consent ([`flow::decide`]).

@@ -5,9 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{PlanContext, check_url, id_or_derived, secret_from};
-use crate::federation::EmailVerifiedTrust;
 use crate::seed::SeedError;
 use crate::seed::file::ConnectionEntry;
+use crate::store::EmailVerifiedTrust;
 use crate::store::{Connection, ConnectionKind};
 
 /// The connection an entry describes, for organization `org`, its upstream secret sealed;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::clients::{UPSERT_CLIENT, bind_client};
 use super::{SqlStore, to_json};
-use crate::federation::EmailVerifiedTrust;
+use crate::store::EmailVerifiedTrust;
 use crate::store::{ConnectionKind, DatabaseStore, SeedPlan, StoreError, StoreResult};
 
 fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
