@@ -6,7 +6,8 @@
 # @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/conformance with
 # Node 22 from npm in tests/peers/conformance), builds the demo MCP server, runs every unit
 # and integration test on SQLite, the store contract tests on PostgreSQL too, and the
-# integration tests again on PostgreSQL.
+# storage-touching integration tests (the `storage::` modules, listed in tests/it/main.rs)
+# again on PostgreSQL.
 #
 # PostgreSQL: PORTCULLIS_TEST_POSTGRES_URL (a server where `postgres` may CREATE DATABASE);
 # when unset, postgres://postgres@127.0.0.1:5432/postgres is used if it answers. Under CI
@@ -14,23 +15,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-
-# A Node.js peer whose start stalls is started again (tests/it/peer_start.rs); every stall is
-# logged here and printed at the end, also when the tests pass.
-OWN_STALL_LOG=""
-if [[ -z "${PORTCULLIS_TEST_STALL_LOG:-}" ]]; then
-  OWN_STALL_LOG="$(mktemp -t portcullis-peer-stalls.XXXXXX)"
-  export PORTCULLIS_TEST_STALL_LOG="$OWN_STALL_LOG"
-fi
-: > "$PORTCULLIS_TEST_STALL_LOG"
-print_stalls() {
-  if [[ -s "$PORTCULLIS_TEST_STALL_LOG" ]]; then
-    echo "==> test peer starts that stalled (tests/it/peer_start.rs):"
-    cat "$PORTCULLIS_TEST_STALL_LOG"
-  fi
-  [[ -z "$OWN_STALL_LOG" ]] || rm -f "$OWN_STALL_LOG"
-}
-trap print_stalls EXIT
 
 # --- test peers (pinned) -------------------------------------------------------------------
 VENV="$ROOT/tests/peers/.venv"
@@ -108,6 +92,8 @@ echo "==> cargo test --workspace (SQLite; store contract tests also on PostgreSQ
 cargo test --locked --workspace
 
 if [[ -n "${PORTCULLIS_TEST_POSTGRES_URL:-}" ]]; then
-  echo "==> cargo test --test it (integration tests on PostgreSQL)"
-  PORTCULLIS_TEST_BACKEND=postgres cargo test --locked --test it
+  # Each test drops its database at its end (tests/it/support/db.rs).
+  # --workspace: the features the run above resolved, so nothing is compiled again.
+  echo "==> cargo test --test it -- storage:: (the storage-touching integration tests on PostgreSQL)"
+  PORTCULLIS_TEST_BACKEND=postgres cargo test --locked --workspace --test it -- storage::
 fi

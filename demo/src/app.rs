@@ -80,8 +80,17 @@ pub fn build_router(
     (router.merge(verifier.metadata_router()), mcp_config)
 }
 
-/// Binds, serves until Ctrl-C, then closes open MCP streams.
+/// Binds `config.listen`, then [`serve_on`].
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    serve_on(config, listener).await
+}
+
+/// Serves on `listener` (its address, not `config.listen`, is where it listens) until Ctrl-C,
+/// then closes open MCP streams. Once it accepts connections it prints
+/// `tickets-mcp listening on http://ADDR` on stdout, so whoever started it with port 0 (or
+/// handed it a socket) learns the address.
+pub async fn serve_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     let verifier = Arc::new(
         Verifier::new(verifier_config(&config))
             .map_err(|e: ConfigError| anyhow::anyhow!("invalid configuration: {e}"))?,
@@ -89,9 +98,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let clock = system_clock();
     let store = Arc::new(TicketStore::seeded(clock()));
     let (router, mcp_config) = build_router(verifier.clone(), store, clock);
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let local = listener.local_addr()?;
     tracing::info!(
-        listen = %listener.local_addr()?,
+        listen = %local,
         resource = %config.resource,
         issuer = %config.issuer,
         metadata = %verifier.metadata_url(),
@@ -102,6 +111,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         async move { verifier.prefetch_keys().await }
     });
     let cancel = mcp_config.cancellation_token.clone();
+    println!("tickets-mcp listening on http://{local}");
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

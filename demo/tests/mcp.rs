@@ -364,3 +364,64 @@ async fn step_up_within_a_session_uses_the_new_token() {
         403
     );
 }
+
+/// Reads one HTTP/1.1 response (head and `Content-Length` body) from `s`; its status line, or
+/// `None` when the connection ends first.
+async fn read_response(s: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return text.lines().next().map(str::to_string);
+            }
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A request refused on its headers alone (no token) whose body comes a moment after the
+/// headers, as clients send it in two writes: the server reads the body before answering, so
+/// the connection stays usable for the next request (the Python MCP client sends its
+/// discovery request on it). It used to be closed after a 401 that did not say so.
+#[tokio::test]
+async fn a_refusal_reads_a_late_body_and_keeps_the_connection() {
+    use tokio::io::AsyncWriteExt;
+    let w = World::start().await;
+    let addr = w.base.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}).to_string();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    s.write_all(body.as_bytes()).await.unwrap();
+    let first = read_response(&mut s).await;
+    assert_eq!(first.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    let next =
+        format!("GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    s.write_all(next.as_bytes()).await.unwrap();
+    let second = read_response(&mut s).await;
+    assert_eq!(
+        second.as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "the connection was closed after the refusal"
+    );
+}

@@ -12,26 +12,20 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::support::peers::Peer;
 use crate::support::{ADMIN_PASSWORD, TestApp};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// chromedriver on a free port, and one browser session; both end on drop.
+/// chromedriver on a port it picked, and one browser session; both end on drop.
 struct Driver {
     http: reqwest::Client,
     base: String,
     session: String,
-    process: std::process::Child,
+    _process: Peer,
     _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 impl Driver {
@@ -40,17 +34,18 @@ impl Driver {
             std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
             "headless Chromium is needed: apt-get install chromium chromium-driver"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let process = std::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
+        // Port 0: it picks a free port and names it.
+        let mut cmd = tokio::process::Command::new(CHROMEDRIVER);
+        cmd.arg("--port=0").stdin(Stdio::null());
+        let (process, started) = Peer::start("chromedriver", cmd, |l| {
+            l.starts_with("ChromeDriver was started successfully on port ")
+        })
+        .await;
+        let port: u16 = started
+            .trim_start_matches("ChromeDriver was started successfully on port ")
+            .trim_end_matches('.')
+            .parse()
+            .unwrap_or_else(|_| panic!("no port in {started:?}"));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -99,7 +94,7 @@ impl Driver {
             http,
             base,
             session,
-            process,
+            _process: process,
             _profile: profile,
         }
     }

@@ -2,21 +2,17 @@
 //! standard input or `PORTCULLIS_ADMIN_PASSWORD`), and `PORTCULLIS_ADMIN_PASSWORD` applied to
 //! admin `admin` when the server starts.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use portcullis::store::{AdminStore, SqlStore};
 
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
-const SECRET_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+use crate::support::server_process::{self, SECRET_KEY, ServerProcess};
 
+/// The binary on `db_url` with a secret key.
 fn command(db_url: &str) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORTCULLIS_DATABASE_URL", db_url)
-        .env("PORTCULLIS_SECRET_KEY", SECRET_KEY)
-        .env("RUST_LOG", "warn");
+    let mut c = server_process::command(db_url);
+    c.env("PORTCULLIS_SECRET_KEY", SECRET_KEY);
     c
 }
 
@@ -93,22 +89,11 @@ async fn admin_create_takes_the_password_from_stdin_or_the_environment() {
 async fn the_admin_password_variable_makes_the_first_admin_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-    let mut child = command(&db)
-        .args(["serve"])
-        .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
-        .env("PORTCULLIS_ADMIN_PASSWORD", "first-admin-password")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(url) = line.strip_prefix("portcullis listening on ") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut c = command(&db);
+    c.args(["serve"])
+        .env("PORTCULLIS_ADMIN_PASSWORD", "first-admin-password");
+    let server = ServerProcess::serve(c);
+    let base = server.base.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -119,8 +104,7 @@ async fn the_admin_password_variable_makes_the_first_admin_at_start() {
         .send()
         .await
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/admin");
 }

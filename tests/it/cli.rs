@@ -1,105 +1,11 @@
 //! The real binary: start-up refusals, `serve --dev`, a restart, `keys rotate` picked up
 //! by a running server, and `seed` refusing a bad file without changing anything.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::jwt::kid;
+use crate::support::server_process::{SECRET_KEY, ServerProcess, command, run};
 use crate::support::{basic, verify_with_pyjwt};
-
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
-const SECRET_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
-
-fn command(db_url: &str) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORTCULLIS_DATABASE_URL", db_url)
-        .env("RUST_LOG", "warn");
-    c
-}
-
-/// Runs the binary to completion; returns (success, stdout + stderr).
-fn run(mut c: Command) -> (bool, String) {
-    let out = c.output().expect("run portcullis");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    stdout: Vec<String>,
-}
-
-impl Server {
-    /// Starts `serve` on 127.0.0.1:0 and waits for the "listening on" line.
-    fn start(mut c: Command) -> Server {
-        c.env("PORTCULLIS_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = c.spawn().expect("spawn portcullis");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut stdout = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let base = loop {
-            assert!(
-                Instant::now() < deadline,
-                "server did not start: {stdout:?}"
-            );
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .expect("utf-8");
-            stdout.push(line.clone());
-            if let Some(url) = line.strip_prefix("portcullis listening on ") {
-                break url.trim().to_string();
-            }
-        };
-        // The banner ends with an empty line.
-        for line in lines.by_ref() {
-            let line = line.expect("utf-8");
-            if line.is_empty() {
-                break;
-            }
-            stdout.push(line);
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            base,
-            stdout,
-        }
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn temp_db() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -168,7 +74,7 @@ async fn dev_server_prints_credentials_that_work_and_stops_cleanly() {
     let (_dir, db) = temp_db();
     let mut c = command(&db);
     c.args(["serve", "--dev"]);
-    let server = tokio::task::spawn_blocking(move || Server::start(c))
+    let server = tokio::task::spawn_blocking(move || ServerProcess::serve(c))
         .await
         .unwrap();
     let banner = server.stdout.join("\n");
@@ -252,13 +158,6 @@ async fn ops_token(base: &str) -> String {
         .to_string()
 }
 
-fn kid(jwt: &str) -> String {
-    crate::support::decode_jwt(jwt).0["kid"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn jwks_kids(base: &str) -> Vec<String> {
     let jwks: serde_json::Value = reqwest::get(format!("{base}/keys"))
         .await
@@ -292,7 +191,7 @@ async fn restart_and_rotation_with_the_real_binary() {
     };
 
     let c = serve(true);
-    let first = tokio::task::spawn_blocking(move || Server::start(c))
+    let first = tokio::task::spawn_blocking(move || ServerProcess::serve(c))
         .await
         .unwrap();
     let before_restart = ops_token(&first.base).await;
@@ -306,7 +205,7 @@ async fn restart_and_rotation_with_the_real_binary() {
     assert!(!String::from_utf8_lossy(&raw).contains("PRIVATE KEY"));
 
     let c = serve(false);
-    let second = tokio::task::spawn_blocking(move || Server::start(c))
+    let second = tokio::task::spawn_blocking(move || ServerProcess::serve(c))
         .await
         .unwrap();
     let jwks = format!("{}/keys", second.base);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{ServerProcess, decode_jwt, fresh_postgres, peer_python};
+use crate::support::{ServerProcess, TestDb, decode_jwt, peer_python};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -157,14 +157,17 @@ async fn compose_service_starts_as_written() {
     // the published port is Docker's job, so the server takes any free one.
     let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into());
-    env.insert(
-        "PORTCULLIS_DATABASE_URL".into(),
-        fresh_postgres(&base).await,
-    );
-    env.insert("PORTCULLIS_LISTEN".into(), "127.0.0.1:0".into());
-    let args: Vec<&str> = command.iter().map(String::as_str).collect();
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = ServerProcess::start_with(&args, &pairs);
+    let db = TestDb::on_postgres(base).await;
+    env.insert("PORTCULLIS_DATABASE_URL".into(), db.url.clone());
+    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    process
+        .args(&command)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .envs(&env);
+    // ServerProcess::serve listens on 127.0.0.1:0.
+    let server = ServerProcess::serve(process);
 
     let http = reqwest::Client::builder()
         .cookie_store(true)

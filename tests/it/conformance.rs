@@ -18,11 +18,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use crate::browser::{Browser, hidden, query};
-use crate::oidc_idp::free_port;
+use crate::support::browser::{Browser, hidden, query};
+use crate::support::peers::PeerSocket;
 use crate::support::{Spawned, TestApp};
 
 /// Every authorization-server scenario of the pinned version.
@@ -167,11 +166,14 @@ async fn the_mcp_conformance_suite_passes_against_the_per_resource_issuer() {
     .await
     .expect("client seed applies");
     let issuer = format!("{}/resources/res_tickets", s.base);
-    let port = free_port();
+    // Its callback server listens on this socket (tests/peers/listen-stdin.cjs).
+    let socket = PeerSocket::bind();
+    let port = socket.port;
     let callback = format!("http://127.0.0.1:{port}/callback");
     let out = tempfile::tempdir().unwrap();
 
-    let mut child = Command::new(&node)
+    let mut child = socket
+        .node(&node)
         .arg(&suite)
         .arg("authorization")
         .args(["--url", &issuer])
@@ -181,7 +183,6 @@ async fn the_mcp_conformance_suite_passes_against_the_per_resource_issuer() {
         .arg(out.path())
         .env("NO_COLOR", "1")
         .current_dir(conformance_dir())
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

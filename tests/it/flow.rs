@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, REDIRECT_URI, authorize_and_consent, pkce, query};
+use crate::support::browser::{Browser, REDIRECT_URI, authorize_and_consent, pkce, query};
 use crate::support::{TestApp, decode_jwt};
 
 #[tokio::test]
@@ -151,8 +151,8 @@ async fn carol_from_an_unknown_domain_sees_the_unknown_domain_page() {
         .await;
     let form = b.get(start.location.as_deref().unwrap()).await;
     assert_eq!(form.status, 200);
-    let request = crate::browser::hidden(&form.body, "request");
-    let csrf = crate::browser::hidden(&form.body, "csrf");
+    let request = crate::support::browser::hidden(&form.body, "request");
+    let csrf = crate::support::browser::hidden(&form.body, "csrf");
     let unknown = b
         .post(
             "/sso/v1/login",

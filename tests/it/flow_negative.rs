@@ -2,9 +2,9 @@
 //! are trusted, or for dynamic clients before login; an error redirect with `state` and
 //! `iss` otherwise.
 
-use crate::browser::{Browser, pkce};
-use crate::negative_support::*;
 use crate::support::TestApp;
+use crate::support::authorize::*;
+use crate::support::browser::{Browser, pkce};
 
 #[tokio::test]
 async fn authorize_without_pkce_redirects_invalid_request() {

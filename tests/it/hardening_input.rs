@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, pkce};
-use crate::negative_support::{assert_error_page, authorize_url, valid_params, with};
-use crate::oidc_mock::{dynamic_login, setup};
 use crate::support::TestApp;
+use crate::support::authorize::{assert_error_page, authorize_url, valid_params, with};
+use crate::support::browser::{Browser, pkce};
+use crate::support::oidc_mock::{dynamic_login, setup};
 
 async fn dynamic_clients(app: &TestApp) -> i64 {
     app.state.store.count_dynamic_clients().await.unwrap()

@@ -6,9 +6,9 @@
 //! without the cookie asks the person first, naming the account. Neither refusal nor
 //! question uses anything up: the browser that started the login still finishes it.
 
-use crate::browser::{Browser, Page, REDIRECT_URI};
-use crate::saml::{begin, browser, confirm, spawn};
-use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata};
+use crate::support::browser::{Browser, Page, REDIRECT_URI};
+use crate::support::saml::{begin, browser, confirm, spawn};
+use crate::support::saml_fixtures::{Alg, Key, Response, b64, idp_metadata};
 use crate::support::{Spawned, TestApp};
 use portcullis::clock::{Clock, FixedClock, SystemClock};
 use reqwest::cookie::CookieStore;
@@ -215,7 +215,7 @@ async fn the_binding_cookie_is_same_site_none_secure_http_only_and_scoped_to_the
             ("response_type", "code"),
             ("client_id", client_id.as_str()),
             ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", crate::browser::pkce().1.as_str()),
+            ("code_challenge", crate::support::browser::pkce().1.as_str()),
             ("code_challenge_method", "S256"),
             ("connection_id", CONN),
         ])
@@ -294,7 +294,7 @@ async fn over_http_the_person_who_started_the_login_confirms_and_goes_on_once() 
     assert!(done.location.unwrap().starts_with("/oauth/consent?"));
     assert_eq!(fx.s.audit("login.succeeded").await.len(), 1);
     // Once: the same confirmation again opens nothing.
-    let login = crate::saml_idp::field(&page.body, "login").unwrap();
+    let login = crate::support::saml_idp::field(&page.body, "login").unwrap();
     let again = b
         .post(
             &format!("/sso/v1/saml/{CONN}/continue"),

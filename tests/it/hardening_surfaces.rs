@@ -5,9 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::admin_support::user_tokens_for;
-use crate::browser::{Browser, pkce};
-use crate::negative_support::*;
+use crate::support::authorize::*;
+use crate::support::browser::{Browser, pkce};
+use crate::support::tokens::user_tokens_for;
 use crate::support::{TestApp, decode_jwt};
 
 async fn userinfo(b: &Browser, access_token: &str) -> (StatusCode, Option<String>, Value) {
@@ -196,8 +196,8 @@ async fn assert_our_words(what: &str, res: reqwest::Response) {
 #[tokio::test]
 async fn every_route_answers_bad_input_in_its_surfaces_words() {
     let s = TestApp::builder().spawn().await;
-    let admin = crate::admin_support::Admin::login(&s).await;
-    let admin_token = crate::admin_support::admin_token(&s).await;
+    let admin = crate::support::admin::Admin::login(&s).await;
+    let admin_token = crate::support::admin::admin_token(&s).await;
     let anonymous = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

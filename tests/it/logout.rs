@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, REDIRECT_URI, authorize_and_consent, hidden, pkce};
+use crate::support::browser::{Browser, REDIRECT_URI, authorize_and_consent, hidden, pkce};
 use crate::support::{Spawned, TEST_SEED, TestApp};
 
 const BYE: &str = "http://127.0.0.1:9999/bye";
@@ -224,7 +224,7 @@ async fn logout_never_redirects_without_a_valid_hint_or_to_an_unregistered_uri()
     let b = Browser::new(&s);
     let hint = id_token(&b, "m2m_portal").await;
     let tampered = crate::support::tamper_payload(&hint);
-    let access_token = crate::admin_support::user_tokens_for(
+    let access_token = crate::support::tokens::user_tokens_for(
         &Browser::new(&s),
         "bob@example.com",
         "",

@@ -1,6 +1,6 @@
 //! The reference scenario end to end with MCP clients nobody here wrote: portcullis (in
 //! process, real clock) → the demo tickets MCP server (`tickets-mcp`, a child process on a
-//! free port, trusting portcullis only through its metadata and JWKS) → the official MCP
+//! socket bound by the harness, trusting portcullis only through its metadata and JWKS) → the official MCP
 //! clients, whose browser part is a script driving portcullis's pages over HTTP:
 //!
 //! - npm `@modelcontextprotocol/sdk` (pinned in tests/peers/mcp-ts, installed by
@@ -10,38 +10,36 @@
 //!
 //! The TypeScript client also runs with a Client ID Metadata Document instead of DCR: its
 //! `clientMetadataUrl` names a document served over https on loopback by the CIMD tests'
-//! server (tests/it/cimd.rs, with their test CA), which portcullis fetches.
+//! server (tests/it/support/cimd_server.rs, with its test CA), which portcullis fetches.
+//!
+//! The clients' redirect URL `http://127.0.0.1:<CALLBACK_PORT>/callback` is a name only:
+//! their scripted browser takes the redirect from the `Location` header, nothing listens
+//! there and nothing connects to it.
 //!
 //! Refresh runs through the TypeScript client (its saved access token swapped for an expired
 //! one, so the demo's 401 makes the SDK refresh); the demo's refusals are asserted with raw
 //! streamable HTTP over reqwest and real tokens minted with portcullis's keys.
 //!
-//! The `tickets-mcp` binary is taken from the target directory this test binary runs from
-//! (`<target>/<profile>/tickets-mcp`, whatever `CARGO_TARGET_DIR` is), or from
-//! `PORTCULLIS_TEST_TICKETS_MCP`. `cargo test --workspace` builds it before any test runs
-//! (the demo package's own integration tests need it), and tests/run.sh builds it explicitly
-//! too; alone, `cargo test --test it` does not, so a missing binary, or one older than the
-//! demo's sources, fails with the command to run (`cargo build -p tickets-mcp`) instead of
-//! testing stale code. (Building it from inside the test would wait on the build lock that the
-//! running `cargo test` holds.)
+//! The demo and its binary: tests/it/support/demo.rs.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis::clock::{Clock, FixedClock, SystemClock};
 use portcullis::outbound::StaticLookup;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-use crate::cimd::{DocServer, make_pki};
-use crate::oidc_idp::free_port;
+use crate::support::cimd_server::{DocServer, make_pki};
+use crate::support::demo::Demo;
+use crate::support::peers::PeerSocket;
 use crate::support::{Builder, Spawned, TestApp, peer_python};
 
-// A guard against a peer that never starts, not a timing test: generous for a loaded 2-core CI.
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// The port of the clients' redirect URL (nothing listens on it; see above).
+const CALLBACK_PORT: u16 = 33418;
+// A guard against a client that never ends, not a timing test: generous for a loaded 2-core CI.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The demo's resource: its URL is the demo's real address, known only once a port is picked;
@@ -83,80 +81,6 @@ scopes = ["tickets.read", "tickets.manage"]
     )
 }
 
-/// The demo MCP server as a child process; killed when dropped.
-struct Demo {
-    /// `http://127.0.0.1:<port>/mcp`, its canonical resource URL.
-    url: String,
-    child: Child,
-    /// Its JSON log lines (stdout and stderr).
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-impl Demo {
-    fn logs(&self) -> Vec<String> {
-        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
-    /// The audit lines (`target` `audit`) of tool-call decisions, as their `fields`.
-    fn tool_call_audit(&self) -> Vec<Value> {
-        self.logs()
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["target"] == "audit" && v["fields"]["message"] == "tool call")
-            .map(|v| v["fields"].clone())
-            .collect()
-    }
-}
-
-/// `<target>/<profile>/tickets-mcp`, next to the directory of this test binary (`deps/`).
-fn tickets_mcp_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("PORTCULLIS_TEST_TICKETS_MCP") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps");
-    let bin = profile_dir.join(format!("tickets-mcp{}", std::env::consts::EXE_SUFFIX));
-    let build = "run `cargo build -p tickets-mcp` (with the same CARGO_TARGET_DIR), \
-                 or tests/run.sh, or `cargo test --workspace`";
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| panic!("{} is not built: {build}", bin.display()));
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
-    let newest = newest_mtime(&demo.join("src"))
-        .into_iter()
-        .chain(newest_mtime(&demo.join("Cargo.toml")))
-        .max();
-    if let Some(newest) = newest {
-        assert!(
-            built >= newest,
-            "{} is older than the demo's sources: {build}",
-            bin.display()
-        );
-    }
-    bin
-}
-
-fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.is_file() {
-        return meta.modified().ok();
-    }
-    std::fs::read_dir(path)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| newest_mtime(&e.path()))
-        .max()
-}
-
 /// portcullis on a real clock with the demo resource seeded, and the demo trusting it.
 async fn start() -> (Spawned, Demo) {
     start_with(TestApp::builder()).await
@@ -173,8 +97,10 @@ async fn start_with_ttl(builder: Builder, access_token_ttl: i64) -> (Spawned, De
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
     let s = builder.clock(clock).spawn().await;
 
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}/mcp");
+    // The demo's address is in portcullis's seed before the demo starts: it serves on a
+    // socket bound here.
+    let socket = PeerSocket::bind();
+    let url = format!("http://127.0.0.1:{}/mcp", socket.port);
     portcullis::seed::apply(
         &s.app.state.store,
         &s.app.state.config.secret,
@@ -186,54 +112,7 @@ async fn start_with_ttl(builder: Builder, access_token_ttl: i64) -> (Spawned, De
     .expect("demo seed applies");
 
     let issuer = format!("{}/resources/res_demo", s.base);
-    let mut child = Command::new(tickets_mcp_binary())
-        .args(["--issuer", &issuer])
-        .args(["--resource", &url])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--json-logs")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run tickets-mcp");
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    for pipe in [
-        Box::new(child.stdout.take().expect("stdout"))
-            as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let logs = logs.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(pipe).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(mut l) = logs.lock() {
-                    l.push(line);
-                }
-            }
-        });
-    }
-    let demo = Demo { url, child, logs };
-
-    let health = format!("http://127.0.0.1:{port}/healthz");
-    let http = reqwest::Client::new();
-    let ready = tokio::time::timeout(READY_TIMEOUT, async {
-        loop {
-            if let Ok(r) = http.get(&health).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(
-        ready.is_ok(),
-        "tickets-mcp did not answer on {health}; logs:\n{}",
-        demo.logs().join("\n")
-    );
+    let demo = Demo::start(&issuer, &url, socket).await;
     (s, demo)
 }
 
@@ -250,18 +129,6 @@ struct Run {
 }
 
 impl Run {
-    /// Whether the run died on a dropped connection before any OAuth step: a transport
-    /// hiccup between the client and the demo, not something portcullis answered.
-    fn died_before_authorizing(&self) -> bool {
-        !self.is_success
-            && self.summary["authorizations"]
-                .as_array()
-                .is_some_and(|a| a.is_empty())
-            && self.summary["fatal"]["traceback"]
-                .as_str()
-                .is_some_and(|t| t.contains("Server disconnected without sending a response"))
-    }
-
     /// The summary of a run that succeeded; panics with everything known otherwise.
     fn accepted(self, what: &str, demo: &Demo) -> Value {
         assert!(
@@ -311,7 +178,7 @@ fn mcp_ts_dir() -> PathBuf {
 
 /// Runs the TypeScript SDK client against the demo; returns its JSON summary.
 async fn ts_client(demo: &Demo, args: &[&str]) -> Value {
-    ts_client_on(demo, free_port(), args, &[]).await
+    ts_client_on(demo, CALLBACK_PORT, args, &[]).await
 }
 
 /// [`ts_client`] with its redirect URL `http://127.0.0.1:<callback_port>/callback` and extra
@@ -342,27 +209,13 @@ async fn ts_client_on(
 
 /// Runs the Python `mcp` client against the demo; returns its JSON summary.
 async fn py_client(demo: &Demo, args: &[&str]) -> Value {
-    let what = "the Python mcp client";
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/mcp_py_client.py");
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let callback_port = free_port().to_string();
-        let mut cmd = Command::new(peer_python());
-        cmd.arg(&script)
-            .args(["--server", &demo.url])
-            .args(["--callback-port", &callback_port])
-            .args(args);
-        let run = run_once(cmd, what, demo).await;
-        // Once in many CI runs the client's very first request met a connection the demo
-        // closed without a response, before anything reached portcullis (cause unknown):
-        // one more run then, never more; every assertion applies to the run that counts.
-        if attempt == 1 && run.died_before_authorizing() {
-            eprintln!("{what}: the connection dropped before any OAuth step; running it again");
-            continue;
-        }
-        return run.accepted(what, demo);
-    }
+    let mut cmd = Command::new(peer_python());
+    cmd.arg(&script)
+        .args(["--server", &demo.url])
+        .args(["--callback-port", &CALLBACK_PORT.to_string()])
+        .args(args);
+    run_client(cmd, "the Python mcp client", demo).await
 }
 
 /// The `token.issued` events of the demo resource for `client_id` (in no particular order:
@@ -709,10 +562,10 @@ async fn ts_sdk_with_a_preregistered_client() {
 #[tokio::test]
 async fn ts_sdk_with_a_client_id_metadata_document_registers_nothing() {
     // The client's Client ID Metadata Document, served over https on loopback by the CIMD
-    // tests' server (tests/it/cimd.rs) with a certificate of their test CA that names
+    // tests' server (tests/it/support/cimd_server.rs) with a certificate of their test CA that names
     // 127.0.0.1; its `redirect_uris` is the redirect URL of client.mjs on this port.
     let pki = make_pki();
-    let callback_port = free_port();
+    let callback_port = CALLBACK_PORT;
     let redirect_uri = format!("http://127.0.0.1:{callback_port}/callback");
     let documents = DocServer::start_for(pki.certs.clone(), &redirect_uri).await;
     let client_id = documents.url("127.0.0.1", "/client.json");

@@ -3,11 +3,12 @@
 //! tenant pin, and a key rotation picked up without restarting portcullis.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use portcullis::clock::{Clock, FixedClock, SystemClock};
 
-use crate::browser::{Browser, Page, REDIRECT_URI, pkce, query};
-use crate::oidc_idp::OidcIdp;
+use crate::support::browser::{Browser, Page, REDIRECT_URI, pkce, query};
+use crate::support::oidc_idp::OidcIdp;
 use crate::support::{Spawned, TestApp, decode_jwt};
 
 const CLIENT_ID: &str = "portcullis-rp";
@@ -24,7 +25,7 @@ async fn setup(extra_settings: &str) -> Setup {
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
     let s = TestApp::builder().clock(clock).spawn().await;
     let callback = format!("{}/sso/v1/oidc/conn_idp/callback", s.base);
-    let idp = OidcIdp::start(0, CLIENT_ID, CLIENT_SECRET, &callback).await;
+    let idp = OidcIdp::start(CLIENT_ID, CLIENT_SECRET, &callback).await;
     let seed = format!(
         r#"
 [[organizations]]
@@ -420,5 +421,59 @@ async fn an_unreachable_idp_is_server_error_for_a_trusted_client_and_a_page_othe
             .contains("discovery"),
         "{:?}",
         failed[0].detail
+    );
+}
+
+/// The peer itself: it serves its discovery document and one key, a restart keeps the issuer
+/// and changes the key, and it is gone once dropped.
+#[tokio::test]
+async fn oidc_provider_starts_and_a_restart_rotates_its_key() {
+    let redirect = "http://127.0.0.1:9/sso/v1/oidc/conn_test/callback";
+    let mut idp = OidcIdp::start("rp_selftest", "rp-selftest-secret", redirect).await;
+    assert_eq!(idp.issuer, format!("http://127.0.0.1:{}", idp.port));
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+
+    let discovery = get(format!("{}/.well-known/openid-configuration", idp.issuer)).await;
+    assert_eq!(discovery["issuer"], idp.issuer.as_str());
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+    let jwks_uri = discovery["jwks_uri"].as_str().unwrap().to_string();
+    let kids = |jwks: serde_json::Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kids(get(jwks_uri.clone()).await), vec![idp.kid.clone()]);
+
+    let (old_kid, port) = (idp.kid.clone(), idp.port);
+    idp.restart().await;
+    assert_eq!(idp.port, port);
+    assert_ne!(idp.kid, old_kid);
+    assert_eq!(kids(get(jwks_uri).await), vec![idp.kid.clone()]);
+
+    drop(idp);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "the provider still listens after drop"
     );
 }

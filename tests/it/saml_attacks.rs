@@ -3,12 +3,12 @@
 //! user; each test also shows the good fixture of the same shape is accepted, so a refusal
 //! is the check's doing and not a broken fixture's.
 
-use crate::browser::{Page, REDIRECT_URI, query};
-use crate::saml::{
+use crate::support::Spawned;
+use crate::support::browser::{Page, REDIRECT_URI, query};
+use crate::support::saml::{
     acs, assert_refused_by, begin, begin_with, browser, confirm, entity, post_acs_cross_site, spawn,
 };
-use crate::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign, xmlsec_verifies};
-use crate::support::Spawned;
+use crate::support::saml_fixtures::{Alg, Key, Response, b64, idp_metadata, sign, xmlsec_verifies};
 
 const FX_IDP: &str = "urn:test:fixture-idp";
 const OTHER_IDP: &str = "urn:test:other-idp";
@@ -204,7 +204,7 @@ async fn an_address_outside_the_organizations_domains_is_not_vouched_for_as_veri
     // The organization's domains change: an address in a domain it keeps stays verified, one
     // in a domain it gives up is unverified at once (not at its owner's next sign-in), and a
     // domain it gains verifies nobody before they sign in again.
-    let api = crate::admin_support::bearer(&fx.s).await;
+    let api = crate::support::admin::bearer(&fx.s).await;
     let store = &fx.s.app.state.store;
     let set_domains = async |domains: &[&str]| {
         let body = serde_json::json!({ "display_name": "Fixture Org", "domains": domains });

@@ -1,11 +1,10 @@
 //! Consent, session and page refusals: CSRF, another browser, session rotation, prompt,
 //! the simulator switch, security headers, escaping, expired and disabled things.
 
-use portcullis::clock::Clock;
 use reqwest::StatusCode;
 
-use crate::browser::{Browser, Page, REDIRECT_URI, hidden, pkce, query};
-use crate::negative_support::*;
+use crate::support::authorize::*;
+use crate::support::browser::{Browser, Page, REDIRECT_URI, hidden, pkce, query};
 use crate::support::{Spawned, TestApp, decode_jwt};
 
 #[tokio::test]
@@ -603,18 +602,6 @@ async fn an_unknown_or_expired_pending_request_gives_a_page() {
     assert_eq!(session_cookie(&post), None);
 }
 
-async fn apply_seed(s: &Spawned, text: &str) {
-    portcullis::seed::apply(
-        &s.app.state.store,
-        &s.app.state.config.secret,
-        &|_| None,
-        text,
-        s.app.clock.now(),
-    )
-    .await
-    .expect("seed applies");
-}
-
 const CONNECTION_DISABLED: &str = r#"
 [[organizations]]
 id = "org_acme"
@@ -671,7 +658,7 @@ async fn a_disabled_connection_gives_a_page_not_a_500() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);
     let (request, csrf) = on_simulator_form(&b).await;
-    apply_seed(&s, CONNECTION_DISABLED).await;
+    s.apply_seed(CONNECTION_DISABLED).await;
 
     // Mid-flow: the login form posted after the connection was turned off.
     let post = post_simulator(&b, &request, &csrf).await;
@@ -697,7 +684,7 @@ async fn a_disabled_organization_gives_a_page_not_a_500() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);
     let (request, csrf) = on_simulator_form(&b).await;
-    apply_seed(&s, ORGANIZATION_DISABLED).await;
+    s.apply_seed(ORGANIZATION_DISABLED).await;
 
     let post = post_simulator(&b, &request, &csrf).await;
     assert_error_page(&post, 400, "organization_disabled");
@@ -721,7 +708,7 @@ async fn a_session_whose_organization_was_disabled_gets_access_denied() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);
     sign_in_to_consent(&b, "/oauth/authorize", "m2m_public", "bob@example.com", "").await;
-    apply_seed(&s, ORGANIZATION_DISABLED).await;
+    s.apply_seed(ORGANIZATION_DISABLED).await;
     // Signed in already, so the refusal goes back to the (static) client.
     let (_, challenge) = pkce();
     let page = b

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
@@ -100,17 +101,8 @@ where
             let origin = req.headers().get(header::ORIGIN).cloned();
             let req = match admit(&verifier, policy.as_ref(), req).await {
                 Ok(req) => req,
-                Err(Refusal::Preflight) => {
-                    let mut resp = StatusCode::NO_CONTENT.into_response();
-                    if let Some(o) = &origin {
-                        origin::add_preflight(resp.headers_mut(), o);
-                    }
-                    return Ok(resp);
-                }
-                Err(Refusal::Error(e)) => {
-                    let mut resp = e.into_response_with(&verifier.challenge_context());
-                    add_cors_if_allowed(&verifier, resp.headers_mut(), origin.as_ref());
-                    return Ok(resp);
+                Err((refusal, body)) => {
+                    return Ok(refuse(&verifier, refusal, body, origin.as_ref()).await);
                 }
             };
             let mut resp = inner.call(req).await?.map(Body::new);
@@ -129,6 +121,57 @@ impl From<BearerError> for Refusal {
     fn from(e: BearerError) -> Self {
         Self::Error(e)
     }
+}
+
+/// What became of the body of a refused request.
+enum Rest {
+    /// Not read yet: the refusal came from the headers alone.
+    Unread(Body),
+    /// Read to its end.
+    Read,
+    /// Read in part (larger than the limit, or broken off).
+    Abandoned,
+}
+
+/// The response to a refused request, after the rest of its body is read. hyper closes a
+/// connection after answering a request whose body was not read to its end, but it decides so
+/// only after the answer went out without `Connection: close`; a client that then sends its
+/// next request on that connection (clients send the body after the headers, and a refusal
+/// needs only the headers) meets "Server disconnected without sending a response". So the body
+/// is read first (within the body limit), and the answer to one that could not be read whole
+/// says `Connection: close`.
+async fn refuse(
+    verifier: &Verifier,
+    refusal: Refusal,
+    rest: Rest,
+    origin: Option<&HeaderValue>,
+) -> Response {
+    let is_read = match rest {
+        Rest::Unread(body) => axum::body::to_bytes(body, verifier.config.max_body_bytes)
+            .await
+            .is_ok(),
+        Rest::Read => true,
+        Rest::Abandoned => false,
+    };
+    let mut resp = match refusal {
+        Refusal::Preflight => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            if let Some(o) = origin {
+                origin::add_preflight(resp.headers_mut(), o);
+            }
+            resp
+        }
+        Refusal::Error(e) => {
+            let mut resp = e.into_response_with(&verifier.challenge_context());
+            add_cors_if_allowed(verifier, resp.headers_mut(), origin);
+            resp
+        }
+    };
+    if !is_read {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 fn origin_ok(verifier: &Verifier, origin: &HeaderValue) -> bool {
@@ -177,42 +220,51 @@ async fn admit<P: ToolPolicy>(
     verifier: &Verifier,
     policy: &P,
     req: Request<Body>,
-) -> Result<Request<Body>, Refusal> {
-    if let Some(o) = req.headers().get(header::ORIGIN) {
-        if !origin_ok(verifier, o) {
-            tracing::warn!(target: "audit", origin = ?o, "refused a request from a foreign origin");
-            return Err(BearerError::ForbiddenOrigin.into());
-        }
-        if req.method() == Method::OPTIONS
-            && req
-                .headers()
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            return Err(Refusal::Preflight);
-        }
-    }
-    let principal = match bearer_token(req.headers()) {
-        Ok(token) => verifier.verify(token).await.map_err(|e| {
-            tracing::info!(target: "audit", reason = %e, "refused an invalid token");
-            BearerError::InvalidToken(e)
-        })?,
-        Err(e) => {
-            tracing::info!(target: "audit", reason = "no bearer token", "refused a request without a token");
-            return Err(e.into());
-        }
-    };
+) -> Result<Request<Body>, (Refusal, Rest)> {
     let (mut parts, body) = req.into_parts();
+    let principal = match authenticate(verifier, &parts).await {
+        Ok(principal) => principal,
+        Err(refusal) => return Err((refusal, Rest::Unread(body))),
+    };
     let body = if parts.method == Method::POST {
         let bytes = axum::body::to_bytes(body, verifier.config.max_body_bytes)
             .await
-            .map_err(|_| BearerError::PayloadTooLarge)?;
-        check_tool_calls(policy, &principal, &tool_calls(&bytes))?;
+            .map_err(|_| (BearerError::PayloadTooLarge.into(), Rest::Abandoned))?;
+        check_tool_calls(policy, &principal, &tool_calls(&bytes))
+            .map_err(|e| (e.into(), Rest::Read))?;
         Body::from(bytes)
     } else {
         body
     };
     parts.extensions.insert(principal);
     Ok(Request::from_parts(parts, body))
+}
+
+/// The origin check, a CORS preflight, and the bearer token: what the headers alone decide.
+async fn authenticate(verifier: &Verifier, parts: &Parts) -> Result<Principal, Refusal> {
+    if let Some(o) = parts.headers.get(header::ORIGIN) {
+        if !origin_ok(verifier, o) {
+            tracing::warn!(target: "audit", origin = ?o, "refused a request from a foreign origin");
+            return Err(BearerError::ForbiddenOrigin.into());
+        }
+        if parts.method == Method::OPTIONS
+            && parts
+                .headers
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return Err(Refusal::Preflight);
+        }
+    }
+    match bearer_token(&parts.headers) {
+        Ok(token) => verifier.verify(token).await.map_err(|e| {
+            tracing::info!(target: "audit", reason = %e, "refused an invalid token");
+            BearerError::InvalidToken(e).into()
+        }),
+        Err(e) => {
+            tracing::info!(target: "audit", reason = "no bearer token", "refused a request without a token");
+            Err(e.into())
+        }
+    }
 }
 
 /// Decides every call of a body; refuses the whole request if any call is refused, naming

@@ -2,7 +2,7 @@
 // package.json / package-lock.json) against a portcullis-protected MCP server, with the person
 // at the browser played by this script: `redirectToAuthorization(url)` drives portcullis's
 // pages over plain HTTP with a cookie jar (home-realm email form, IdP simulator, consent),
-// like tests/it/browser.rs, by their stable field names. Nothing in the SDK's URLs is changed.
+// like tests/it/support/browser.rs, by their stable field names. Nothing in the SDK's URLs is changed.
 //
 //   node client.mjs --server http://127.0.0.1:PORT/mcp --email alice@example.com \
 //        [--groups jira-admins] [--name Alice] [--refresh] [--client-id ID] \

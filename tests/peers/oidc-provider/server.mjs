@@ -10,7 +10,9 @@
 //   NODE_ENV=production is Koa's and oidc-provider's production mode (no stack traces in
 //   error pages).
 //
-//   --port P            TCP port on 127.0.0.1; 0 (the default) picks a free one.
+//   --port P            TCP port on 127.0.0.1; 0 (the default) picks a free one. The tests
+//                       preload ../listen-stdin.cjs and pass a socket they bound as stdin: the
+//                       server then listens on that socket (port P is the socket's).
 //   --client-id ID      the one static client (confidential, client_secret_basic,
 //   --client-secret S     grant_types [authorization_code], response_types [code]).
 //   --redirect-uri URL  its redirect URI (our callback); repeatable, at least one.

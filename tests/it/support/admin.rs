@@ -5,8 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::browser::{Browser, Flow, Page, REDIRECT_URI, authorize_and_consent, hidden};
-use crate::support::{ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, Spawned, basic};
+use crate::support::browser::{Browser, Page, hidden};
+use crate::support::{ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, Spawned, basic, decode_jwt};
 
 pub const XSS: &str = "<script>alert(1)</script>";
 pub const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -62,62 +62,6 @@ impl Admin {
     }
 }
 
-/// A user's first tokens through the simulator flow (a new DCR client).
-pub async fn user_tokens(b: &Browser, email: &str, groups: &str) -> (String, Value) {
-    user_tokens_for(b, email, groups, "tickets.read tickets.manage").await
-}
-
-/// [`user_tokens`] asking for `scope`.
-pub async fn user_tokens_for(
-    b: &Browser,
-    email: &str,
-    groups: &str,
-    scope: &str,
-) -> (String, Value) {
-    let client_id = b.register("res_tickets").await;
-    let flow = authorize_and_consent(
-        b,
-        "/resources/res_tickets/oauth/authorize",
-        &client_id,
-        None,
-        scope,
-        email,
-        groups,
-    )
-    .await;
-    let (status, body) = redeem(b, &client_id, &flow).await;
-    assert_eq!(status, 200, "{body}");
-    (client_id, body)
-}
-
-/// Redeems `flow`'s code at res_tickets' token endpoint; returns the status and body.
-pub async fn redeem(b: &Browser, client_id: &str, flow: &Flow) -> (StatusCode, Value) {
-    b.token(
-        "/resources/res_tickets/oauth/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &flow.code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", &flow.verifier),
-            ("client_id", client_id),
-        ],
-    )
-    .await
-}
-
-/// Refreshes; returns the status and body.
-pub async fn refresh(b: &Browser, client_id: &str, tokens: &Value) -> (StatusCode, Value) {
-    b.token(
-        "/resources/res_tickets/oauth/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", client_id),
-        ],
-    )
-    .await
-}
-
 /// An access token with `portcullis:admin` for the seeded admin client.
 pub async fn admin_token(s: &Spawned) -> String {
     let res = reqwest::Client::new()
@@ -134,19 +78,13 @@ pub async fn admin_token(s: &Spawned) -> String {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["scope"], "portcullis:admin");
     let token = body["access_token"].as_str().unwrap().to_string();
-    let (_, claims) = crate::support::decode_jwt(&token);
+    let (_, claims) = decode_jwt(&token);
     assert_eq!(
         claims["aud"][1],
         format!("{}/api/v1/admin", s.base),
         "admin tokens are for the admin API only"
     );
     token
-}
-
-/// The `sub` (user id) of an access token.
-pub fn user_of(tokens: &Value) -> String {
-    let (_, claims) = crate::support::decode_jwt(tokens["access_token"].as_str().unwrap());
-    claims["sub"].as_str().unwrap().to_string()
 }
 
 /// Asserts the protective headers of an admin page.

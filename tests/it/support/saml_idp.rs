@@ -1,7 +1,8 @@
 //! The real upstream SAML IdP of the SAML tests: npm `saml-idp` 1.2.1 (pinned in
 //! tests/peers/saml-idp with an `overrides` entry pinning `samlp` to 7.1.1, installed there by
-//! tests/run.sh), run with `node` from PATH on a free loopback port, with a certificate and
-//! key made at test time by `openssl`. Its metadata is at `{base}/metadata`.
+//! tests/run.sh), run with `node` from PATH on a socket the harness bound on loopback
+//! ([`PeerSocket`]), with a certificate and key made at test time by `openssl`. Its metadata is
+//! at `{base}/metadata`.
 //!
 //! Nobody types anything: [`SamlIdp::sign_in`] posts a user's attributes to `/signin` (with
 //! the AuthnRequest the IdP parsed, for SP-initiated logins) and returns the auto-submit
@@ -9,13 +10,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
-use tokio::process::Child;
-
-use crate::oidc_idp::free_port;
-use crate::peer_start;
+use crate::support::peers::{Peer, PeerSocket};
 
 pub const IDP_ENTITY_ID: &str = "urn:test:saml-idp";
 
@@ -47,10 +43,10 @@ pub struct Posted {
 
 pub struct SamlIdp {
     pub base: String,
-    child: Option<Child>,
+    peer: Option<Peer>,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
-    port: u16,
+    socket: PeerSocket,
     /// Which certificate it signs with (`idp{generation}.crt` in `dir`).
     generation: u32,
     acs_url: String,
@@ -118,8 +114,8 @@ pub fn field(html: &str, name: &str) -> Option<String> {
 }
 
 impl SamlIdp {
-    /// Starts saml-idp for an SP (its ACS URL and entity id). Panics if it is not serving
-    /// metadata (see `peer_start` for a start that stalls).
+    /// Starts saml-idp for an SP (its ACS URL and entity id). Panics (with its output) if it
+    /// exits before serving.
     pub async fn start(acs_url: &str, audience: &str) -> SamlIdp {
         let peer = peer_dir();
         assert!(
@@ -129,17 +125,17 @@ impl SamlIdp {
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("users.js"), USERS_JS).unwrap();
-        let port = free_port();
+        let socket = PeerSocket::bind();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         let mut idp = SamlIdp {
-            base: format!("http://127.0.0.1:{port}"),
-            child: None,
+            base: format!("http://127.0.0.1:{}", socket.port),
+            peer: None,
             dir,
             http,
-            port,
+            socket,
             generation: 0,
             acs_url: acs_url.into(),
             audience: audience.into(),
@@ -148,11 +144,11 @@ impl SamlIdp {
         idp
     }
 
-    /// A key rotation: stopped, then started again on the same port (same entity id and
+    /// A key rotation: stopped, then started again on the same socket (same entity id and
     /// metadata URL) with a new certificate and key.
     pub async fn restart_with_new_key(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.expect("kill saml-idp");
+        if let Some(mut peer) = self.peer.take() {
+            peer.stop().await;
         }
         self.generation += 1;
         self.run().await;
@@ -160,54 +156,26 @@ impl SamlIdp {
 
     async fn run(&mut self) {
         let (crt, key) = make_cert(self.dir.path(), &format!("idp{}", self.generation));
-        let mut stalls = 0;
-        for _ in 0..50 {
-            let reports = tempfile::tempdir().unwrap();
-            let mut child = peer_start::node(reports.path())
-                .arg(peer_dir().join("node_modules/saml-idp/bin/run.js"))
-                .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-                .arg("--cert")
-                .arg(&crt)
-                .arg("--key")
-                .arg(&key)
-                .args(["--issuer", IDP_ENTITY_ID])
-                .args(["--acsUrl", &self.acs_url, "--audience", &self.audience])
-                .arg("--configFile")
-                .arg(self.dir.path().join("users.js"))
-                .current_dir(peer_dir())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("run node (Node.js on PATH?)");
-            let ready = async || {
-                let probe = self.http.get(self.metadata_url());
-                let res = probe.timeout(Duration::from_secs(5)).send().await;
-                res.is_ok_and(|r| r.status().is_success()).then_some(())
-            };
-            match peer_start::wait_ready(&mut child, reports.path(), ready).await {
-                peer_start::Start::Ready(()) => {
-                    self.child = Some(child);
-                    return;
-                }
-                // After a restart the port may not be free yet: try again.
-                peer_start::Start::Exited(_) => {}
-                peer_start::Start::Stalled(what) => {
-                    stalls += 1;
-                    let what = format!("saml-idp on port {}\n{what}", self.port);
-                    peer_start::record_stall("saml-idp", stalls, &what);
-                    if stalls == peer_start::ATTEMPTS {
-                        break;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "saml-idp did not serve {} (it kept exiting, or every start stalled)",
-            self.metadata_url()
-        );
+        let mut cmd = self.socket.node(Path::new("node"));
+        cmd.arg(peer_dir().join("node_modules/saml-idp/bin/run.js"))
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.socket.port.to_string(),
+            ])
+            .arg("--cert")
+            .arg(&crt)
+            .arg("--key")
+            .arg(&key)
+            .args(["--issuer", IDP_ENTITY_ID])
+            .args(["--acsUrl", &self.acs_url, "--audience", &self.audience])
+            .arg("--configFile")
+            .arg(self.dir.path().join("users.js"))
+            .current_dir(peer_dir());
+        // Printed in its server's `listen` callback, its routes all set up.
+        let (peer, _) = Peer::start("saml-idp", cmd, |l| l == "IdP server ready at").await;
+        self.peer = Some(peer);
     }
 
     pub fn metadata_url(&self) -> String {
@@ -253,14 +221,6 @@ impl SamlIdp {
             action,
             saml_response: field(&html, "SAMLResponse").expect("SAMLResponse"),
             relay_state: field(&html, "RelayState").unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for SamlIdp {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.start_kill();
         }
     }
 }

@@ -2,13 +2,13 @@
 //! assertions, signing in up to the consent page.
 #![allow(dead_code)]
 
-use crate::browser::{Browser, Page, REDIRECT_URI, hidden, pkce, query};
 use crate::support::Spawned;
+use crate::support::browser::{Browser, Page, REDIRECT_URI, hidden, pkce, query};
 
-pub(crate) const STATE: &str = "st-neg";
+pub const STATE: &str = "st-neg";
 
 /// An authorization request URL: `path?params`.
-pub(crate) fn authorize_url(path: &str, params: &[(&str, &str)]) -> String {
+pub fn authorize_url(path: &str, params: &[(&str, &str)]) -> String {
     let q = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -16,7 +16,7 @@ pub(crate) fn authorize_url(path: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// The standard parameters of a valid request, with `state` and a login hint.
-pub(crate) fn valid_params<'a>(
+pub fn valid_params<'a>(
     client_id: &'a str,
     challenge: &'a str,
     email: &'a str,
@@ -33,12 +33,12 @@ pub(crate) fn valid_params<'a>(
 }
 
 /// `params` with `name` removed.
-pub(crate) fn without<'a>(params: &[(&'a str, &'a str)], name: &str) -> Vec<(&'a str, &'a str)> {
+pub fn without<'a>(params: &[(&'a str, &'a str)], name: &str) -> Vec<(&'a str, &'a str)> {
     params.iter().filter(|(k, _)| *k != name).copied().collect()
 }
 
 /// `params` with `name` set to `value` (replaced or added).
-pub(crate) fn with<'a>(
+pub fn with<'a>(
     params: &[(&'a str, &'a str)],
     name: &'a str,
     value: &'a str,
@@ -49,21 +49,21 @@ pub(crate) fn with<'a>(
 }
 
 /// The stable error code of an error page (`<code id="error-code">…</code>`).
-pub(crate) fn error_code(body: &str) -> Option<&str> {
+pub fn error_code(body: &str) -> Option<&str> {
     let marker = "<code id=\"error-code\">";
     let start = body.find(marker)? + marker.len();
     body[start..].split('<').next()
 }
 
 /// An error page: this status and code, and no redirect.
-pub(crate) fn assert_error_page(page: &Page, status: u16, code: &str) {
+pub fn assert_error_page(page: &Page, status: u16, code: &str) {
     assert_eq!(page.status.as_u16(), status, "{}", page.body);
     assert_eq!(page.location, None, "a page, never a redirect");
     assert_eq!(error_code(&page.body), Some(code), "{}", page.body);
 }
 
 /// An error redirect to the client: `error`, `state` and `iss`, and no code.
-pub(crate) fn assert_error_redirect(page: &Page, error: &str, issuer: &str) {
+pub fn assert_error_redirect(page: &Page, error: &str, issuer: &str) {
     assert!(
         page.status.is_redirection(),
         "{} {}",
@@ -89,7 +89,7 @@ pub(crate) fn assert_error_redirect(page: &Page, error: &str, issuer: &str) {
 }
 
 /// The value of the session cookie a response sets, if any.
-pub(crate) fn session_cookie(page: &Page) -> Option<String> {
+pub fn session_cookie(page: &Page) -> Option<String> {
     page.headers
         .get_all("set-cookie")
         .iter()
@@ -101,14 +101,14 @@ pub(crate) fn session_cookie(page: &Page) -> Option<String> {
 
 /// A browser that has signed in for `client_id` and stands on the consent page
 /// (`request`, `csrf`, the consent path).
-pub(crate) struct AtConsent {
-    pub(crate) request: String,
-    pub(crate) csrf: String,
-    pub(crate) path: String,
-    pub(crate) login: Page,
+pub struct AtConsent {
+    pub request: String,
+    pub csrf: String,
+    pub path: String,
+    pub login: Page,
 }
 
-pub(crate) async fn sign_in_to_consent(
+pub async fn sign_in_to_consent(
     b: &Browser,
     authorize_path: &str,
     client_id: &str,
@@ -144,7 +144,7 @@ pub(crate) async fn sign_in_to_consent(
 }
 
 /// The number of codes issued so far (from the audit trail).
-pub(crate) async fn codes_issued(s: &Spawned) -> usize {
+pub async fn codes_issued(s: &Spawned) -> usize {
     s.app.state.audit.flush().await;
     s.app
         .state
@@ -159,6 +159,6 @@ pub(crate) async fn codes_issued(s: &Spawned) -> usize {
         .len()
 }
 
-pub(crate) fn resource_issuer(s: &Spawned) -> String {
+pub fn resource_issuer(s: &Spawned) -> String {
     format!("{}/resources/res_tickets", s.base)
 }

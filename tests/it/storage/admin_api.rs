@@ -6,8 +6,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::admin_support::{Admin, Api, admin_token, bearer, refresh, user_of, user_tokens};
-use crate::browser::Browser;
+use crate::support::admin::{Admin, Api, admin_token, bearer};
+use crate::support::browser::Browser;
+use crate::support::tokens::{refresh, user_of, user_tokens};
 use crate::support::{ADMIN_PASSWORD, SERVICE_SECRET, TestApp, basic, tamper_payload};
 
 #[tokio::test]

@@ -7,16 +7,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::admin_support::{Api, bearer, redeem, user_of, user_tokens_for};
-use crate::browser::{Browser, authorize_and_consent};
+use crate::support::admin::{Api, bearer};
+use crate::support::browser::{Browser, authorize_and_consent};
+use crate::support::tokens::is_active;
+use crate::support::tokens::{redeem, user_of, user_tokens_for};
 use crate::support::{Spawned, TestApp, decode_jwt};
-use crate::tokens::introspect;
-
-async fn is_active(s: &Spawned, tokens: &Value) -> bool {
-    introspect(s, &tokens["access_token"]).await["active"]
-        .as_bool()
-        .unwrap()
-}
 
 /// userinfo's status; a 401 must carry an `invalid_token` challenge.
 async fn userinfo(s: &Spawned, tokens: &Value) -> StatusCode {
@@ -55,15 +50,21 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
     let alice = sign_in(&s, "alice@example.com").await;
     let bob = sign_in(&s, "bob@example.com").await;
     for t in [&alice, &bob] {
-        assert!(is_active(&s, t).await);
+        assert!(is_active(&s, &t["access_token"]).await);
         assert_eq!(userinfo(&s, t).await, 200);
     }
 
     // Revoke: alice's token is over, bob's is not.
     act(&api, &user_of(&alice), "revoke").await;
-    assert!(!is_active(&s, &alice).await, "revoked user's token");
+    assert!(
+        !is_active(&s, &alice["access_token"]).await,
+        "revoked user's token"
+    );
     assert_eq!(userinfo(&s, &alice).await, 401);
-    assert!(is_active(&s, &bob).await, "another user's token");
+    assert!(
+        is_active(&s, &bob["access_token"]).await,
+        "another user's token"
+    );
     assert_eq!(userinfo(&s, &bob).await, 200);
 
     // A token alice gets after the revocation is live…
@@ -71,21 +72,27 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
     let again = sign_in(&s, "alice@example.com").await;
     assert_eq!(user_of(&again), user_of(&alice));
     assert!(
-        is_active(&s, &again).await,
+        is_active(&s, &again["access_token"]).await,
         "a token issued after the revocation"
     );
     // …until she is disabled; enabling her again does not revive it.
     s.app.clock.advance(1);
     act(&api, &user_of(&alice), "disable").await;
-    assert!(!is_active(&s, &again).await, "disabled user's token");
+    assert!(
+        !is_active(&s, &again["access_token"]).await,
+        "disabled user's token"
+    );
     assert_eq!(userinfo(&s, &again).await, 401);
     act(&api, &user_of(&alice), "enable").await;
-    assert!(!is_active(&s, &again).await, "enabling revives nothing");
-    assert!(is_active(&s, &bob).await);
+    assert!(
+        !is_active(&s, &again["access_token"]).await,
+        "enabling revives nothing"
+    );
+    assert!(is_active(&s, &bob["access_token"]).await);
     s.app.clock.advance(1);
     let enabled = sign_in(&s, "alice@example.com").await;
     assert!(
-        is_active(&s, &enabled).await,
+        is_active(&s, &enabled["access_token"]).await,
         "a token issued after enabling"
     );
     assert_eq!(userinfo(&s, &enabled).await, 200);
@@ -100,7 +107,10 @@ async fn revoking_disabling_or_deleting_a_user_ends_their_access_tokens_and_only
         )
         .await;
     assert_eq!(status, 204, "{body}");
-    assert!(!is_active(&s, &bob).await, "deleted user's token");
+    assert!(
+        !is_active(&s, &bob["access_token"]).await,
+        "deleted user's token"
+    );
     assert_eq!(userinfo(&s, &bob).await, 401);
 }
 
@@ -110,7 +120,7 @@ async fn unredeemed_code(
     s: &Spawned,
     client_id: Option<&str>,
     email: &str,
-) -> (Browser, String, crate::browser::Flow) {
+) -> (Browser, String, crate::support::browser::Flow) {
     let b = Browser::new(s);
     let client_id = match client_id {
         Some(id) => id.to_string(),
@@ -181,7 +191,7 @@ async fn an_id_token_is_not_an_access_token_at_userinfo_or_introspection() {
     let as_access = json!({ "access_token": id_token });
     assert_eq!(userinfo(&s, &as_access).await, 401, "ID token at userinfo");
     assert!(
-        !is_active(&s, &as_access).await,
+        !is_active(&s, &as_access["access_token"]).await,
         "ID token at introspection"
     );
     assert_eq!(userinfo(&s, &tokens).await, 200, "the access token itself");
@@ -191,5 +201,8 @@ async fn an_id_token_is_not_an_access_token_at_userinfo_or_introspection() {
     let (other, _) = s.app.state.keys.sign("JWT", &claims).unwrap();
     let retyped = json!({ "access_token": other });
     assert_eq!(userinfo(&s, &retyped).await, 401, "typ JWT at userinfo");
-    assert!(!is_active(&s, &retyped).await, "typ JWT at introspection");
+    assert!(
+        !is_active(&s, &retyped["access_token"]).await,
+        "typ JWT at introspection"
+    );
 }

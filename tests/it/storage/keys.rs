@@ -12,6 +12,7 @@ use portcullis::crypto::SecretBox;
 use portcullis::keys::{self, KeyRing};
 use serde_json::Value;
 
+use crate::support::jwt::kid;
 use crate::support::{T0, TestApp, decode_jwt};
 
 /// Verifies `jwt` against a JWKS document (josekit); returns the claims.
@@ -38,10 +39,6 @@ async fn token(app: &TestApp) -> String {
     let res = app.service_token(&[("resource", "res_tickets")]).await;
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     res.json()["access_token"].as_str().unwrap().to_string()
-}
-
-fn kid(jwt: &str) -> String {
-    decode_jwt(jwt).0["kid"].as_str().unwrap().to_string()
 }
 
 fn kids(jwks: &Value) -> Vec<String> {

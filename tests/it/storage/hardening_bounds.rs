@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::browser::REDIRECT_URI;
+use crate::support::browser::REDIRECT_URI;
 use crate::support::{Spawned, TestApp};
 
 /// A public client's registration at `base`'s environment endpoint (the answer as sent).
@@ -242,9 +242,9 @@ async fn slow_clients_are_cut_off_health_checks_keep_headroom_and_shutdown_is_bo
 #[tokio::test]
 async fn one_address_holds_only_so_many_unfinished_authorizations() {
     let s = TestApp::builder().spawn().await;
-    let b = crate::browser::Browser::new(&s);
+    let b = crate::support::browser::Browser::new(&s);
     let client_id = b.register("res_tickets").await;
-    let (_, challenge) = crate::browser::pkce();
+    let (_, challenge) = crate::support::browser::pkce();
     let url = format!(
         "/resources/res_tickets/oauth/authorize?response_type=code&client_id={client_id}\
          &redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb&code_challenge={challenge}\
@@ -285,7 +285,7 @@ async fn client_lists_are_paged() {
     for _ in 0..120 {
         assert_eq!(register(&http, &s.base).await.status(), 201);
     }
-    let api = crate::admin_support::bearer(&s).await;
+    let api = crate::support::admin::bearer(&s).await;
     let first = api.get("/clients").await;
     let page: Vec<Value> = first["clients"].as_array().unwrap().clone();
     assert_eq!(page.len() as i64, portcullis::admin::clients::PAGE_SIZE);
@@ -304,7 +304,7 @@ async fn client_lists_are_paged() {
     assert_eq!(ids.len(), total, "no client listed twice");
     assert!(total >= 120, "{total}");
 
-    let admin = crate::admin_support::Admin::login(&s).await;
+    let admin = crate::support::admin::Admin::login(&s).await;
     let html = admin.page("/admin/clients").await;
     assert!(html.body.contains("id=\"next-page\""), "{}", html.body);
 }

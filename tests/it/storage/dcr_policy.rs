@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::browser::{Browser, REDIRECT_URI, authorize_and_consent};
 use crate::support::TestApp;
+use crate::support::browser::{Browser, REDIRECT_URI, authorize_and_consent};
 
 fn registration() -> serde_json::Value {
     json!({ "redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none",

@@ -7,8 +7,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::admin_support::{Admin, bearer, refresh, user_of, user_tokens};
-use crate::browser::Browser;
+use crate::support::admin::{Admin, bearer};
+use crate::support::browser::Browser;
+use crate::support::tokens::{refresh, user_of, user_tokens};
 use crate::support::{Spawned, TestApp};
 
 /// An organization with one connection, and an MCP server, that nothing uses.

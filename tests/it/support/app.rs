@@ -13,6 +13,8 @@ use portcullis::clock::{Clock, FixedClock};
 use portcullis::config::{Config, SigningAlg};
 use portcullis::state::{AppState, Background, build_state_with_lookup};
 use portcullis::store::{SqlStore, Store};
+
+use crate::support::db::TestDb;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -107,52 +109,6 @@ password = "admin-password-123"
 pub const INTROSPECTOR_SECRET: &str = "introspector-secret-0123456789ab";
 pub const ADMIN_CLIENT_SECRET: &str = "admin-client-secret-0123456789";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
-
-/// A database for one test (or shared by the "replicas" of one test).
-#[derive(Clone)]
-pub struct TestDb {
-    pub url: String,
-    _dir: Option<Arc<tempfile::TempDir>>,
-}
-
-impl TestDb {
-    pub async fn fresh() -> TestDb {
-        if std::env::var("PORTCULLIS_TEST_BACKEND").as_deref() == Ok("postgres") {
-            let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
-                .expect("PORTCULLIS_TEST_BACKEND=postgres needs PORTCULLIS_TEST_POSTGRES_URL");
-            TestDb {
-                url: fresh_postgres(&base).await,
-                _dir: None,
-            }
-        } else {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("portcullis.db").display()
-            );
-            TestDb {
-                url,
-                _dir: Some(Arc::new(dir)),
-            }
-        }
-    }
-}
-
-/// Creates `portcullis_test_<random>` on the server of `base` and returns its URL.
-pub async fn fresh_postgres(base: &str) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .expect("connect to PostgreSQL");
-    let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let mut url = url::Url::parse(base).expect("PostgreSQL URL");
-    url.set_path(&name);
-    url.to_string()
-}
 
 /// A change to the configuration before the app is built.
 type Configure = Box<dyn FnOnce(&mut Config) + Send>;
@@ -532,123 +488,5 @@ impl TestApp {
             s.list_organizations().await.expect("orgs"),
             s.list_connections().await.expect("connections"),
         )
-    }
-}
-
-/// Header and claims of a compact JWT, without verification.
-pub fn decode_jwt(jwt: &str) -> (Value, Value) {
-    let mut parts = jwt.split('.');
-    let mut next = || {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(parts.next().expect("JWT part"))
-            .expect("base64url");
-        serde_json::from_slice::<Value>(&bytes).expect("JSON")
-    };
-    let header = next();
-    let claims = next();
-    (header, claims)
-}
-
-/// The Python interpreter with the pinned test peers (PyJWT), set up by tests/run.sh.
-pub fn peer_python() -> std::path::PathBuf {
-    if let Ok(p) = std::env::var("PORTCULLIS_TEST_PYTHON") {
-        return p.into();
-    }
-    let venv =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "test peers are not installed: run tests/run.sh (it creates tests/peers/.venv with PyJWT)"
-    );
-    venv
-}
-
-/// Verifies `jwt` with PyJWT (an independent implementation) against the JWKS at
-/// `jwks_url`; returns the verified claims, or the error PyJWT raised.
-pub async fn verify_with_pyjwt(
-    jwt: &str,
-    jwks_url: &str,
-    issuer: &str,
-    audience: &str,
-) -> Result<Value, String> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/verify_jwt.py");
-    let out = tokio::process::Command::new(peer_python())
-        .arg(script)
-        .arg(jwks_url)
-        .arg(issuer)
-        .arg(audience)
-        .env("JWT", jwt)
-        .output()
-        .await
-        .expect("run python");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("verifier prints JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
-    }
-}
-
-/// Changes one character in the middle of a JWT's payload (always a different payload).
-pub fn tamper_payload(jwt: &str) -> String {
-    let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
-    let mut payload: Vec<char> = parts[1].chars().collect();
-    let i = payload.len() / 2;
-    payload[i] = if payload[i] == 'A' { 'B' } else { 'A' };
-    parts[1] = payload.into_iter().collect();
-    parts.join(".")
-}
-
-/// The test apps' (dev) secret key, base64url: a real binary given it opens their keys.
-pub const TEST_SECRET_KEY_B64: &str = "cG9ydGN1bGxpcy1kZXYtb25seS1ub3QtYS1zZWNyZXQ";
-
-/// The real binary running `serve` on 127.0.0.1:0 (no `--dev`), killed when dropped.
-pub struct ServerProcess {
-    pub child: std::process::Child,
-    pub base: String,
-}
-
-impl ServerProcess {
-    /// Starts `portcullis serve` with `env` (over a clean environment) and waits for its
-    /// "listening on" line.
-    pub fn start(env: &[(&str, &str)]) -> ServerProcess {
-        ServerProcess::start_with(&["serve"], env)
-    }
-
-    /// Starts the binary with `args` (a `serve` command) and `env` over a clean environment;
-    /// `PORTCULLIS_LISTEN` is 127.0.0.1:0 unless `env` sets it.
-    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
-        use std::io::{BufRead, BufReader};
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
-            .env("PORTCULLIS_LISTEN", "127.0.0.1:0")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().expect("spawn portcullis");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("portcullis exited before listening")
-                .expect("utf-8");
-            if let Some(url) = line.strip_prefix("portcullis listening on ") {
-                break url.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, base }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

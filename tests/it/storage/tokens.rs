@@ -6,10 +6,11 @@ use portcullis::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, Flow, REDIRECT_URI, authorize_and_consent};
+use crate::support::browser::{Browser, Flow, REDIRECT_URI, authorize_and_consent};
+use crate::support::tokens::{introspect, refresh_with, user_of, user_tokens};
 use crate::support::{
-    ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, INTROSPECTOR_SECRET, SERVICE_SECRET, Spawned, TestApp,
-    WIKI_SECRET, basic, decode_jwt,
+    ADMIN_CLIENT_SECRET, ADMIN_PASSWORD, SERVICE_SECRET, Spawned, TestApp, WIKI_SECRET, basic,
+    decode_jwt,
 };
 
 const AUTHORIZE: &str = "/resources/res_tickets/oauth/authorize";
@@ -63,50 +64,9 @@ async fn redeem(b: &Browser, flow: &Flow) -> Value {
     body
 }
 
-/// A user's tokens from a fresh DCR client: (client_id, token response).
-async fn user_tokens(b: &Browser, email: &str, groups: &str) -> (String, Value) {
-    let f = flow(b, email, groups).await;
-    let body = redeem(b, &f).await;
-    (f.client_id, body)
-}
-
-async fn refresh(
-    b: &Browser,
-    client_id: &str,
-    refresh_token: &Value,
-    extra: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        (
-            "refresh_token",
-            refresh_token.as_str().expect("refresh token"),
-        ),
-        ("client_id", client_id),
-    ];
-    form.extend_from_slice(extra);
-    b.token(TOKEN, &form).await
-}
-
 fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code: &str) {
     assert_eq!(status.as_u16(), expected_status, "{body}");
     assert_eq!(body["error"], code, "{body}");
-}
-
-/// Introspects `token` as the seeded `m2m_introspector` at the environment endpoint.
-pub async fn introspect(s: &Spawned, token: &Value) -> Value {
-    let res = reqwest::Client::new()
-        .post(format!("{}/oauth/introspect", s.base))
-        .header(
-            "authorization",
-            basic("m2m_introspector", INTROSPECTOR_SECRET),
-        )
-        .form(&[("token", token.as_str().expect("token"))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
 }
 
 /// POSTs a revocation; returns the status.
@@ -125,7 +85,7 @@ async fn a_wrong_pkce_verifier_is_invalid_grant() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);
     let f = flow(&b, "bob@example.com", "").await;
-    let (other_verifier, _) = crate::browser::pkce();
+    let (other_verifier, _) = crate::support::browser::pkce();
     let (status, body) = redeem_with(&b, TOKEN, &f, &[("code_verifier", &other_verifier)]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
@@ -146,7 +106,7 @@ async fn a_replayed_code_is_invalid_grant_and_revokes_what_it_issued() {
         json!({ "active": false }),
         "the access token first issued is revoked"
     );
-    let (status, body) = refresh(&b, &f.client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &f.client_id, &first["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
 
@@ -226,7 +186,7 @@ async fn a_refresh_rotates_the_refresh_token() {
     let b = Browser::new(&s);
     let (client_id, first) = user_tokens(&b, "alice@example.com", "jira-admins").await;
     s.app.clock.advance(10);
-    let (status, second) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, second) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200, "{second}");
     assert!(second["refresh_token"].is_string(), "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
@@ -238,7 +198,7 @@ async fn a_refresh_rotates_the_refresh_token() {
     assert_eq!(a["sid"], b2["sid"]);
     assert_ne!(a["jti"], b2["jti"]);
     // The new one rotates again.
-    let (status, third) = refresh(&b, &client_id, &second["refresh_token"], &[]).await;
+    let (status, third) = refresh_with(&b, &client_id, &second["refresh_token"], &[]).await;
     assert_eq!(status, 200, "{third}");
     assert_ne!(third["refresh_token"], second["refresh_token"]);
 }
@@ -248,12 +208,12 @@ async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_family() {
     let s = TestApp::builder().spawn().await;
     let b = Browser::new(&s);
     let (client_id, first) = user_tokens(&b, "bob@example.com", "").await;
-    let (status, second) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, second) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200, "{second}");
 
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
-    let (status, body) = refresh(&b, &client_id, &second["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &second["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
 
@@ -263,7 +223,7 @@ async fn a_refresh_that_widens_the_scope_is_invalid_scope() {
     let b = Browser::new(&s);
     let (client_id, first) = user_tokens(&b, "bob@example.com", "").await;
     assert_eq!(first["scope"], "tickets.read");
-    let (status, body) = refresh(
+    let (status, body) = refresh_with(
         &b,
         &client_id,
         &first["refresh_token"],
@@ -279,7 +239,7 @@ async fn a_refused_refresh_request_leaves_the_refresh_token_usable() {
     let b = Browser::new(&s);
     let (client_id, first) = user_tokens(&b, "bob@example.com", "").await;
     // A malformed request by the legitimate client (RFC 6749 §5.2) is not a reuse.
-    let (status, body) = refresh(
+    let (status, body) = refresh_with(
         &b,
         &client_id,
         &first["refresh_token"],
@@ -287,7 +247,7 @@ async fn a_refused_refresh_request_leaves_the_refresh_token_usable() {
     )
     .await;
     assert_error(status, &body, 400, "invalid_scope");
-    let (status, body) = refresh(
+    let (status, body) = refresh_with(
         &b,
         &client_id,
         &first["refresh_token"],
@@ -295,7 +255,7 @@ async fn a_refused_refresh_request_leaves_the_refresh_token_usable() {
     )
     .await;
     assert_error(status, &body, 400, "invalid_target");
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200, "the token survives a refused request: {body}");
 }
 
@@ -305,7 +265,7 @@ async fn a_refresh_that_narrows_the_scope_works() {
     let b = Browser::new(&s);
     let (client_id, first) = user_tokens(&b, "alice@example.com", "jira-admins").await;
     assert_eq!(first["scope"], "tickets.read tickets.manage:org_acme");
-    let (status, body) = refresh(
+    let (status, body) = refresh_with(
         &b,
         &client_id,
         &first["refresh_token"],
@@ -330,17 +290,11 @@ async fn a_refresh_after_the_user_lost_the_group_loses_the_scope() {
     let elsewhere = Browser::new(&s);
     flow(&elsewhere, "alice@example.com", "").await;
 
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "tickets.read");
     let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
     assert_eq!(claims["scope"], "tickets.read");
-}
-
-/// The `usr_…` of a token response.
-fn user_of(tokens: &Value) -> String {
-    let (_, claims) = decode_jwt(tokens["access_token"].as_str().unwrap());
-    claims["sub"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -361,7 +315,7 @@ async fn a_refresh_after_the_consent_was_revoked_is_invalid_grant() {
             .unwrap()
     );
 
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
 
@@ -376,7 +330,7 @@ async fn a_refresh_for_a_disabled_user_is_invalid_grant() {
         .set_user_enabled(&user_of(&first), false, s.app.clock.now())
         .await
         .unwrap();
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
 
@@ -387,11 +341,11 @@ async fn a_refresh_family_has_an_absolute_lifetime() {
     let (client_id, first) = user_tokens(&b, "bob@example.com", "").await;
     // Rotation inside the lifetime works…
     s.app.clock.advance(86_000);
-    let (status, second) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, second) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200, "{second}");
     // …but the rotated token does not extend the family past refresh_token_ttl.
     s.app.clock.advance(401);
-    let (status, body) = refresh(&b, &client_id, &second["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &second["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
 
@@ -411,7 +365,7 @@ async fn a_client_revokes_its_own_refresh_token() {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_error(status, &body, 400, "invalid_grant");
 }
 
@@ -439,7 +393,7 @@ async fn revoking_another_clients_token_does_nothing() {
         );
     }
     assert_eq!(introspect(&s, &first["access_token"]).await["active"], true);
-    let (status, body) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, body) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200, "the token still works: {body}");
 }
 
@@ -685,9 +639,9 @@ async fn the_audit_api_lists_the_flow_events_by_kind() {
     let b = Browser::new(&s);
     let (client_id, first) = user_tokens(&b, "alice@example.com", "jira-admins").await;
     let user = user_of(&first);
-    let (status, _) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, _) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 200);
-    let (status, _) = refresh(&b, &client_id, &first["refresh_token"], &[]).await;
+    let (status, _) = refresh_with(&b, &client_id, &first["refresh_token"], &[]).await;
     assert_eq!(status, 400);
 
     let admin = || Some(basic("admin", ADMIN_PASSWORD));

@@ -2,10 +2,9 @@
 //! page, CSRF on every form, each page's happy path, field errors without partial saves,
 //! escaping of hostile names, and a rule changed in the pages changing the next token.
 
-use crate::admin_support::{
-    Admin, XSS, XSS_ESCAPED, assert_protected, refresh, user_of, user_tokens,
-};
-use crate::browser::Browser;
+use crate::support::admin::{Admin, XSS, XSS_ESCAPED, assert_protected};
+use crate::support::browser::Browser;
+use crate::support::tokens::{refresh, user_of, user_tokens};
 use crate::support::{ADMIN_PASSWORD, TestApp, decode_jwt};
 
 const PAGES: &[&str] = &[
@@ -89,7 +88,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_every_page_renders_protected
     assert_eq!(stored.username, "admin");
     assert_ne!(stored.token_hash, token);
 
-    let admin = crate::admin_support::Admin { b };
+    let admin = crate::support::admin::Admin { b };
     for path in PAGES {
         let page = admin.page(path).await;
         assert_protected(&page);
@@ -119,7 +118,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_every_page_renders_protected
 #[tokio::test]
 async fn a_session_ends_after_thirty_idle_minutes_and_a_busy_one_after_twelve_hours() {
     let s = TestApp::builder().spawn().await;
-    let goes_to_login = |page: &crate::browser::Page| {
+    let goes_to_login = |page: &crate::support::browser::Page| {
         page.status == 303 && page.location.as_deref() == Some("/admin/login")
     };
 
@@ -1218,7 +1217,7 @@ async fn hostile_client_and_rule_names_render_as_text_on_every_page() {
         .post(format!("{}/resources/res_tickets/oauth/register", s.base))
         .json(&serde_json::json!({
             "client_name": XSS,
-            "redirect_uris": [crate::browser::REDIRECT_URI],
+            "redirect_uris": [crate::support::browser::REDIRECT_URI],
             "grant_types": ["authorization_code", "refresh_token"],
             "token_endpoint_auth_method": "none"
         }))
@@ -1231,7 +1230,7 @@ async fn hostile_client_and_rule_names_render_as_text_on_every_page() {
         .unwrap()
         .to_string();
     // A person in a group of that name consents to that client: users and consents show both.
-    crate::browser::authorize_and_consent(
+    crate::support::browser::authorize_and_consent(
         &b,
         "/resources/res_tickets/oauth/authorize",
         &client_id,

@@ -12,10 +12,11 @@ use portcullis::clock::FixedClock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::admin_support::{bearer, redeem, refresh, user_of};
-use crate::browser::{Browser, Flow, REDIRECT_URI, authorize_and_consent, pkce, query};
+use crate::support::admin::bearer;
+use crate::support::browser::{Browser, Flow, REDIRECT_URI, authorize_and_consent, pkce, query};
+use crate::support::tokens::is_active;
+use crate::support::tokens::{redeem, refresh, user_of};
 use crate::support::{ServerProcess, Spawned, TEST_SECRET_KEY_B64, TestApp};
-use crate::tokens::introspect;
 
 const AUTHORIZE: &str = "/resources/res_tickets/oauth/authorize";
 const TOKEN: &str = "/resources/res_tickets/oauth/token";
@@ -104,10 +105,6 @@ fn one_winner(results: Vec<(StatusCode, Value)>, what: &str) -> Value {
     }
     assert_eq!(winners.len(), 1, "{what}: winners {winners:?}");
     winners.remove(0)
-}
-
-async fn is_active(s: &Spawned, access_token: &Value) -> bool {
-    introspect(s, access_token).await["active"] == true
 }
 
 /// Nothing of the family is live: its access tokens read inactive and the winner's refresh
