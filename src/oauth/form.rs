@@ -143,6 +143,32 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
     }
 }
 
+/// Client authentication at the token endpoint: HTTP Basic as [`BasicAuth`], but an
+/// `Authorization` header of another scheme is not a client credential there and is ignored
+/// (the client authenticates in the body or not at all). Scalekit's SDKs send their own
+/// management token as `Bearer` on every call, token requests included. Revocation and
+/// introspection keep [`BasicAuth`]'s refusal.
+pub struct TokenClientAuth(pub BasicAuth);
+
+impl<S: Send + Sync> FromRequestParts<S> for TokenClientAuth {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let other_scheme = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|text| text.split_once(' '))
+            .is_some_and(|(scheme, _)| !scheme.eq_ignore_ascii_case("basic"));
+        if other_scheme {
+            return Ok(TokenClientAuth(BasicAuth(None)));
+        }
+        Ok(TokenClientAuth(
+            BasicAuth::from_request_parts(parts, state).await?,
+        ))
+    }
+}
+
 pub(crate) fn url_decode(s: &str) -> Option<String> {
     let plus_as_space = s.replace('+', " ");
     let mut out = Vec::with_capacity(plus_as_space.len());

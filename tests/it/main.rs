@@ -51,3 +51,4 @@ mod pyjwt;
 mod saml;
 mod saml_attacks;
 mod session_negative;
+mod token_client_auth;

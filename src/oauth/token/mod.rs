@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::access_token::{self, TokenSubject};
 use super::endpoint::Endpoint;
 use super::error::{ErrorCode, OAuthError};
-use super::form::{BasicAuth, FormParams, OAuthForm, OAuthPath};
+use super::form::{BasicAuth, FormParams, OAuthForm, OAuthPath, TokenClientAuth};
 use super::id_token;
 use crate::audit::AuditEvent;
 use crate::crypto;
@@ -50,7 +50,7 @@ impl<T: IntoResponse> IntoResponse for NoStore<T> {
 
 pub async fn post_token(
     State(app): State<AppState>,
-    basic: BasicAuth,
+    TokenClientAuth(basic): TokenClientAuth,
     OAuthForm(params): OAuthForm,
 ) -> Result<NoStore<Json<TokenResponse>>, OAuthError> {
     Ok(NoStore(Json(
@@ -61,7 +61,7 @@ pub async fn post_token(
 pub async fn post_resource_token(
     State(app): State<AppState>,
     OAuthPath(resource): OAuthPath<String>,
-    basic: BasicAuth,
+    TokenClientAuth(basic): TokenClientAuth,
     OAuthForm(params): OAuthForm,
 ) -> Result<NoStore<Json<TokenResponse>>, OAuthError> {
     Ok(NoStore(Json(
