@@ -91,6 +91,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/keys", get(jwks::get_jwks))
         .route("/.well-known/jwks.json", get(jwks::get_jwks))
+        .merge(doubled_slash())
         .merge(token)
         .merge(revocation)
         .merge(registration)
@@ -148,6 +149,12 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/oidc/logout",
             get(logout::get_logout).post(logout::post_logout),
+        )
+        // From an environment URL with a trailing slash (see `doubled_slash`).
+        .route("//oauth/authorize", get(authorize::get_authorize))
+        .route(
+            "//oidc/logout",
+            get(logout::get_logout).post(logout::post_logout),
         );
 
     Router::new()
@@ -181,6 +188,17 @@ pub fn build_router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The paths Scalekit's SDKs build from an environment URL written with a trailing slash
+/// (`{env}/` + `/oauth/token`): these four, and no other doubled path, answer as their
+/// single-slash selves.
+/// The machine ones here; `//oauth/authorize` and `//oidc/logout` sit with the flow's pages.
+fn doubled_slash() -> Router<AppState> {
+    Router::new()
+        .route("//oauth/token", post(token::post_token))
+        .route("//keys", get(jwks::get_jwks))
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES))
 }
 
 /// The admin pages (`/admin/…`): server-rendered, session cookie, CSRF on every form.

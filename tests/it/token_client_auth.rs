@@ -115,3 +115,54 @@ async fn revocation_and_introspection_still_refuse_other_schemes() {
         res.assert_oauth_error(400, "invalid_request");
     }
 }
+
+/// An environment URL written with a trailing slash (`http://host:port/`) makes the SDKs
+/// build `//oauth/token`, `//keys`, `//oauth/authorize` and `//oidc/logout`: those four
+/// answer as their single-slash paths over real HTTP, and no other doubled path opens.
+#[tokio::test]
+async fn a_trailing_slash_environment_url_reaches_the_sdk_paths_and_nothing_else() {
+    let s = TestApp::builder().spawn().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let env = format!("{}/", s.base);
+
+    let res = http
+        .post(format!("{env}/oauth/token"))
+        .form(&body_credentials(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let token: serde_json::Value = res.json().await.unwrap();
+    assert!(token["access_token"].is_string());
+
+    let res = http.get(format!("{env}/keys")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let jwks: serde_json::Value = res.json().await.unwrap();
+    assert!(!jwks["keys"].as_array().unwrap().is_empty());
+
+    // The authorize and logout endpoints answer as themselves (their own error pages for a
+    // request that names no client), not the 404 of an unknown path.
+    for path in ["/oauth/authorize", "/oidc/logout"] {
+        let single = http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        let doubled = http.get(format!("{env}{path}")).send().await.unwrap();
+        assert_ne!(doubled.status(), 404, "{path}");
+        assert_eq!(doubled.status(), single.status(), "{path}");
+    }
+
+    for path in [
+        "//admin",
+        "//admin/login",
+        "//api/v1/admin/clients",
+        "//oauth/register",
+        "//oauth/introspect",
+        "//resources/res_tickets/oauth/token",
+        "//.well-known/oauth-authorization-server",
+        "///oauth/token",
+    ] {
+        let res = http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+}
