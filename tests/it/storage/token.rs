@@ -351,10 +351,11 @@ async fn client_authentication_failures_are_invalid_client() {
     )
     .await
     .assert_oauth_error(401, "invalid_client");
-    // Another scheme than Basic.
+    // Another scheme than Basic is no client credential here (it is ignored, see
+    // token_client_auth.rs): no client authentication at all.
     app.post_form(t, &[cc], Some("Bearer abc"))
         .await
-        .assert_oauth_error(400, "invalid_request");
+        .assert_oauth_error(401, "invalid_client");
 }
 
 #[tokio::test]
