@@ -113,7 +113,24 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
     type Rejection = OAuthError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        BasicAuth::from_headers(&parts.headers, OtherSchemes::Refuse)
+    }
+}
+
+/// What an `Authorization` header of another scheme than Basic means for client
+/// authentication.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OtherSchemes {
+    /// An error: revocation and introspection authenticate clients with Basic only.
+    Refuse,
+    /// No client credential: the token endpoint, where Scalekit's SDKs send their own
+    /// management token as `Bearer` on every call, token requests included.
+    Ignore,
+}
+
+impl BasicAuth {
+    fn from_headers(headers: &header::HeaderMap, other: OtherSchemes) -> Result<Self, OAuthError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(BasicAuth(None));
         };
         let malformed =
@@ -123,9 +140,12 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
             return Err(malformed());
         };
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(OAuthError::invalid_request(
-                "only the Basic scheme authenticates clients here",
-            ));
+            return match other {
+                OtherSchemes::Ignore => Ok(BasicAuth(None)),
+                OtherSchemes::Refuse => Err(OAuthError::invalid_request(
+                    "only the Basic scheme authenticates clients here",
+                )),
+            };
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
@@ -145,27 +165,14 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
 
 /// Client authentication at the token endpoint: HTTP Basic as [`BasicAuth`], but an
 /// `Authorization` header of another scheme is not a client credential there and is ignored
-/// (the client authenticates in the body or not at all). Scalekit's SDKs send their own
-/// management token as `Bearer` on every call, token requests included. Revocation and
-/// introspection keep [`BasicAuth`]'s refusal.
+/// (the client authenticates in the body or not at all).
 pub struct TokenClientAuth(pub BasicAuth);
 
 impl<S: Send + Sync> FromRequestParts<S> for TokenClientAuth {
     type Rejection = OAuthError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let other_scheme = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|text| text.split_once(' '))
-            .is_some_and(|(scheme, _)| !scheme.eq_ignore_ascii_case("basic"));
-        if other_scheme {
-            return Ok(TokenClientAuth(BasicAuth(None)));
-        }
-        Ok(TokenClientAuth(
-            BasicAuth::from_request_parts(parts, state).await?,
-        ))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        BasicAuth::from_headers(&parts.headers, OtherSchemes::Ignore).map(TokenClientAuth)
     }
 }
 

@@ -16,6 +16,8 @@ pub mod model;
 pub mod rule;
 mod sql;
 #[cfg(test)]
+mod test_databases;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod token_tests;

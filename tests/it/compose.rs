@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::support::server_process;
 use crate::support::{ServerProcess, TestDb, decode_jwt, peer_python};
 
 fn root() -> &'static Path {
@@ -158,14 +159,9 @@ async fn compose_service_starts_as_written() {
     let base = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into());
     let db = TestDb::on_postgres(base).await;
-    env.insert("PORTCULLIS_DATABASE_URL".into(), db.url.clone());
-    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    process
-        .args(&command)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .envs(&env);
+    env.remove("PORTCULLIS_DATABASE_URL");
+    let mut process = server_process::command(&db.url);
+    process.args(&command).envs(&env);
     // ServerProcess::serve listens on 127.0.0.1:0.
     let server = ServerProcess::serve(process);
 
