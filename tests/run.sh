@@ -4,7 +4,9 @@
 # runtime) in tests/peers/oidc-provider; npm saml-idp
 # in tests/peers/saml-idp; npm
 # @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/conformance with
-# Node 22 from npm in tests/peers/conformance), builds the demo MCP server, runs every unit
+# Node 22 from npm in tests/peers/conformance; Scalekit's official SDKs, scalekit-sdk-python with
+# fastmcp in tests/peers/scalekit/.venv and npm @scalekit-sdk/node in tests/peers/scalekit-node,
+# run on the Node in PATH), builds the demo MCP server, runs every unit
 # and integration test on SQLite, the store contract tests on PostgreSQL too, and the
 # storage-touching integration tests (the `storage::` modules, listed in tests/it/main.rs)
 # again on PostgreSQL.
@@ -66,6 +68,30 @@ if [[ ! -d "$CONF/node_modules/@modelcontextprotocol/conformance" ]] || ! cmp -s
   npm ci --prefix "$CONF" --no-audit --no-fund --loglevel=error
   cp "$CONF/package-lock.json" "$CONF/node_modules/.lock-stamp"
 fi
+
+# --- Scalekit's official SDKs, which the tests drive against portcullis standing in for Scalekit:
+# scalekit-sdk-python and fastmcp (its ScalekitProvider) in their own venv, pinned by
+# tests/peers/scalekit/requirements.txt, driven through tests/peers/scalekit/sdk.py; npm
+# @scalekit-sdk/node, pinned by its package-lock.json, driven through
+# tests/peers/scalekit-node/sdk.mjs on the Node in PATH, which must load ES modules with
+# require() (Node >= 20.19 or >= 22.12: the SDK, CommonJS, requires jose 6, ES modules only)
+SKVENV="$ROOT/tests/peers/scalekit/.venv"
+SKSTAMP="$SKVENV/.requirements"
+if [[ ! -x "$SKVENV/bin/python" ]] || ! cmp -s "$ROOT/tests/peers/scalekit/requirements.txt" "$SKSTAMP"; then
+  echo "==> installing scalekit-sdk-python and fastmcp into tests/peers/scalekit/.venv"
+  python3 -m venv "$SKVENV"
+  "$SKVENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tests/peers/scalekit/requirements.txt"
+  cp "$ROOT/tests/peers/scalekit/requirements.txt" "$SKSTAMP"
+fi
+export PORTCULLIS_TEST_SCALEKIT_PYTHON="$SKVENV/bin/python"
+SKNODE="$ROOT/tests/peers/scalekit-node"
+if [[ ! -d "$SKNODE/node_modules/@scalekit-sdk/node" ]] || ! cmp -s "$SKNODE/package-lock.json" "$SKNODE/node_modules/.lock-stamp"; then
+  echo "==> installing @scalekit-sdk/node into tests/peers/scalekit-node/node_modules"
+  npm ci --prefix "$SKNODE" --no-audit --no-fund --loglevel=error
+  cp "$SKNODE/package-lock.json" "$SKNODE/node_modules/.lock-stamp"
+fi
+[[ "$(node -p 'process.features.require_module === true')" == "true" ]] \
+  || { echo "tests/run.sh: the Node in PATH ($(node --version)) cannot require() ES modules, which @scalekit-sdk/node needs (Node >= 20.19 or >= 22.12)" >&2; exit 1; }
 
 # --- the demo MCP server binary, for the end-to-end MCP client tests (tests/it/mcp_e2e.rs) ---
 # `cargo test --workspace` builds it too; built here so that the PostgreSQL run below, or a

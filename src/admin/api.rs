@@ -315,7 +315,8 @@ fn resource_json(r: crate::store::Resource) -> Value {
             "access_token_ttl": r.access_token_ttl, "refresh_token_ttl": r.refresh_token_ttl,
             "dynamic_client_registration": r.is_dcr_enabled,
             "client_id_metadata_documents": r.is_cimd_enabled,
-            "cimd_allowlist": r.cimd_allowlist, "scopes": r.scopes })
+            "cimd_allowlist": r.cimd_allowlist, "scopes": r.scopes,
+            "token_issuer": r.token_issuer.as_str() })
 }
 
 pub async fn get_resources(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {

@@ -26,14 +26,26 @@ pub struct ClientView {
     pub bound_resource_id: Option<String>,
     pub scopes: Vec<String>,
     pub has_introspection: bool,
+    pub pkce: &'static str,
+    pub post_logout_redirect_uris: Vec<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
 }
 
 impl ClientView {
     fn new(c: Client, last_used_at: Option<i64>) -> Self {
+        let post_logout_redirect_uris = c.metadata["post_logout_redirect_uris"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
             is_public: c.is_public(),
+            pkce: c.pkce.as_str(),
+            post_logout_redirect_uris,
             id: c.id,
             name: c.name,
             kind: c.kind,
@@ -82,6 +94,8 @@ pub struct StaticClientInput {
     pub scopes: Vec<String>,
     pub introspection: bool,
     pub application_type: Option<String>,
+    /// `required` (default) or `optional` (a confidential login app).
+    pub pkce: Option<String>,
 }
 
 /// A created client and its secret, which is never shown again.
@@ -145,6 +159,7 @@ pub async fn create_static(
         scopes: input.scopes,
         introspection: input.introspection,
         application_type: input.application_type,
+        pkce: input.pkce.filter(|p| !p.is_empty()),
     };
     let known = Known::new(Vec::new(), app.store.list_resources().await?);
     let client = with_plan_context(app, |ctx| plan_client("client", entry, ctx, &known))?;
@@ -168,7 +183,8 @@ pub async fn create_static(
         },
         json!({ "name": view.name, "public": view.is_public, "grant_types": view.grant_types,
                 "resources": view.resources, "scopes": view.scopes,
-                "redirect_uris": view.redirect_uris, "introspection": view.has_introspection }),
+                "redirect_uris": view.redirect_uris, "introspection": view.has_introspection,
+                "pkce": view.pkce, "post_logout_redirect_uris": view.post_logout_redirect_uris }),
     )
     .await;
     Ok(CreatedClient {

@@ -28,6 +28,9 @@ pub struct ResourceInput {
     pub cimd_allowlist: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<ScopeDef>,
+    /// `resource` (default) or `environment`.
+    #[serde(default)]
+    pub token_issuer: Option<String>,
 }
 
 fn default_access_ttl() -> i64 {
@@ -87,6 +90,7 @@ async fn write(app: &AppState, id: &str, input: ResourceInput) -> Result<Resourc
                 description: s.description,
             })
             .collect(),
+        token_issuer: input.token_issuer.filter(|t| !t.is_empty()),
     };
     let known = Known::new(Vec::new(), app.store.list_resources().await?);
     let resource = plan_resource("resource", entry, &known)?;
@@ -112,7 +116,7 @@ fn summary(r: &Resource) -> serde_json::Value {
     json!({ "name": r.name, "server_url": r.server_url, "access_token_ttl": r.access_token_ttl,
             "refresh_token_ttl": r.refresh_token_ttl, "dynamic_client_registration": r.is_dcr_enabled,
             "client_id_metadata_documents": r.is_cimd_enabled, "cimd_allowlist": r.cimd_allowlist,
-            "scopes": r.scopes })
+            "scopes": r.scopes, "token_issuer": r.token_issuer.as_str() })
 }
 
 pub async fn create(

@@ -18,7 +18,7 @@ use crate::oauth::scope;
 use crate::pages::{self, PageError, PageForm};
 use crate::session::{self, SessionCookie};
 use crate::state::AppState;
-use crate::store::{ClientKind, PendingAuthorization, Session};
+use crate::store::{ClientKind, GrantTarget, PendingAuthorization, Session};
 
 pub struct ScopeLine {
     pub name: String,
@@ -35,6 +35,8 @@ struct ConsentPage<'a> {
     redirect_host: &'a str,
     is_localhost: bool,
     resource_name: &'a str,
+    /// A login app signing the person in to itself (no MCP server).
+    is_login: bool,
     user_email: &'a str,
     scopes: Vec<ScopeLine>,
     request: &'a str,
@@ -76,6 +78,24 @@ async fn load(
             )
         })?;
     Ok((pending, session))
+}
+
+/// What a login request's OpenID scopes release (OIDC Core §5.4).
+fn oidc_scope_lines(oidc_scopes: &[String]) -> Vec<ScopeLine> {
+    oidc_scopes
+        .iter()
+        .map(|s| ScopeLine {
+            name: s.clone(),
+            description: match s.as_str() {
+                "openid" => "know who you are",
+                "profile" => "see your name",
+                "email" => "see your email address",
+                "offline_access" => "keep you signed in",
+                _ => "",
+            }
+            .into(),
+        })
+        .collect()
 }
 
 fn scope_lines(granted: &Granted) -> Vec<ScopeLine> {
@@ -144,12 +164,16 @@ pub async fn get_consent(
             redirect_host: &host,
             is_localhost,
             resource_name: &granted.resource.name,
+            is_login: pending.request.target == GrantTarget::Login,
             user_email: granted
                 .user
                 .email
                 .as_deref()
                 .unwrap_or(&granted.user.subject),
-            scopes: scope_lines(&granted),
+            scopes: match pending.request.target {
+                GrantTarget::Resource => scope_lines(&granted),
+                GrantTarget::Login => oidc_scope_lines(&pending.request.oidc_scopes),
+            },
             request: &pending.id,
             csrf: &csrf,
         };

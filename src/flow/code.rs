@@ -107,6 +107,7 @@ pub async fn issue_code(
         organization_id: session.organization_id.clone(),
         connection_id: session.connection_id.clone(),
         resource_id: granted.resource.id.clone(),
+        target: r.target,
         redirect_uri: r.redirect_uri.clone(),
         issuer: r.issuer.clone(),
         scopes: granted.scopes.clone(),

@@ -13,7 +13,9 @@ use crate::oauth::still_allowed::{self, Allowed, ConsentCheck, GrantParties, Ref
 use crate::pages::{self, PageCode};
 use crate::policy::{self, Decision, Identity, OrgContext};
 use crate::state::AppState;
-use crate::store::{Organization, PendingAuthorization, Resource, Session, StoreError, User};
+use crate::store::{
+    GrantTarget, Organization, PendingAuthorization, Resource, Session, StoreError, User,
+};
 
 /// What the rules allow this person for this pending request.
 pub struct Granted {
@@ -70,6 +72,7 @@ pub async fn evaluate(
         organization_id: &session.organization_id,
         connection_id: &session.connection_id,
         resource_id: &r.resource_id,
+        target: r.target,
         redirect_uri: &r.redirect_uri,
     };
     let Allowed {
@@ -85,6 +88,14 @@ pub async fn evaluate(
             };
             redirect_error(pending, error, refusal.description())
         })?;
+    // A login request asks for OpenID scopes only: no resource, no rules.
+    if r.target == GrantTarget::Login {
+        return Ok(Granted {
+            user,
+            resource,
+            scopes: Vec::new(),
+        });
+    }
     let decision = rule_decision(
         app,
         &user,

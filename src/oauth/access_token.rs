@@ -1,18 +1,19 @@
 //! JWT access tokens (RFC 9068 profile, Scalekit-compatible claims): header `alg`, `kid`,
 //! `typ: at+jwt`; claims `iss sub aud exp iat nbf jti client_id scope scopes` and `oid`,
-//! `sid` where they apply. Nothing else.
+//! `sid` where they apply. Nothing else. `aud` is the resource id and its server URL, or a
+//! login app's own id; `iss` follows the resource's `token_issuer` ([`token_issuer`]).
 
 use serde::Serialize;
 
 use crate::ids;
 use crate::keys::{KeyError, KeyRing};
-use crate::store::{AccessTokenStatus, Resource, Store, StoreResult};
+use crate::store::{AccessTokenStatus, Resource, Store, StoreResult, TokenIssuer};
 
 #[derive(Debug, Serialize)]
 pub struct AccessTokenClaims<'a> {
     pub iss: &'a str,
     pub sub: &'a str,
-    pub aud: [&'a str; 2],
+    pub aud: Vec<&'a str>,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
@@ -54,7 +55,7 @@ pub fn mint(
     let claims = AccessTokenClaims {
         iss: who.issuer,
         sub: who.subject,
-        aud: [&resource.id, &resource.server_url],
+        aud: resource.audience(),
         exp: now + ttl,
         // iat and nbf are the issue time, never in the future (no SDK leeway).
         iat: now,
@@ -72,6 +73,20 @@ pub fn mint(
         jti,
         expires_in: ttl,
     })
+}
+
+/// The `iss` of an access token for `resource` issued at an endpoint whose issuer is
+/// `endpoint_issuer`: that issuer, unless the resource asks for the environment's.
+pub fn token_issuer(
+    endpoint_issuer: &str,
+    environment_issuer: &str,
+    resource: &Resource,
+) -> String {
+    match resource.token_issuer {
+        TokenIssuer::Resource => endpoint_issuer,
+        TokenIssuer::Environment => environment_issuer,
+    }
+    .to_string()
 }
 
 /// The claims of `token` if it is one of our access tokens (signature, `typ: at+jwt`, so

@@ -133,6 +133,7 @@ pub fn validate_document(client_id: &str, doc: &Value) -> Result<Client, String>
         bound_resource_id: None,
         scopes: Vec::new(),
         has_introspection: false,
+        pkce: crate::store::PkceMode::Required,
         application_type,
         metadata: doc.clone(),
         created_at: 0,

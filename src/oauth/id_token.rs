@@ -1,6 +1,8 @@
 //! OpenID Connect ID tokens for the authorization code flow (OIDC Core §2, §3.1.3.6):
-//! `sub oid amr sid nonce at_hash` with `aud` = the client, and the profile claims the
-//! granted scopes ask for (OIDC Core §5.4), the same ones userinfo answers.
+//! `sub oid amr sid nonce at_hash c_hash` with `aud` = `[client]` and `azp` = the client
+//! (the shape Scalekit's SDKs read: `amr[0]` is the connection, `oid` the organization),
+//! and the profile claims the granted scopes ask for (OIDC Core §5.4), the same ones
+//! userinfo answers.
 
 use serde::Serialize;
 
@@ -14,7 +16,8 @@ pub const ID_TOKEN_TTL: i64 = 300;
 struct IdTokenClaims<'a> {
     iss: &'a str,
     sub: &'a str,
-    aud: &'a str,
+    aud: [&'a str; 1],
+    azp: &'a str,
     exp: i64,
     iat: i64,
     auth_time: i64,
@@ -24,13 +27,16 @@ struct IdTokenClaims<'a> {
     oid: &'a str,
     amr: [&'a str; 1],
     at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c_hash: Option<String>,
     #[serde(flatten)]
     profile: ProfileClaims<'a>,
 }
 
-/// OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token.
-pub fn at_hash(access_token: &str) -> String {
-    let digest = crypto::sha256(access_token.as_bytes());
+/// OIDC Core §3.1.3.6 (`at_hash`) and §3.3.2.11 (`c_hash`): base64url of the left half
+/// of the SHA-256 of the access token or the code.
+pub fn half_hash(value: &str) -> String {
+    let digest = crypto::sha256(value.as_bytes());
     crypto::b64url(&digest[..16])
 }
 
@@ -69,12 +75,14 @@ pub fn mint(
     grant: &Grant,
     user: &User,
     access_token: &str,
+    code: Option<&str>,
     now: i64,
 ) -> Result<String, KeyError> {
     let claims = IdTokenClaims {
         iss: &grant.issuer,
         sub: &user.id,
-        aud: &grant.client_id,
+        aud: [&grant.client_id],
+        azp: &grant.client_id,
         exp: now + ID_TOKEN_TTL,
         iat: now,
         auth_time: grant.auth_time,
@@ -82,7 +90,8 @@ pub fn mint(
         sid: &grant.session_id,
         oid: &grant.organization_id,
         amr: [&grant.connection_id],
-        at_hash: at_hash(access_token),
+        at_hash: half_hash(access_token),
+        c_hash: code.map(half_hash),
         profile: profile_claims(user, &grant.oidc_scopes),
     };
     Ok(keys.sign("JWT", &claims)?.0)

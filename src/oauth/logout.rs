@@ -210,8 +210,13 @@ pub fn check_hint(header: &Value, claims: &Value, issuer: &str, now: i64) -> Opt
     if iat > now || now - iat > MAX_HINT_AGE {
         return None;
     }
+    // `azp` names the client; older ID tokens carried it as a string `aud`.
+    let client_id = claims["azp"]
+        .as_str()
+        .or_else(|| claims["aud"].as_str())
+        .or_else(|| claims["aud"][0].as_str())?;
     Some(Hint {
-        client_id: claims["aud"].as_str()?.to_string(),
+        client_id: client_id.to_string(),
         session_id: claims["sid"].as_str().map(str::to_string),
     })
 }
@@ -219,9 +224,14 @@ pub fn check_hint(header: &Value, claims: &Value, issuer: &str, now: i64) -> Opt
 /// Where to send the browser: only a URI the client registered; automatically only for an
 /// admin-created client.
 pub fn after_logout(client: &Client, uri: &str, state: Option<&str>) -> After {
+    // Matched as redirect URIs are: exactly, but a loopback `http` URI at any port.
     let registered = client.metadata["post_logout_redirect_uris"]
         .as_array()
-        .is_some_and(|r| r.iter().any(|r| r.as_str() == Some(uri)));
+        .is_some_and(|r| {
+            r.iter()
+                .filter_map(|r| r.as_str())
+                .any(|r| super::redirect_uri::matches(r, uri))
+        });
     if !registered {
         return After::Nothing;
     }
@@ -273,6 +283,17 @@ mod tests {
         assert!(check_hint(&id, &other, ISS, now).is_none());
         other["iss"] = json!(format!("{ISS}/resources/res_1"));
         assert!(check_hint(&id, &other, ISS, now).is_some());
+        let mut shaped = claims(now);
+        shaped["aud"] = json!(["m2m_2"]);
+        assert_eq!(
+            check_hint(&id, &shaped, ISS, now).unwrap().client_id,
+            "m2m_2"
+        );
+        shaped["azp"] = json!("m2m_3");
+        assert_eq!(
+            check_hint(&id, &shaped, ISS, now).unwrap().client_id,
+            "m2m_3"
+        );
         let mut no_iat = claims(now);
         no_iat["iat"] = Value::Null;
         assert!(check_hint(&id, &no_iat, ISS, now).is_none());

@@ -201,6 +201,7 @@ mod tests {
             refresh_token_ttl: 86400,
             is_dcr_enabled: true,
             is_cimd_enabled: false,
+            token_issuer: crate::store::TokenIssuer::Resource,
             cimd_allowlist: vec![],
             scopes: vec![ScopeDef {
                 name: "tickets.read".into(),

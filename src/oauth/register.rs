@@ -168,6 +168,7 @@ async fn register(
         bound_resource_id,
         scopes: Vec::new(),
         has_introspection: false,
+        pkce: crate::store::PkceMode::Required,
         application_type: meta.application_type.clone(),
         metadata: meta.document.clone(),
         created_at: now,

@@ -44,6 +44,20 @@ pub struct RequestedScopes {
     pub oidc: Vec<String>,
 }
 
+/// The `scope` of a login app's request naming no resource: OpenID scopes only (there is
+/// no resource whose scopes could be asked for).
+pub fn login_request(text: Option<&str>) -> Result<Vec<String>, String> {
+    let all = parse(text.unwrap_or(""))?;
+    match all.iter().find(|s| !OIDC_SCOPES.contains(&s.as_str())) {
+        Some(other) => Err(format!(
+            "`{}` is not an OpenID scope: this request names no resource (send `resource` for \
+             an MCP server's scopes)",
+            other.escape_default()
+        )),
+        None => Ok(all),
+    }
+}
+
 /// Splits an authorization request's `scope` parameter. Only an omitted `scope` means "the
 /// resource's scopes"; one that names OIDC scopes alone names no resource scope, and a
 /// token without one is of no use at the resource, so it is refused (`invalid_scope`).

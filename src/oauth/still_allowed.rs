@@ -8,7 +8,7 @@
 
 use super::endpoint::client_may_use;
 use crate::state::AppState;
-use crate::store::{Client, Grant, Organization, Resource, StoreError, User};
+use crate::store::{Client, Grant, GrantTarget, Organization, Resource, StoreError, User};
 
 /// Who and what a grant is for.
 pub struct GrantParties<'a> {
@@ -17,6 +17,7 @@ pub struct GrantParties<'a> {
     pub organization_id: &'a str,
     pub connection_id: &'a str,
     pub resource_id: &'a str,
+    pub target: GrantTarget,
     pub redirect_uri: &'a str,
 }
 
@@ -29,6 +30,7 @@ impl<'a> GrantParties<'a> {
             organization_id: &grant.organization_id,
             connection_id: &grant.connection_id,
             resource_id: &grant.resource_id,
+            target: grant.target,
             redirect_uri: &grant.redirect_uri,
         }
     }
@@ -86,12 +88,24 @@ pub async fn check(
     consent: ConsentCheck,
 ) -> Result<Result<Allowed, Refusal>, StoreError> {
     let store = &app.store;
-    let Some(resource) = store.find_resource(parties.resource_id).await? else {
-        return Ok(Err(Refusal::ResourceGone));
+    let resource = match parties.target {
+        GrantTarget::Resource => {
+            let Some(resource) = store.find_resource(parties.resource_id).await? else {
+                return Ok(Err(Refusal::ResourceGone));
+            };
+            if !client_may_use(parties.client, &resource) {
+                return Ok(Err(Refusal::ClientNotAllowed));
+            }
+            resource
+        }
+        // A login grant is for the client itself, while it is a login app.
+        GrantTarget::Login => {
+            if !parties.client.is_login_app() || parties.resource_id != parties.client.id {
+                return Ok(Err(Refusal::ClientNotAllowed));
+            }
+            Resource::login_app(parties.client)
+        }
     };
-    if !client_may_use(parties.client, &resource) {
-        return Ok(Err(Refusal::ClientNotAllowed));
-    }
     let Some(user) = store
         .find_user(parties.user_id)
         .await?

@@ -91,6 +91,8 @@ pub struct ResourceEntry {
     pub cimd_allowlist: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<ScopeEntry>,
+    /// `resource` (default) or `environment`: the `iss` of its access tokens.
+    pub token_issuer: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +140,8 @@ pub struct ClientEntry {
     #[serde(default)]
     pub introspection: bool,
     pub application_type: Option<String>,
+    /// `required` (default) or `optional` (a confidential login app only).
+    pub pkce: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,12 +32,26 @@ pub struct Session {
     pub ended_at: Option<i64>,
 }
 
+/// What a grant's tokens are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantTarget {
+    /// An MCP server (`resource_id`): what every MCP client asks for.
+    #[default]
+    Resource,
+    /// The login app itself (a request at an environment endpoint naming no resource):
+    /// `resource_id` holds the client's id, and the tokens carry `aud: [client_id]`.
+    Login,
+}
+
 /// A validated authorization request waiting for login and consent, kept server-side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
     pub resource_id: String,
+    #[serde(default)]
+    pub target: GrantTarget,
     /// The issuer of the endpoint the request arrived at.
     pub issuer: String,
     /// Resource scopes asked for; `None` when `scope` was omitted.
@@ -45,7 +59,8 @@ pub struct AuthorizationRequest {
     /// OIDC scopes asked for (`openid`, `profile`, `email`, `offline_access`).
     pub oidc_scopes: Vec<String>,
     pub state: Option<String>,
-    pub code_challenge: String,
+    /// `None` only for a login app whose PKCE is optional (then `nonce` is required).
+    pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub prompt: Vec<String>,
     pub max_age: Option<i64>,
@@ -74,12 +89,14 @@ pub struct Grant {
     pub organization_id: String,
     pub connection_id: String,
     pub resource_id: String,
+    #[serde(default)]
+    pub target: GrantTarget,
     pub redirect_uri: String,
     pub issuer: String,
     /// Granted resource scopes: the ceiling for every refresh.
     pub scopes: Vec<String>,
     pub oidc_scopes: Vec<String>,
-    pub code_challenge: String,
+    pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub auth_time: i64,
 }

@@ -22,11 +22,95 @@ pub struct Resource {
     pub is_cimd_enabled: bool,
     pub cimd_allowlist: Vec<String>,
     pub scopes: Vec<ScopeDef>,
+    /// The `iss` of this resource's access tokens.
+    pub token_issuer: TokenIssuer,
 }
+
+/// How long a login app's access tokens live (Scalekit's login tokens: five minutes).
+pub const LOGIN_ACCESS_TOKEN_TTL: i64 = 300;
+/// How long a login app's refresh-token family lives.
+pub const LOGIN_REFRESH_TOKEN_TTL: i64 = 7 * 86_400;
 
 impl Resource {
     pub fn scope_names(&self) -> impl Iterator<Item = &str> {
         self.scopes.iter().map(|s| s.name.as_str())
+    }
+
+    /// What a login app's tokens are for: the application itself (`aud: [client_id]`),
+    /// with no resource scopes and the environment issuer.
+    pub fn login_app(client: &Client) -> Resource {
+        Resource {
+            id: client.id.clone(),
+            name: client.name.clone(),
+            server_url: String::new(),
+            access_token_ttl: LOGIN_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: LOGIN_REFRESH_TOKEN_TTL,
+            is_dcr_enabled: false,
+            is_cimd_enabled: false,
+            cimd_allowlist: Vec::new(),
+            scopes: Vec::new(),
+            token_issuer: TokenIssuer::Environment,
+        }
+    }
+
+    /// The access token's `aud`: the resource id and its server URL (a login app: its id).
+    pub fn audience(&self) -> Vec<&str> {
+        [self.id.as_str(), self.server_url.as_str()]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect()
+    }
+}
+
+/// The `iss` of a resource's access tokens (seed and admin key `token_issuer`). The
+/// authorization server metadata and the `iss` authorization-response parameter keep the
+/// endpoint's issuer either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenIssuer {
+    /// `resource` (the default): the issuer of the endpoint the token came from.
+    #[default]
+    Resource,
+    /// `environment`: the environment issuer, what Scalekit's docs validate with.
+    Environment,
+}
+
+impl TokenIssuer {
+    pub const ALL: [Self; 2] = [Self::Resource, Self::Environment];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resource => "resource",
+            Self::Environment => "environment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Whether a client's authorization requests must carry a PKCE challenge (seed and admin
+/// key `pkce`). `Optional` is for confidential login apps only, and then only for requests
+/// that name no resource and ask for `openid` with a `nonce` (RFC 9700 §2.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PkceMode {
+    #[default]
+    Required,
+    Optional,
+}
+
+impl PkceMode {
+    pub const ALL: [Self; 2] = [Self::Required, Self::Optional];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Optional => "optional",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -79,6 +163,7 @@ pub struct Client {
     /// Static clients: the scopes they may be granted (resource scopes or contextual forms).
     pub scopes: Vec<String>,
     pub has_introspection: bool,
+    pub pkce: PkceMode,
     pub application_type: String,
     /// The registration metadata echoed back to dynamic clients (RFC 7591 §3.2.1).
     pub metadata: serde_json::Value,
@@ -91,6 +176,11 @@ impl Client {
     }
     pub fn has_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
+    }
+    /// A login app (Scalekit's full-stack-auth and SSO clients): an admin-created
+    /// confidential client, which may get tokens for itself at the environment endpoints.
+    pub fn is_login_app(&self) -> bool {
+        self.kind == ClientKind::Static && !self.is_public()
     }
 }
 

@@ -39,6 +39,7 @@ pub(super) fn client(id: &str) -> Client {
         bound_resource_id: None,
         scopes: vec!["a".into()],
         has_introspection: true,
+        pkce: crate::store::PkceMode::Required,
         application_type: "web".into(),
         metadata: json!({ "client_name": "Client <b>" }),
         created_at: 1_700_000_000,
@@ -54,6 +55,7 @@ pub(super) fn resource(id: &str, url: &str) -> Resource {
         refresh_token_ttl: 86_400,
         is_dcr_enabled: true,
         is_cimd_enabled: false,
+        token_issuer: crate::store::TokenIssuer::Resource,
         cimd_allowlist: vec!["https://a.example/*".into()],
         scopes: vec![ScopeDef {
             name: "r.read".into(),
@@ -358,7 +360,8 @@ pub(super) fn grant() -> Grant {
         issuer: "http://127.0.0.1:8080".into(),
         scopes: vec!["r.read".into()],
         oidc_scopes: vec![],
-        code_challenge: "x".repeat(43),
+        code_challenge: Some("x".repeat(43)),
+        target: crate::store::GrantTarget::Resource,
         nonce: None,
         auth_time: 1,
     }

@@ -279,7 +279,7 @@ async fn a_remembered_consent_skips_the_page_and_openid_gets_an_id_token() {
     assert_eq!(id["amr"], json!(["conn_acme_sim"]));
     assert_eq!(
         id["at_hash"],
-        portcullis::oauth::id_token::at_hash(body["access_token"].as_str().unwrap()).as_str()
+        portcullis::oauth::id_token::half_hash(body["access_token"].as_str().unwrap()).as_str()
     );
 
     // userinfo answers for the access token.

@@ -24,6 +24,8 @@ pub struct ClientForm {
     pub resources: Vec<String>,
     pub scopes: String,
     pub introspection: bool,
+    /// Checked: PKCE optional (a confidential login app).
+    pub is_pkce_optional: bool,
 }
 
 impl ClientForm {
@@ -37,6 +39,7 @@ impl ClientForm {
             resources: f.all("resources"),
             scopes: f.get("scopes"),
             introspection: f.is_checked("introspection"),
+            is_pkce_optional: f.is_checked("pkce_optional"),
         }
     }
     fn input(&self) -> StaticClientInput {
@@ -50,6 +53,14 @@ impl ClientForm {
             scopes: split_list(&self.scopes),
             introspection: self.introspection,
             application_type: None,
+            pkce: Some(
+                if self.is_pkce_optional {
+                    "optional"
+                } else {
+                    "required"
+                }
+                .into(),
+            ),
         }
     }
     pub fn has_grant(&self, g: &str) -> bool {

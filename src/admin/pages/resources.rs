@@ -11,7 +11,7 @@ use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_erro
 use crate::admin::resources::{self, ResourceInput, parse_scope_lines};
 use crate::admin::{AdminError, split_list};
 use crate::state::AppState;
-use crate::store::Resource;
+use crate::store::{Resource, TokenIssuer};
 
 /// What the resource form shows.
 pub struct ResourceForm {
@@ -23,6 +23,8 @@ pub struct ResourceForm {
     pub is_cimd_enabled: bool,
     pub cimd_allowlist: String,
     pub scopes: String,
+    /// `resource` or `environment`.
+    pub token_issuer: String,
 }
 
 impl Default for ResourceForm {
@@ -36,6 +38,7 @@ impl Default for ResourceForm {
             is_cimd_enabled: true,
             cimd_allowlist: String::new(),
             scopes: String::new(),
+            token_issuer: TokenIssuer::default().as_str().into(),
         }
     }
 }
@@ -56,6 +59,7 @@ impl ResourceForm {
                 .map(|s| format!("{} {}", s.name, s.description).trim().to_string())
                 .collect::<Vec<_>>()
                 .join("\n"),
+            token_issuer: r.token_issuer.as_str().into(),
         }
     }
     fn from_fields(f: &Fields) -> Self {
@@ -68,6 +72,7 @@ impl ResourceForm {
             is_cimd_enabled: f.is_checked("client_id_metadata_documents"),
             cimd_allowlist: f.get("cimd_allowlist"),
             scopes: f.get("scopes"),
+            token_issuer: f.get("token_issuer"),
         }
     }
     fn input(&self) -> Result<ResourceInput, AdminError> {
@@ -86,6 +91,7 @@ impl ResourceForm {
             client_id_metadata_documents: self.is_cimd_enabled,
             cimd_allowlist: split_list(&self.cimd_allowlist),
             scopes: parse_scope_lines(&self.scopes),
+            token_issuer: Some(self.token_issuer.clone()),
         })
     }
 }

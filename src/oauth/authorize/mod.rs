@@ -15,7 +15,7 @@ use crate::client_ip::ClientIp;
 use crate::flow;
 use crate::session::{self, SessionCookie};
 use crate::state::AppState;
-use crate::store::{Client, Resource};
+use crate::store::{Client, GrantTarget, Resource};
 
 pub mod parse;
 #[cfg(test)]
@@ -82,7 +82,10 @@ pub async fn start(
     } = parse::parse(
         params,
         &client,
-        resource.as_ref().map_err(String::as_str),
+        resource
+            .as_ref()
+            .map(|(r, target)| (r, *target))
+            .map_err(String::as_str),
         &issuer,
     )?;
     let pending = flow::open(app, request, from).await?;
@@ -128,22 +131,29 @@ async fn find_client(
     })
 }
 
-/// The resource a request is for (RFC 8707): the one it names or its endpoint implies, else
-/// the client's only one. `Err` inside: why there is none, for [`parse`] to report in turn.
+/// What a request is for (RFC 8707): the resource it names or its endpoint implies; at the
+/// environment endpoint, a login app naming none signs in for itself
+/// ([`Resource::login_app`]); else the client's only resource. `Err` inside: why there is
+/// none, for [`parse`] to report in turn.
 async fn find_resource(
     app: &AppState,
     endpoint: &Endpoint,
     params: &FormParams,
     client: &Client,
-) -> Result<Result<Resource, String>, AuthorizeError> {
+) -> Result<Result<(Resource, GrantTarget), String>, AuthorizeError> {
+    let for_resource = |r: Resource| (r, GrantTarget::Resource);
     Ok(
         match resolve_resource(app, endpoint, params.get("resource")).await {
-            Ok(Some(r)) => Ok(r),
+            Ok(Some(r)) => Ok(for_resource(r)),
+            Ok(None) if client.is_login_app() => {
+                Ok((Resource::login_app(client), GrantTarget::Login))
+            }
             Ok(None) => match default_resource_id(client) {
                 Some(id) => app
                     .store
                     .find_resource(id)
                     .await?
+                    .map(for_resource)
                     .ok_or_else(|| "the client's resource no longer exists".to_string()),
                 None => Err("resource is required: name the MCP server".to_string()),
             },

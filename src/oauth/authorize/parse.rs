@@ -9,7 +9,9 @@ use crate::oauth::endpoint::client_may_use;
 use crate::oauth::form::FormParams;
 use crate::oauth::{pkce, redirect_uri, scope};
 use crate::pages::{PageCode, PageError};
-use crate::store::{AuthorizationRequest, Client, ClientKind, Resource, Session};
+use crate::store::{
+    AuthorizationRequest, Client, ClientKind, GrantTarget, PkceMode, Resource, Session,
+};
 
 /// The longest authorization request (its query string) we read.
 pub const MAX_QUERY_BYTES: usize = 8_192;
@@ -120,12 +122,13 @@ impl Failure<'_> {
 }
 
 /// Checks an authorization request against its client. `resource` is what the caller
-/// found for it: the resource, or why there is none (reported as `invalid_target` in its
+/// found for it: the resource and what the tokens are for (a login request's resource is
+/// [`Resource::login_app`]), or why there is none (reported as `invalid_target` in its
 /// turn, after the PKCE checks). `issuer` is the issuer of the endpoint it arrived at.
 pub fn parse(
     params: &FormParams,
     client: &Client,
-    resource: Result<&Resource, &str>,
+    resource: Result<(&Resource, GrantTarget), &str>,
     issuer: &str,
 ) -> Result<ParsedRequest, AuthorizeError> {
     let registered = |u: &str| {
@@ -191,28 +194,36 @@ pub fn parse(
             ));
         }
     }
-    // RFC 7636 / OAuth 2.1: PKCE with S256 on every request.
-    let challenge = params.get("code_challenge").ok_or_else(|| {
-        fail(
-            PageCode::InvalidRequest,
-            "PKCE is required: send code_challenge".into(),
-        )
-    })?;
-    if params.get("code_challenge_method") != Some("S256") {
-        return Err(fail(
-            PageCode::InvalidRequest,
-            "code_challenge_method must be S256".into(),
-        ));
-    }
-    if !pkce::is_valid_challenge(challenge) {
-        return Err(fail(
-            PageCode::InvalidRequest,
-            "code_challenge is not a base64url SHA-256".into(),
-        ));
-    }
+    let target = resource.map_or(GrantTarget::Resource, |(_, t)| t);
+    let requested_scopes = match target {
+        GrantTarget::Resource => scope::split_request(params.get("scope")),
+        GrantTarget::Login => {
+            scope::login_request(params.get("scope")).map(|oidc| scope::RequestedScopes {
+                resource: Some(Vec::new()),
+                oidc,
+            })
+        }
+    };
+    // RFC 7636 / OAuth 2.1: PKCE with S256 on every request, but a confidential login
+    // app's whose PKCE is optional may send `openid` and a `nonce` instead (RFC 9700 §2.1.1).
+    let may_omit =
+        target == GrantTarget::Login && client.is_login_app() && client.pkce == PkceMode::Optional;
+    let has_openid_nonce = params.get("nonce").is_some_and(|n| !n.is_empty())
+        && requested_scopes
+            .as_ref()
+            .is_ok_and(|r| r.oidc.iter().any(|s| s == "openid"));
+    let code_challenge = pkce::challenge_of(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+        may_omit,
+        has_openid_nonce,
+    )
+    .map_err(|e| fail(PageCode::InvalidRequest, e.into()))?;
 
-    let resource = resource.map_err(|why| fail(PageCode::InvalidTarget, why.to_string()))?;
-    if !client_may_use(client, resource) {
+    let (resource, target) =
+        resource.map_err(|why| fail(PageCode::InvalidTarget, why.to_string()))?;
+    // A login request is for the client itself (the caller checked it is a login app).
+    if target == GrantTarget::Resource && !client_may_use(client, resource) {
         return Err(fail(
             PageCode::InvalidTarget,
             "this client may not get tokens for that resource".into(),
@@ -222,7 +233,7 @@ pub fn parse(
     let scope::RequestedScopes {
         resource: scopes,
         oidc: oidc_scopes,
-    } = scope::split_request(params.get("scope")).map_err(|e| fail(PageCode::InvalidScope, e))?;
+    } = requested_scopes.map_err(|e| fail(PageCode::InvalidScope, e))?;
     let prompt: Vec<String> = params
         .get("prompt")
         .unwrap_or("")
@@ -257,11 +268,12 @@ pub fn parse(
             client_id: client.id.clone(),
             redirect_uri: redirect_uri.clone(),
             resource_id: resource.id.clone(),
+            target,
             issuer: issuer.to_string(),
             scopes,
             oidc_scopes,
             state: text("state"),
-            code_challenge: challenge.to_string(),
+            code_challenge,
             nonce: text("nonce"),
             prompt,
             max_age,

@@ -4,7 +4,7 @@ use super::parse::{self, MAX_QUERY_BYTES, ParsedRequest};
 use crate::oauth::authorize_error::AuthorizeError;
 use crate::oauth::form::FormParams;
 use crate::pages::PageCode;
-use crate::store::{Client, ClientKind, Resource, Session};
+use crate::store::{Client, ClientKind, GrantTarget, Resource, Session};
 
 const ISSUER: &str = "https://as.example/resources/res_t";
 const CB: &str = "https://app.example/cb";
@@ -24,6 +24,7 @@ fn client(kind: ClientKind) -> Client {
         bound_resource_id: None,
         scopes: Vec::new(),
         has_introspection: false,
+        pkce: crate::store::PkceMode::Required,
         application_type: "web".into(),
         metadata: serde_json::Value::Null,
         created_at: 0,
@@ -39,6 +40,7 @@ fn resource() -> Resource {
         refresh_token_ttl: 86_400,
         is_dcr_enabled: true,
         is_cimd_enabled: false,
+        token_issuer: crate::store::TokenIssuer::Resource,
         cimd_allowlist: Vec::new(),
         scopes: Vec::new(),
     }
@@ -72,7 +74,12 @@ fn without(q: &str, name: &str) -> String {
 
 fn parse_with(q: &str, client: &Client) -> Result<ParsedRequest, AuthorizeError> {
     let params = FormParams::parse(q.as_bytes());
-    parse::parse(&params, client, Ok(&resource()), ISSUER)
+    parse::parse(
+        &params,
+        client,
+        Ok((&resource(), GrantTarget::Resource)),
+        ISSUER,
+    )
 }
 
 fn run(q: &str) -> Result<ParsedRequest, AuthorizeError> {
@@ -174,7 +181,7 @@ fn parse_builds_the_request() {
     assert_eq!(r.scopes, Some(vec!["tickets.read".to_string()]));
     assert_eq!(r.oidc_scopes, vec!["openid".to_string()]);
     assert_eq!(r.state.as_deref(), Some("xyz"));
-    assert_eq!(r.code_challenge, CHALLENGE);
+    assert_eq!(r.code_challenge.as_deref(), Some(CHALLENGE));
     assert_eq!(r.nonce.as_deref(), Some("n1"));
     assert_eq!(r.prompt, vec!["login".to_string(), "consent".to_string()]);
     assert_eq!(r.max_age, Some(60));

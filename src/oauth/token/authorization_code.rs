@@ -33,9 +33,6 @@ pub async fn exchange(
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let verifier = params
-        .get("code_verifier")
-        .ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
     let now = app.clock.now();
     let hash = crypto::hash_secret(code);
     // Checks first, consumption last: a request refused for the wrong client, verifier or
@@ -67,10 +64,29 @@ pub async fn exchange(
         None if client.redirect_uris.len() == 1 => {}
         None => return Err(OAuthError::invalid_request("redirect_uri is required")),
     }
-    if !pkce::verify(&grant.code_challenge, verifier) {
-        return Err(OAuthError::invalid_grant(
-            "the PKCE code_verifier does not match",
-        ));
+    match (grant.code_challenge.as_deref(), params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !pkce::verify(challenge, verifier) {
+                return Err(OAuthError::invalid_grant(
+                    "the PKCE code_verifier does not match",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_request(
+                "code_verifier is required (PKCE)",
+            ));
+        }
+        // RFC 9700 §2.1.1: a verifier for a code requested without a challenge is a PKCE
+        // downgrade attempt (an attacker's code injected into a flow that used PKCE).
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization request had no code_challenge: code_verifier is refused",
+            ));
+        }
+        // A confidential login app's request with a nonce (its ID token carries it); the
+        // client authenticated with its secret above.
+        (None, None) => {}
     }
     if endpoint.issuer(app.issuer()) != grant.issuer {
         return Err(OAuthError::invalid_grant(
@@ -128,6 +144,7 @@ pub async fn exchange(
         &grant.scopes,
         family,
         None,
+        Some(code),
     )?;
     match app
         .store

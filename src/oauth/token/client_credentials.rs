@@ -1,5 +1,8 @@
 //! The `client_credentials` grant (RFC 6749 §4.4) for admin-created confidential clients:
 //! `resource` (RFC 8707) binds `aud`; the scope is the request ∩ what the client may have.
+//! Without `resource`, a client allowed exactly one resource gets a token for it; any other
+//! gets a token for itself (`aud: [client_id]`, what Scalekit's SDKs fetch as their
+//! management token).
 //! `portcullis:admin` is a token of its own: asked alone, at the environment's endpoint,
 //! with the admin API (`{issuer}/api/v1/admin`) as its only audience, never beside an MCP
 //! server's scopes (a token an MCP server receives must not open the admin API).
@@ -13,7 +16,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
 use crate::state::AppState;
-use crate::store::{Client, ClientKind, Resource};
+use crate::store::{Client, ClientKind, Resource, TokenIssuer};
 
 pub async fn exchange(
     app: &AppState,
@@ -54,11 +57,9 @@ pub async fn exchange(
             [only] => app.store.find_resource(only).await?.ok_or_else(|| {
                 OAuthError::invalid_target("the client's resource no longer exists")
             })?,
-            _ => {
-                return Err(OAuthError::invalid_target(
-                    "`resource` is required: name the MCP server",
-                ));
-            }
+            // No resource to default to: a token for the client itself (Scalekit's
+            // management and client tokens, `aud: [client_id]`).
+            _ => return own_token(app, client, requested.as_deref()).await,
         },
     };
     if !client.resources.contains(&resource.id) {
@@ -83,14 +84,25 @@ pub async fn exchange(
         ));
     }
 
-    issue(
-        app,
-        &endpoint.issuer(app.issuer()),
-        client,
-        &resource,
-        granted,
-    )
-    .await
+    let issuer =
+        access_token::token_issuer(&endpoint.issuer(app.issuer()), app.issuer(), &resource);
+    issue(app, &issuer, client, &resource, granted).await
+}
+
+/// A token for the client itself, naming no resource: `aud: [client_id]`, the environment
+/// issuer, no resource scopes (there is no resource they could be for).
+async fn own_token(
+    app: &AppState,
+    client: &Client,
+    requested: Option<&[String]>,
+) -> Result<TokenResponse, OAuthError> {
+    if requested.is_some_and(|r| !r.is_empty()) {
+        return Err(OAuthError::invalid_target(
+            "`resource` is required for scopes: name the MCP server",
+        ));
+    }
+    let resource = Resource::login_app(client);
+    issue(app, app.issuer(), client, &resource, Vec::new()).await
 }
 
 /// A `portcullis:admin` token: only that scope, only the admin API as audience.
@@ -135,6 +147,7 @@ async fn admin_token(
         is_cimd_enabled: false,
         cimd_allowlist: Vec::new(),
         scopes: Vec::new(),
+        token_issuer: TokenIssuer::Environment,
     };
     let granted = vec![scope::ADMIN_SCOPE.to_string()];
     issue(app, app.issuer(), client, &resource, granted).await

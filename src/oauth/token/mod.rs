@@ -115,7 +115,8 @@ pub struct Prepared {
 }
 
 /// Mints the access token (and a rotated or new refresh token, and an ID token for a
-/// code with `openid`) for a user grant of `family`. Stores nothing.
+/// code with `openid`: `code` is that code, for `c_hash`) for a user grant of `family`.
+/// Stores nothing.
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_user_tokens(
     app: &AppState,
@@ -126,12 +127,14 @@ pub fn prepare_user_tokens(
     scopes: &[String],
     family: NewFamily,
     previous: Option<&RefreshRecord>,
+    code: Option<&str>,
 ) -> Result<Prepared, OAuthError> {
     let now = app.clock.now();
+    let issuer = access_token::token_issuer(&grant.issuer, app.issuer(), resource);
     let token = access_token::mint(
         &app.keys,
         &TokenSubject {
-            issuer: &grant.issuer,
+            issuer: &issuer,
             subject: &user.id,
             client_id: &client.id,
             organization_id: Some(&grant.organization_id),
@@ -165,7 +168,9 @@ pub fn prepare_user_tokens(
         (None, None)
     };
     let id_token = if previous.is_none() && grant.oidc_scopes.iter().any(|s| s == "openid") {
-        Some(id_token::mint(&app.keys, grant, user, &token.jwt, now)?)
+        Some(id_token::mint(
+            &app.keys, grant, user, &token.jwt, code, now,
+        )?)
     } else {
         None
     };

@@ -14,7 +14,7 @@ use crate::oauth::form::{BasicAuth, FormParams};
 use crate::oauth::scope;
 use crate::oauth::still_allowed::{self, ConsentCheck, GrantParties};
 use crate::state::AppState;
-use crate::store::{NewFamily, Redeemed, RefreshRecord};
+use crate::store::{GrantTarget, NewFamily, Redeemed, RefreshRecord};
 
 /// A rotated token presented again: someone holds a copy. Kill the family.
 async fn reuse_detected(
@@ -104,47 +104,34 @@ pub async fn exchange(
         ));
     }
 
-    // Never wider than the original grant.
-    let ceiling = match params.get("scope") {
-        None => grant.scopes.clone(),
-        Some(text) => {
-            let requested: Vec<String> = scope::parse(text)
-                .map_err(OAuthError::invalid_scope)?
-                .into_iter()
-                .filter(|s| !scope::OIDC_SCOPES.contains(&s.as_str()))
+    let scopes = match grant.target {
+        // A login grant carries OpenID scopes only: no rules to evaluate.
+        GrantTarget::Login => Vec::new(),
+        GrantTarget::Resource => {
+            let ceiling = narrowed_scopes(params.get("scope"), &grant.scopes)?;
+            // The rules again, on the identity stored at the last login: lost groups lose
+            // scopes.
+            let decision = crate::flow::rule_decision(
+                app,
+                &allowed.user,
+                &allowed.organization,
+                resource,
+                Some(&ceiling),
+            )
+            .await?;
+            let scopes: Vec<String> = ceiling
+                .iter()
+                .filter(|s| decision.granted.contains(s))
+                .cloned()
                 .collect();
-            let narrowed = scope::intersect(&requested, &grant.scopes);
-            if narrowed.is_empty()
-                || requested
-                    .iter()
-                    .any(|r| scope::intersect(std::slice::from_ref(r), &grant.scopes).is_empty())
-            {
-                return Err(OAuthError::invalid_scope(
-                    "a refresh may narrow the scope, never widen it",
+            if scopes.is_empty() {
+                return Err(OAuthError::invalid_grant(
+                    "the rules no longer allow any of these scopes",
                 ));
             }
-            narrowed
+            scopes
         }
     };
-    // The rules again, on the identity stored at the last login: lost groups lose scopes.
-    let decision = crate::flow::rule_decision(
-        app,
-        &allowed.user,
-        &allowed.organization,
-        resource,
-        Some(&ceiling),
-    )
-    .await?;
-    let scopes: Vec<String> = ceiling
-        .iter()
-        .filter(|s| decision.granted.contains(s))
-        .cloned()
-        .collect();
-    if scopes.is_empty() {
-        return Err(OAuthError::invalid_grant(
-            "the rules no longer allow any of these scopes",
-        ));
-    }
     let family = NewFamily {
         id: record.family_id.clone(),
         client_id: client.id.clone(),
@@ -161,6 +148,7 @@ pub async fn exchange(
         &scopes,
         family,
         Some(&record),
+        None,
     )?;
     match app
         .store
@@ -192,4 +180,27 @@ pub async fn exchange(
         })
         .await;
     Ok(prepared.response)
+}
+
+/// The scopes a refresh asks for: the original grant's, or a narrower `scope`; never wider.
+fn narrowed_scopes(requested: Option<&str>, granted: &[String]) -> Result<Vec<String>, OAuthError> {
+    let Some(text) = requested else {
+        return Ok(granted.to_vec());
+    };
+    let requested: Vec<String> = scope::parse(text)
+        .map_err(OAuthError::invalid_scope)?
+        .into_iter()
+        .filter(|s| !scope::OIDC_SCOPES.contains(&s.as_str()))
+        .collect();
+    let narrowed = scope::intersect(&requested, granted);
+    if narrowed.is_empty()
+        || requested
+            .iter()
+            .any(|r| scope::intersect(std::slice::from_ref(r), granted).is_empty())
+    {
+        return Err(OAuthError::invalid_scope(
+            "a refresh may narrow the scope, never widen it",
+        ));
+    }
+    Ok(narrowed)
 }

@@ -10,7 +10,7 @@ use crate::crypto;
 use crate::oauth::{redirect_uri, scope};
 use crate::seed::SeedError;
 use crate::seed::file::ClientEntry;
-use crate::store::{Client, ClientKind, Resource};
+use crate::store::{Client, ClientKind, PkceMode, Resource};
 
 /// The client an entry describes, or the first rule it breaks.
 pub fn plan_client(
@@ -99,6 +99,19 @@ pub fn plan_client(
             ));
         }
     }
+    let pkce = match c.pkce.as_deref() {
+        None => PkceMode::default(),
+        Some(text) => PkceMode::parse(text)
+            .ok_or_else(|| SeedError::new(entry, "pkce", "must be `required` or `optional`"))?,
+    };
+    // RFC 9700 §2.1.1: only a client that authenticates may replace PKCE by a nonce.
+    if pkce == PkceMode::Optional && secret.is_none() {
+        return Err(SeedError::new(
+            entry,
+            "pkce",
+            "`optional` is for confidential clients (with a secret) only",
+        ));
+    }
     let method = if secret.is_some() {
         "client_secret_basic"
     } else {
@@ -119,6 +132,7 @@ pub fn plan_client(
         bound_resource_id: None,
         scopes: c.scopes,
         has_introspection: c.introspection,
+        pkce,
         application_type,
         created_at: ctx.now,
     })
@@ -141,6 +155,7 @@ mod tests {
                 refresh_token_ttl: 86_400,
                 is_dcr_enabled: true,
                 is_cimd_enabled: true,
+                token_issuer: crate::store::TokenIssuer::Resource,
                 cimd_allowlist: Vec::new(),
                 scopes: vec![ScopeDef {
                     name: "t.read".into(),
@@ -164,6 +179,7 @@ mod tests {
             scopes: vec!["t.read".into()],
             introspection: false,
             application_type: None,
+            pkce: None,
         }
     }
 
@@ -218,6 +234,24 @@ mod tests {
         let mut e = entry();
         e.application_type = Some("tv".into());
         assert_eq!(key(plan(e)), "application_type");
+    }
+
+    #[test]
+    fn pkce_is_required_unless_a_confidential_client_says_optional() {
+        assert_eq!(plan(entry()).unwrap().pkce, PkceMode::Required);
+        let mut e = entry();
+        e.pkce = Some("optional".into());
+        assert_eq!(plan(e).unwrap().pkce, PkceMode::Optional);
+        let mut e = entry();
+        e.pkce = Some("plain".into());
+        assert_eq!(key(plan(e)), "pkce");
+        // RFC 9700 §2.1.1: a public client has nothing but PKCE.
+        let mut e = entry();
+        e.secret = None;
+        e.grant_types = vec!["authorization_code".into()];
+        e.redirect_uris = vec!["http://127.0.0.1/cb".into()];
+        e.pkce = Some("optional".into());
+        assert_eq!(key(plan(e)), "pkce");
     }
 
     #[test]

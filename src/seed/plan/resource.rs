@@ -7,7 +7,7 @@ use super::{Known, check_url, id_or_derived};
 use crate::oauth::scope;
 use crate::seed::SeedError;
 use crate::seed::file::ResourceEntry;
-use crate::store::{Resource, ScopeDef};
+use crate::store::{Resource, ScopeDef, TokenIssuer};
 
 /// The resource an entry describes, or the first rule it breaks.
 pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Resource, SeedError> {
@@ -54,6 +54,12 @@ pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Res
             description: s.description,
         });
     }
+    let token_issuer = match r.token_issuer.as_deref() {
+        None => TokenIssuer::default(),
+        Some(text) => TokenIssuer::parse(text).ok_or_else(|| {
+            SeedError::new(entry, "token_issuer", "must be `resource` or `environment`")
+        })?,
+    };
     if let Some(other) = known
         .resources
         .iter()
@@ -75,6 +81,7 @@ pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Res
         is_cimd_enabled: r.client_id_metadata_documents.unwrap_or(true),
         cimd_allowlist: r.cimd_allowlist,
         scopes,
+        token_issuer,
     })
 }
 
@@ -93,6 +100,7 @@ mod tests {
             dynamic_client_registration: None,
             client_id_metadata_documents: None,
             cimd_allowlist: Vec::new(),
+            token_issuer: None,
             scopes: scopes
                 .iter()
                 .map(|s| ScopeEntry {
@@ -112,6 +120,19 @@ mod tests {
     }
 
     const URL: &str = "http://127.0.0.1:1/mcp";
+
+    #[test]
+    fn token_issuer_is_resource_or_environment() {
+        let r = plan_resource("r", entry(URL, &["t.read"]), &Known::default()).expect("valid");
+        assert_eq!(r.token_issuer, TokenIssuer::Resource);
+        let mut e = entry(URL, &["t.read"]);
+        e.token_issuer = Some("environment".into());
+        let r = plan_resource("r", e, &Known::default()).expect("valid");
+        assert_eq!(r.token_issuer, TokenIssuer::Environment);
+        let mut e = entry(URL, &["t.read"]);
+        e.token_issuer = Some("Environment".into());
+        assert_eq!(refused(e, &Known::default()).1, "token_issuer");
+    }
 
     #[test]
     fn defaults_and_a_derived_id() {

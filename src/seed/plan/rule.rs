@@ -141,6 +141,7 @@ mod tests {
                 refresh_token_ttl: 86_400,
                 is_dcr_enabled: true,
                 is_cimd_enabled: true,
+                token_issuer: crate::store::TokenIssuer::Resource,
                 cimd_allowlist: Vec::new(),
                 scopes: vec![ScopeDef {
                     name: "t.manage".into(),

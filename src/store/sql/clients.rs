@@ -5,12 +5,13 @@ use async_trait::async_trait;
 
 use super::{SqlStore, from_json, to_json};
 use crate::store::{
-    Client, ClientKind, ClientStore, Registration, RegistrationOutcome, StoreError, StoreResult,
+    Client, ClientKind, ClientStore, PkceMode, Registration, RegistrationOutcome, StoreError,
+    StoreResult,
 };
 
 pub(super) const CLIENT_COLUMNS: &str = "id, name, kind, secret_hash, secret_expires_at, \
     token_endpoint_auth_method, redirect_uris, grant_types, resources, bound_resource_id, \
-    scopes, introspection, application_type, metadata, created_at";
+    scopes, introspection, application_type, metadata, created_at, pkce";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ClientRow {
@@ -29,6 +30,7 @@ pub(super) struct ClientRow {
     application_type: String,
     metadata: String,
     created_at: i64,
+    pkce: String,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -42,6 +44,8 @@ impl TryFrom<ClientRow> for Client {
             resources: from_json(&r.resources, "client resources")?,
             scopes: from_json(&r.scopes, "client scopes")?,
             metadata: from_json(&r.metadata, "client metadata")?,
+            pkce: PkceMode::parse(&r.pkce)
+                .ok_or_else(|| StoreError::Corrupt(format!("client pkce `{}`", r.pkce)))?,
             id: r.id,
             name: r.name,
             secret_hash: r.secret_hash,
@@ -58,8 +62,8 @@ impl TryFrom<ClientRow> for Client {
 /// Insert or update by id (the seed's upsert and registration's insert share it).
 pub(super) const UPSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
     secret_expires_at, token_endpoint_auth_method, redirect_uris, grant_types, resources, \
-    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at, pkce) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) \
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
     secret_hash = excluded.secret_hash, secret_expires_at = excluded.secret_expires_at, \
     token_endpoint_auth_method = excluded.token_endpoint_auth_method, \
@@ -67,12 +71,12 @@ pub(super) const UPSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, sec
     resources = excluded.resources, bound_resource_id = excluded.bound_resource_id, \
     scopes = excluded.scopes, introspection = excluded.introspection, \
     application_type = excluded.application_type, metadata = excluded.metadata, \
-    updated_at = excluded.updated_at";
+    updated_at = excluded.updated_at, pkce = excluded.pkce";
 
 const INSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
     secret_expires_at, token_endpoint_auth_method, redirect_uris, grant_types, resources, \
-    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)";
+    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at, pkce) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)";
 
 pub(super) fn bind_client<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
@@ -94,6 +98,7 @@ pub(super) fn bind_client<'q>(
         .bind(&c.application_type)
         .bind(to_json(&c.metadata))
         .bind(c.created_at)
+        .bind(c.pkce.as_str())
 }
 
 #[derive(sqlx::FromRow)]

@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
-use crate::store::{Deletion, Resource, ResourceStore, StoreError, StoreResult};
+use crate::store::{Deletion, Resource, ResourceStore, StoreError, StoreResult, TokenIssuer};
 
 const RESOURCE_COLUMNS: &str = "id, name, server_url, access_token_ttl, refresh_token_ttl, \
-    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes";
+    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, token_issuer";
 
 #[derive(sqlx::FromRow)]
 struct ResourceRow {
@@ -21,6 +21,7 @@ struct ResourceRow {
     client_id_metadata_documents: i64,
     cimd_allowlist: String,
     scopes: String,
+    token_issuer: String,
 }
 
 impl TryFrom<ResourceRow> for Resource {
@@ -29,6 +30,9 @@ impl TryFrom<ResourceRow> for Resource {
         Ok(Resource {
             cimd_allowlist: from_json(&r.cimd_allowlist, "resource cimd_allowlist")?,
             scopes: from_json(&r.scopes, "resource scopes")?,
+            token_issuer: TokenIssuer::parse(&r.token_issuer).ok_or_else(|| {
+                StoreError::Corrupt(format!("resource token_issuer `{}`", r.token_issuer))
+            })?,
             id: r.id,
             name: r.name,
             server_url: r.server_url,

@@ -29,6 +29,7 @@ pub mod peers;
 pub mod saml;
 pub mod saml_fixtures;
 pub mod saml_idp;
+pub mod scalekit;
 pub mod server_process;
 pub mod tokens;
 

@@ -1,0 +1,308 @@
+//! Scalekit's official SDKs, unmodified, against portcullis with the dev seed (`--dev`'s
+//! seed, so `skc_dev` and the IdP simulator as a newcomer gets them): the constructor's
+//! token (and a wrong secret), client tokens, `validate_access_token`/`validateToken` with
+//! issuer, audience and required scopes, authorization URLs with each hint driven through
+//! the simulator and consent, the code exchange, refresh and a rotated token refused, the
+//! logout URL followed back to the app; FastMCP's `ScalekitProvider` with both
+//! `token_issuer` settings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portcullis::clock::{Clock, FixedClock, SystemClock};
+use serde_json::{Value, json};
+
+use crate::support::browser::{Browser, query};
+use crate::support::scalekit::{Sdk, SdkApp};
+use crate::support::{Spawned, TestApp, basic};
+
+const SECRET: &str = "dev-client-secret-0123456789abcdef";
+const REDIRECT: &str = "http://127.0.0.1:5555/callback";
+const AFTER_LOGOUT: &str = "http://127.0.0.1:5555/logout";
+
+async fn spawn_dev() -> Spawned {
+    // The SDKs allow no clock leeway: tokens are issued at the real time.
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    TestApp::builder()
+        .seed(Some(&portcullis::seed::dev::seed_text(
+            SECRET,
+            "dev-admin-password-123",
+        )))
+        .clock(clock)
+        .spawn()
+        .await
+}
+
+/// Follows an SDK-built authorization URL as a person would: the simulator's form, then
+/// consent; returns the callback's query.
+async fn drive(s: &Spawned, url: &str, email: &str) -> (Browser, HashMap<String, String>) {
+    assert!(
+        url.starts_with(&format!("{}/oauth/authorize?", s.base)),
+        "{url}"
+    );
+    let b = Browser::new(s);
+    let start = b.get(url).await;
+    let location = start
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("{}", start.body));
+    let login = b.simulator_login(&location, email, "jira-admins").await;
+    let done = b
+        .consent(login.location.as_deref().expect("to consent"), "approve")
+        .await;
+    let back = done
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("{}", done.body));
+    assert!(back.starts_with(REDIRECT), "{back}");
+    (b, query(&back))
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+/// Client tokens and their validation, the same for both SDKs.
+async fn client_tokens(app: &SdkApp, s: &Spawned) {
+    app.ok("construct", json!({})).await;
+    let wrong = SdkApp::new(app.sdk, &s.base, "skc_dev", "not-the-secret-0123456789");
+    assert!(
+        wrong.call("construct", json!({})).await.is_err(),
+        "a wrong secret"
+    );
+
+    let token = app
+        .ok("client_token", json!({ "id": "skc_dev", "secret": SECRET }))
+        .await;
+    let token = token.as_str().expect("a token");
+    let validate = |options: Value| {
+        let mut args = json!({ "token": token });
+        args.as_object_mut()
+            .unwrap()
+            .extend(options.as_object().unwrap().clone());
+        app.ok("validate", args)
+    };
+    let env = s.base.as_str();
+    assert_eq!(
+        validate(json!({ "issuer": env, "audience": ["res_tickets"], "required_scopes": ["tickets.read"] })).await,
+        true
+    );
+    assert_eq!(validate(json!({ "audience": ["res_other"] })).await, false);
+    assert_eq!(
+        validate(json!({ "required_scopes": ["tickets.admin"] })).await,
+        false
+    );
+    assert_eq!(
+        validate(json!({ "issuer": format!("{env}/") })).await,
+        false
+    );
+    let claims = app.ok("claims", json!({ "token": token })).await;
+    assert_eq!(claims["client_id"], "skc_dev");
+    assert_eq!(claims["sub"], "skc_dev");
+}
+
+#[tokio::test]
+async fn scalekit_python_sdk_signs_in_refreshes_and_logs_out_against_the_dev_seed() {
+    let s = spawn_dev().await;
+    let app = SdkApp::new(Sdk::Python, &s.base, "skc_dev", SECRET);
+    client_tokens(&app, &s).await;
+    // Python's generate_client_token sends `scope`.
+    let scoped = app
+        .ok(
+            "client_token",
+            json!({ "id": "skc_dev", "secret": SECRET, "scopes": ["tickets.read"] }),
+        )
+        .await;
+    let claims = app.ok("claims", json!({ "token": scoped })).await;
+    assert_eq!(claims["scopes"], json!(["tickets.read"]));
+
+    let hints = [
+        ("organization_id", "org_test", "ann@example.com"),
+        ("connection_id", "conn_simulator", "bob@example.com"),
+        ("domain_hint", "example.org", "cy@example.org"),
+        ("login_hint", "dee@example.com", "dee@example.com"),
+    ];
+    let mut first = None;
+    for (hint, value, email) in hints {
+        let url = app
+            .ok(
+                "authorization_url",
+                json!({ "redirect_uri": REDIRECT, "options": {
+                    hint: value, "state": "st-py", "nonce": format!("n-{hint}"),
+                    "scopes": ["openid", "profile", "email", "offline_access"] } }),
+            )
+            .await;
+        let url = url.as_str().unwrap();
+        assert!(
+            url.contains(&format!("{hint}={}", value.replace('@', "%40"))),
+            "{url}"
+        );
+        let (browser, callback) = drive(&s, url, email).await;
+        assert_eq!(callback["state"], "st-py");
+        let result = app
+            .ok(
+                "authenticate_with_code",
+                json!({ "code": callback["code"], "redirect_uri": REDIRECT }),
+            )
+            .await;
+        assert_eq!(result["user"]["email"], email, "{result}");
+        assert_eq!(result["organization_id"], "org_test", "{result}");
+        assert_eq!(result["connection_id"], "conn_simulator", "{result}");
+        if first.is_none() {
+            first = Some((browser, result));
+        }
+    }
+    let (browser, result) = first.unwrap();
+
+    // The login access token: issuer, audience [client_id], its claims.
+    let access = str_of(&result, "access_token");
+    let options = json!({ "token": access, "issuer": s.base, "audience": ["skc_dev"] });
+    assert_eq!(app.ok("validate", options).await, true);
+    let claims = app.ok("claims", json!({ "token": access })).await;
+    assert_eq!(claims["oid"], "org_test");
+    assert!(str_of(&claims, "sid").starts_with("ses_"), "{claims}");
+    assert!(str_of(&claims, "sub").starts_with("usr_"), "{claims}");
+
+    // Refresh rotates; the rotated token is refused after.
+    let refresh = str_of(&result, "refresh_token");
+    let renewed = app.ok("refresh", json!({ "refresh_token": refresh })).await;
+    assert!(renewed["access_token"].is_string() && renewed["refresh_token"].is_string());
+    assert!(
+        app.call("refresh", json!({ "refresh_token": refresh }))
+            .await
+            .is_err()
+    );
+
+    // The logout URL, followed by the browser that signed in, comes back to the app.
+    let url = app
+        .ok(
+            "logout_url",
+            json!({ "id_token_hint": result["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT, "state": "bye" }),
+        )
+        .await;
+    let url = url.as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/oidc/logout?", s.base)),
+        "{url}"
+    );
+    let page = browser.get(url).await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some("http://127.0.0.1:5555/logout?state=bye")
+    );
+}
+
+#[tokio::test]
+async fn scalekit_node_sdk_signs_in_with_pkce_refreshes_and_logs_out_against_the_dev_seed() {
+    let s = spawn_dev().await;
+    let app = SdkApp::new(Sdk::Node, &s.base, "skc_dev", SECRET);
+    client_tokens(&app, &s).await;
+
+    let (verifier, challenge) = crate::support::browser::pkce();
+    let url = app
+        .ok(
+            "authorization_url",
+            json!({ "redirect_uri": REDIRECT, "options": {
+                "organization_id": "org_test", "state": "st-node", "nonce": "n-node",
+                "code_challenge": challenge, "code_challenge_method": "S256",
+                "scopes": ["openid", "profile", "email", "offline_access"] } }),
+        )
+        .await;
+    let (browser, callback) = drive(&s, url.as_str().unwrap(), "eve@example.com").await;
+    let result = app
+        .ok(
+            "authenticate_with_code",
+            json!({ "code": callback["code"], "redirect_uri": REDIRECT, "code_verifier": verifier }),
+        )
+        .await;
+    assert_eq!(result["user"]["email"], "eve@example.com", "{result}");
+    let access = str_of(&result, "accessToken");
+    let options = json!({ "token": access, "issuer": s.base, "audience": ["skc_dev"] });
+    assert_eq!(app.ok("validate", options).await, true);
+
+    let refresh = str_of(&result, "refreshToken");
+    let renewed = app.ok("refresh", json!({ "refresh_token": refresh })).await;
+    assert!(renewed["accessToken"].is_string() && renewed["refreshToken"].is_string());
+    assert!(
+        app.call("refresh", json!({ "refresh_token": refresh }))
+            .await
+            .is_err()
+    );
+
+    let url = app
+        .ok(
+            "logout_url",
+            json!({ "id_token_hint": result["idToken"], "post_logout_redirect_uri": AFTER_LOGOUT, "state": "bye" }),
+        )
+        .await;
+    let page = browser.get(url.as_str().unwrap()).await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some("http://127.0.0.1:5555/logout?state=bye")
+    );
+}
+
+/// A client-credentials token from the per-resource token endpoint.
+async fn resource_token(s: &Spawned) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/resources/res_tickets/oauth/token", s.base))
+        .header("authorization", basic("skc_dev", SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn fastmcp_and_the_sdk_issuer_check_follow_the_resource_token_issuer() {
+    let s = spawn_dev().await;
+    let app = SdkApp::new(Sdk::Python, &s.base, "skc_dev", SECRET);
+    let fastmcp = |token: String| {
+        app.ok(
+            "fastmcp_verify",
+            json!({ "env_url": s.base, "resource_id": "res_tickets",
+                    "mcp_url": "http://127.0.0.1:8081/mcp", "token": token }),
+        )
+    };
+    let with_env_issuer = |token: &str| {
+        app.ok(
+            "validate",
+            json!({ "token": token, "issuer": s.base, "audience": ["res_tickets"] }),
+        )
+    };
+
+    // token_issuer = "resource" (the default): the per-resource issuer.
+    let token = resource_token(&s).await;
+    let verified = fastmcp(token.clone()).await;
+    assert_eq!(verified["client_id"], "skc_dev", "{verified}");
+    assert_eq!(with_env_issuer(&token).await, false);
+
+    // token_issuer = "environment": the environment issuer, what Scalekit's docs check.
+    s.apply_seed(
+        r#"
+[[resources]]
+id = "res_tickets"
+name = "Tickets"
+server_url = "http://127.0.0.1:8081/mcp"
+token_issuer = "environment"
+scopes = [ { name = "tickets.read", description = "Read tickets" },
+           { name = "tickets.manage", description = "Create and change tickets" } ]
+"#,
+    )
+    .await;
+    let token = resource_token(&s).await;
+    assert_eq!(crate::support::decode_jwt(&token).1["iss"], s.base);
+    let verified = fastmcp(token.clone()).await;
+    assert_eq!(verified["client_id"], "skc_dev", "{verified}");
+    assert_eq!(with_env_issuer(&token).await, true);
+    // A tampered token is refused.
+    assert_eq!(
+        fastmcp(crate::support::tamper_payload(&token)).await,
+        Value::Null
+    );
+}
