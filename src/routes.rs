@@ -204,7 +204,8 @@ fn doubled_slash() -> Router<AppState> {
 /// The admin pages (`/admin/…`): server-rendered, session cookie, CSRF on every form.
 fn admin_pages() -> Router<AppState> {
     use admin::pages::{
-        clients, connections, dashboard, keys, login, organizations, resources, rules, users,
+        clients, connections, dashboard, keys, login, org_clients, organizations, resources, rules,
+        users,
     };
     Router::new()
         .route("/admin", get(dashboard::get_dashboard))
@@ -228,6 +229,22 @@ fn admin_pages() -> Router<AppState> {
         .route(
             "/admin/organizations/{id}/delete",
             post(organizations::post_organization_delete),
+        )
+        .route(
+            "/admin/organizations/{id}/clients",
+            post(org_clients::post_org_clients),
+        )
+        .route(
+            "/admin/organizations/{id}/clients/{client_id}/secrets",
+            post(org_clients::post_org_client_secrets),
+        )
+        .route(
+            "/admin/organizations/{id}/clients/{client_id}/secrets/{secret_id}/delete",
+            post(org_clients::post_org_client_secret_delete),
+        )
+        .route(
+            "/admin/organizations/{id}/clients/{client_id}/delete",
+            post(org_clients::post_org_client_delete),
         )
         .route(
             "/admin/connections",
@@ -296,7 +313,7 @@ fn admin_pages() -> Router<AppState> {
 
 /// The JSON admin API (`/api/v1/admin/…`) over the same domain functions as the pages.
 fn admin_api() -> Router<AppState> {
-    use admin::api;
+    use admin::{api, org_clients_api};
     Router::new()
         .route(
             "/api/v1/admin/organizations",
@@ -311,6 +328,22 @@ fn admin_api() -> Router<AppState> {
         .route(
             "/api/v1/admin/organizations/{id}/{action}",
             post(api::post_organization_action),
+        )
+        .route(
+            "/api/v1/admin/organizations/{id}/clients",
+            get(org_clients_api::get_org_clients).post(org_clients_api::post_org_clients),
+        )
+        .route(
+            "/api/v1/admin/organizations/{id}/clients/{client_id}",
+            get(org_clients_api::get_org_client).delete(org_clients_api::delete_org_client),
+        )
+        .route(
+            "/api/v1/admin/organizations/{id}/clients/{client_id}/secrets",
+            post(org_clients_api::post_org_client_secrets),
+        )
+        .route(
+            "/api/v1/admin/organizations/{id}/clients/{client_id}/secrets/{secret_id}",
+            delete(org_clients_api::delete_org_client_secret),
         )
         .route(
             "/api/v1/admin/connections",

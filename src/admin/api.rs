@@ -55,21 +55,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn no_store(mut r: Response) -> Response {
+pub(super) fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-fn ok(value: impl serde::Serialize) -> Response {
+pub(super) fn ok(value: impl serde::Serialize) -> Response {
     no_store(Json(value).into_response())
 }
 
-fn created(value: impl serde::Serialize) -> Response {
+pub(super) fn created(value: impl serde::Serialize) -> Response {
     no_store((StatusCode::CREATED, Json(value)).into_response())
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
 /// A JSON body whose rejection is a JSON `invalid_request` in our words (axum's rejection
 /// text names framework internals).

@@ -76,6 +76,7 @@ impl ClientView {
             ClientKind::Static => "static",
             ClientKind::Dynamic => "DCR",
             ClientKind::Metadata => "CIMD",
+            ClientKind::Organization => "organization M2M",
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod connections;
 pub mod dashboard;
 pub mod keys;
 pub mod login;
+pub mod org_clients;
+pub mod org_clients_api;
 pub mod organizations;
 pub mod pages;
 pub mod resources;

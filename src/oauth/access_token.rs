@@ -25,6 +25,9 @@ pub struct AccessTokenClaims<'a> {
     pub oid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<&'a str>,
+    /// An organization client's custom claims (never one of the names above).
+    #[serde(flatten)]
+    pub extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What the caller needs to know about a token it minted.
@@ -41,6 +44,8 @@ pub struct TokenSubject<'a> {
     pub client_id: &'a str,
     pub organization_id: Option<&'a str>,
     pub session_id: Option<&'a str>,
+    /// Claims added to the token (an organization client's custom claims).
+    pub extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 pub fn mint(
@@ -50,12 +55,30 @@ pub fn mint(
     scopes: &[String],
     now: i64,
 ) -> Result<MintedToken, KeyError> {
+    mint_for(
+        keys,
+        who,
+        &resource.audience(),
+        resource.access_token_ttl,
+        scopes,
+        now,
+    )
+}
+
+/// A token for `audience` living `ttl` seconds.
+pub fn mint_for(
+    keys: &KeyRing,
+    who: &TokenSubject<'_>,
+    audience: &[&str],
+    ttl: i64,
+    scopes: &[String],
+    now: i64,
+) -> Result<MintedToken, KeyError> {
     let jti = ids::generate("tkn");
-    let ttl = resource.access_token_ttl;
     let claims = AccessTokenClaims {
         iss: who.issuer,
         sub: who.subject,
-        aud: resource.audience(),
+        aud: audience.to_vec(),
         exp: now + ttl,
         // iat and nbf are the issue time, never in the future (no SDK leeway).
         iat: now,
@@ -66,6 +89,7 @@ pub fn mint(
         scopes,
         oid: who.organization_id,
         sid: who.session_id,
+        extra: who.extra,
     };
     let (jwt, _kid) = keys.sign("at+jwt", &claims)?;
     Ok(MintedToken {

@@ -134,6 +134,8 @@ pub fn validate_document(client_id: &str, doc: &Value) -> Result<Client, String>
         scopes: Vec::new(),
         has_introspection: false,
         pkce: crate::store::PkceMode::Required,
+        organization_id: None,
+        settings: serde_json::json!({}),
         application_type,
         metadata: doc.clone(),
         created_at: 0,

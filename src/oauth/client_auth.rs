@@ -6,7 +6,7 @@ use super::error::OAuthError;
 use super::form::{BasicAuth, FormParams};
 use crate::crypto;
 use crate::state::AppState;
-use crate::store::Client;
+use crate::store::{Client, ClientKind};
 
 /// The authenticated (or identified, for public clients) client.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ pub async fn authenticate(
     let client = match app.store.find_client(&client_id).await? {
         // A metadata-document client is described by its (cached) document, not the copy,
         // and only while some resource's CIMD policy admits it: policy first, fetch after.
-        Some(c) if c.kind == crate::store::ClientKind::Metadata => {
+        Some(c) if c.kind == ClientKind::Metadata => {
             if !super::cimd::any_resource_admits(app, &client_id).await? {
                 return Err(fail("no resource admits this client's metadata document"));
             }
@@ -59,6 +59,20 @@ pub async fn authenticate(
         // fetched for it here.
         None => return Err(fail("unknown client or bad credentials")),
     };
+    if client.kind == ClientKind::Organization {
+        let Some(secret) = secret else {
+            return Err(fail("this client must authenticate with its secret"));
+        };
+        // Any of its live secrets (rotation); each compared in constant time, all of them.
+        let secrets = app.store.list_client_secrets(&client.id).await?;
+        let matched = secrets.iter().fold(false, |ok, s| {
+            crypto::verify_secret(&secret, &s.secret_hash) | ok
+        });
+        if !matched {
+            return Err(fail("unknown client or bad credentials"));
+        }
+        return Ok(AuthenticatedClient { client, used_basic });
+    }
     match (&client.secret_hash, secret) {
         (Some(hash), Some(secret)) => {
             if !crypto::verify_secret(&secret, hash) {

@@ -79,6 +79,8 @@ pub fn client_may_use(client: &crate::store::Client, resource: &Resource) -> boo
             Some(bound) => *bound == resource.id,
             None => resource.is_dcr_enabled,
         },
+        // An organization client gets tokens for its own audience, never a resource's.
+        ClientKind::Organization => false,
         ClientKind::Metadata => {
             resource.is_cimd_enabled
                 && super::cimd::allowlist_admits(&resource.cimd_allowlist, &client.id)

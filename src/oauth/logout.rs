@@ -240,7 +240,7 @@ pub fn after_logout(client: &Client, uri: &str, state: Option<&str>) -> After {
         None => uri.to_string(),
     };
     match client.kind {
-        ClientKind::Static => After::Redirect(href),
+        ClientKind::Static | ClientKind::Organization => After::Redirect(href),
         ClientKind::Dynamic | ClientKind::Metadata => {
             let host = url::Url::parse(uri)
                 .ok()

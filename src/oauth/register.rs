@@ -169,6 +169,8 @@ async fn register(
         scopes: Vec::new(),
         has_introspection: false,
         pkce: crate::store::PkceMode::Required,
+        organization_id: None,
+        settings: serde_json::json!({}),
         application_type: meta.application_type.clone(),
         metadata: meta.document.clone(),
         created_at: now,

@@ -67,6 +67,22 @@ pub trait ClientStore {
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
 }
 
+/// Organization M2M clients (`m2morg_…`) and their secrets (`sec_…`), several live at a
+/// time so one can be rotated.
+#[async_trait]
+pub trait OrgClientStore {
+    /// Inserts the client with its first secret, in one transaction.
+    async fn insert_org_client(&self, client: &Client, secret: &ClientSecret) -> StoreResult<()>;
+    /// An organization's clients, in creation order.
+    async fn list_org_clients(&self, organization_id: &str) -> StoreResult<Vec<Client>>;
+    /// Adds a secret unless the client already has `max` (then false).
+    async fn insert_client_secret(&self, secret: &ClientSecret, max: i64) -> StoreResult<bool>;
+    async fn list_client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>>;
+    /// Deletes a secret unless it is the client's last one.
+    async fn delete_client_secret(&self, client_id: &str, secret_id: &str)
+    -> StoreResult<Deletion>;
+}
+
 /// Resources: the MCP servers tokens are issued for.
 #[async_trait]
 pub trait ResourceStore {
@@ -274,6 +290,7 @@ pub trait DatabaseStore {
 /// Everything the application needs from storage.
 pub trait Store:
     ClientStore
+    + OrgClientStore
     + ResourceStore
     + RuleStore
     + UpstreamStore
@@ -295,6 +312,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: ClientStore
+        + OrgClientStore
         + ResourceStore
         + RuleStore
         + UpstreamStore

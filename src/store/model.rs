@@ -124,6 +124,9 @@ pub enum ClientKind {
     Dynamic,
     /// A Client ID Metadata Document (the client id is an https URL).
     Metadata,
+    /// An organization's machine-to-machine client (`m2morg_…`): client credentials only,
+    /// several live secrets, its tokens shaped by its settings ([`OrgClientSettings`]).
+    Organization,
 }
 
 impl ClientKind {
@@ -132,6 +135,7 @@ impl ClientKind {
             Self::Static => "static",
             Self::Dynamic => "dynamic",
             Self::Metadata => "metadata",
+            Self::Organization => "organization",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -139,6 +143,7 @@ impl ClientKind {
             "static" => Some(Self::Static),
             "dynamic" => Some(Self::Dynamic),
             "metadata" => Some(Self::Metadata),
+            "organization" => Some(Self::Organization),
             _ => None,
         }
     }
@@ -168,11 +173,20 @@ pub struct Client {
     /// The registration metadata echoed back to dynamic clients (RFC 7591 §3.2.1).
     pub metadata: serde_json::Value,
     pub created_at: i64,
+    /// An organization client's organization.
+    pub organization_id: Option<String>,
+    /// An organization client's [`OrgClientSettings`] (JSON); `{}` for the others.
+    pub settings: serde_json::Value,
 }
 
 impl Client {
+    /// No secret: an organization client's secrets are kept apart ([`ClientSecret`]).
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.secret_hash.is_none() && self.kind != ClientKind::Organization
+    }
+    /// An organization client's settings (defaults for any other client).
+    pub fn org_settings(&self) -> OrgClientSettings {
+        serde_json::from_value(self.settings.clone()).unwrap_or_default()
     }
     pub fn has_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
@@ -182,6 +196,50 @@ impl Client {
     pub fn is_login_app(&self) -> bool {
         self.kind == ClientKind::Static && !self.is_public()
     }
+}
+
+/// What an organization client's tokens carry (Scalekit's `OrganizationClient`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrgClientSettings {
+    pub description: String,
+    /// The scopes it may be granted (all of them when a request names none).
+    pub scopes: Vec<String>,
+    /// Its tokens' `aud` (its own id when empty).
+    pub audience: Vec<String>,
+    /// Claims added to its tokens, as strings.
+    pub custom_claims: Vec<CustomClaim>,
+    /// Its tokens' lifetime in seconds.
+    pub expiry: i64,
+}
+
+impl Default for OrgClientSettings {
+    fn default() -> Self {
+        Self {
+            description: String::new(),
+            scopes: Vec::new(),
+            audience: Vec::new(),
+            custom_claims: Vec::new(),
+            expiry: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomClaim {
+    pub key: String,
+    pub value: String,
+}
+
+/// One of an organization client's secrets: only its hash and last characters are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecret {
+    pub id: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    /// The secret's last four characters, to tell secrets apart.
+    pub secret_suffix: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

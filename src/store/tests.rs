@@ -40,6 +40,8 @@ pub(super) fn client(id: &str) -> Client {
         scopes: vec!["a".into()],
         has_introspection: true,
         pkce: crate::store::PkceMode::Required,
+        organization_id: None,
+        settings: serde_json::json!({}),
         application_type: "web".into(),
         metadata: json!({ "client_name": "Client <b>" }),
         created_at: 1_700_000_000,

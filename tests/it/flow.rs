@@ -270,7 +270,9 @@ async fn a_remembered_consent_skips_the_page_and_openid_gets_an_id_token() {
     assert_eq!(status, 200, "{body}");
     let (_, id) = decode_jwt(body["id_token"].as_str().expect("id_token for openid"));
     let (_, at) = decode_jwt(body["access_token"].as_str().unwrap());
-    assert_eq!(id["aud"], client_id.as_str());
+    // Scalekit's shape: `aud` an array, `azp` the client.
+    assert_eq!(id["aud"], json!([client_id]));
+    assert_eq!(id["azp"], client_id.as_str());
     assert_eq!(id["nonce"], "n-42");
     assert_eq!(id["email"], "bob@example.com");
     assert_eq!(id["sub"], at["sub"]);

@@ -24,6 +24,7 @@ mod storage {
     mod hardening_bounds;
     mod hardening_tokens;
     mod keys;
+    mod org_clients;
     mod register;
     mod token;
     mod tokens;

@@ -779,6 +779,7 @@ async fn mint_token(
             client_id: "m2m_demo_preregistered",
             organization_id: Some(oid),
             session_id: None,
+            extra: None,
         },
         &resource,
         &scopes,

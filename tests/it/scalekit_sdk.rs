@@ -4,7 +4,7 @@
 //! issuer, audience and required scopes, authorization URLs with each hint driven through
 //! the simulator and consent, the code exchange, refresh and a rotated token refused, the
 //! logout URL followed back to the app; FastMCP's `ScalekitProvider` with both
-//! `token_issuer` settings.
+//! `token_issuer` settings; an organization M2M client's token fetched and validated.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use portcullis::clock::{Clock, FixedClock, SystemClock};
 use serde_json::{Value, json};
 
+use crate::support::admin::bearer;
 use crate::support::browser::{Browser, query};
 use crate::support::scalekit::{Sdk, SdkApp};
 use crate::support::{Spawned, TestApp, basic};
@@ -305,4 +306,49 @@ scopes = [ { name = "tickets.read", description = "Read tickets" },
         fastmcp(crate::support::tamper_payload(&token)).await,
         Value::Null
     );
+}
+
+#[tokio::test]
+async fn scalekit_sdks_fetch_and_validate_an_organization_client_token() {
+    // The SDKs allow no clock leeway: tokens are issued at the real time.
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let s = TestApp::builder().clock(clock).spawn().await;
+    let api = bearer(&s).await;
+    let (status, created) = api
+        .post(
+            "/organizations/org_acme/clients",
+            json!({ "name": "Billing sync", "scopes": ["invoices:read"],
+                    "audience": ["res_billing"],
+                    "custom_claims": [ { "key": "tenant", "value": "acme" } ] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let secret = created["plain_secret"].as_str().unwrap().to_string();
+    for sdk in [Sdk::Python, Sdk::Node] {
+        // The application's own credentials: the organization client's.
+        let app = SdkApp::new(sdk, &s.base, &id, &secret);
+        let jwt = app
+            .ok("client_token", json!({ "id": id, "secret": secret }))
+            .await;
+        let jwt = jwt.as_str().unwrap();
+        let valid = app
+            .ok(
+                "validate",
+                json!({ "token": jwt, "issuer": s.base, "audience": ["res_billing"],
+                        "required_scopes": ["invoices:read"] }),
+            )
+            .await;
+        assert_eq!(valid, true, "{sdk:?}");
+        let wrong = app
+            .ok(
+                "validate",
+                json!({ "token": jwt, "audience": ["res_tickets"] }),
+            )
+            .await;
+        assert_eq!(wrong, false, "{sdk:?}");
+        let claims = app.ok("claims", json!({ "token": jwt })).await;
+        assert_eq!(claims["oid"], "org_acme", "{sdk:?}");
+        assert_eq!(claims["tenant"], "acme", "{sdk:?}");
+    }
 }

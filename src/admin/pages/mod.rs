@@ -7,6 +7,7 @@ pub mod connections;
 pub mod dashboard;
 pub mod keys;
 pub mod login;
+pub mod org_clients;
 pub mod organizations;
 pub mod resources;
 pub mod rules;

@@ -1,5 +1,5 @@
 //! `/admin/organizations`: list and create; `/admin/organizations/{id}`: edit, enable or
-//! disable, and its connections.
+//! disable, its connections and its M2M clients (`org_clients`).
 
 use crate::pages::PagePath;
 use askama::Template;
@@ -7,8 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::org_clients::OrgClientForm;
 use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_error};
 use crate::admin::connections::{self, ConnectionView};
+use crate::admin::org_clients::{self, OrgClientView};
 use crate::admin::organizations::{self, OrganizationInput};
 use crate::state::AppState;
 use crate::store::Organization;
@@ -61,7 +63,9 @@ struct EditPage<'a> {
     page: &'a AdminPage,
     org: Organization,
     connections: Vec<ConnectionView>,
+    org_clients: Vec<OrgClientView>,
     form: OrgForm,
+    client_form: OrgClientForm,
     errors: Errors,
 }
 
@@ -88,11 +92,14 @@ async fn list_page(
     ))
 }
 
-async fn edit_page(
+/// The organization page; `client_form` is the new-M2M-client form (what was typed, after
+/// an error there).
+pub(super) async fn edit_page(
     app: &AppState,
     page: &AdminPage,
     id: &str,
     form: Option<OrgForm>,
+    client_form: OrgClientForm,
     errors: Errors,
 ) -> Result<Response, Refused> {
     let org = organizations::get(app, id).await.map_err(page_error)?;
@@ -102,6 +109,7 @@ async fn edit_page(
         .into_iter()
         .filter(|c| c.organization_id == org.id)
         .collect();
+    let org_clients = org_clients::list(app, &org.id).await.map_err(page_error)?;
     let form = form.unwrap_or_else(|| OrgForm::from_org(&org));
     let status = if errors.any() {
         StatusCode::BAD_REQUEST
@@ -114,7 +122,9 @@ async fn edit_page(
             page,
             org,
             connections,
+            org_clients,
             form,
+            client_form,
             errors,
         },
     ))
@@ -146,7 +156,15 @@ pub async fn get_organization(
     page: AdminPage,
     PagePath(id): PagePath<String>,
 ) -> Result<Response, Refused> {
-    edit_page(&app, &page, &id, None, Errors::none()).await
+    edit_page(
+        &app,
+        &page,
+        &id,
+        None,
+        OrgClientForm::default(),
+        Errors::none(),
+    )
+    .await
 }
 
 pub async fn post_organization(
@@ -161,7 +179,18 @@ pub async fn post_organization(
             &format!("/admin/organizations/{}", org.id),
             "Organization saved.",
         )),
-        Err(e) => edit_page(&app, &post.page, &id, Some(form), form_error(e)?).await,
+        Err(e) => {
+            let errors = form_error(e)?;
+            edit_page(
+                &app,
+                &post.page,
+                &id,
+                Some(form),
+                OrgClientForm::default(),
+                errors,
+            )
+            .await
+        }
     }
 }
 

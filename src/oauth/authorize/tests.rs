@@ -25,6 +25,8 @@ fn client(kind: ClientKind) -> Client {
         scopes: Vec::new(),
         has_introspection: false,
         pkce: crate::store::PkceMode::Required,
+        organization_id: None,
+        settings: serde_json::json!({}),
         application_type: "web".into(),
         metadata: serde_json::Value::Null,
         created_at: 0,

@@ -26,6 +26,9 @@ pub async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let authed = client_auth::authenticate(app, basic, params).await?;
     let client = &authed.client;
+    if client.kind == ClientKind::Organization {
+        return super::organization_client::exchange(app, endpoint, client, params).await;
+    }
     // client_credentials is for admin-created confidential clients only.
     if client.kind != ClientKind::Static
         || client.is_public()
@@ -175,6 +178,7 @@ async fn issue(
             client_id: &client.id,
             organization_id: None,
             session_id: None,
+            extra: None,
         },
         resource,
         &granted,

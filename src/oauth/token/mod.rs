@@ -4,6 +4,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod organization_client;
 mod refresh_token;
 
 use axum::Json;
@@ -139,6 +140,7 @@ pub fn prepare_user_tokens(
             client_id: &client.id,
             organization_id: Some(&grant.organization_id),
             session_id: Some(&grant.session_id),
+            extra: None,
         },
         resource,
         &super::scope::access_token_scopes(scopes, &grant.oidc_scopes),

@@ -133,6 +133,8 @@ pub fn plan_client(
         scopes: c.scopes,
         has_introspection: c.introspection,
         pkce,
+        organization_id: None,
+        settings: serde_json::json!({}),
         application_type,
         created_at: ctx.now,
     })

@@ -11,7 +11,7 @@ use crate::store::{
 
 pub(super) const CLIENT_COLUMNS: &str = "id, name, kind, secret_hash, secret_expires_at, \
     token_endpoint_auth_method, redirect_uris, grant_types, resources, bound_resource_id, \
-    scopes, introspection, application_type, metadata, created_at, pkce";
+    scopes, introspection, application_type, metadata, created_at, pkce, organization_id, settings";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ClientRow {
@@ -31,6 +31,8 @@ pub(super) struct ClientRow {
     metadata: String,
     created_at: i64,
     pkce: String,
+    organization_id: Option<String>,
+    settings: String,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -44,6 +46,8 @@ impl TryFrom<ClientRow> for Client {
             resources: from_json(&r.resources, "client resources")?,
             scopes: from_json(&r.scopes, "client scopes")?,
             metadata: from_json(&r.metadata, "client metadata")?,
+            settings: from_json(&r.settings, "client settings")?,
+            organization_id: r.organization_id,
             pkce: PkceMode::parse(&r.pkce)
                 .ok_or_else(|| StoreError::Corrupt(format!("client pkce `{}`", r.pkce)))?,
             id: r.id,
@@ -62,8 +66,8 @@ impl TryFrom<ClientRow> for Client {
 /// Insert or update by id (the seed's upsert and registration's insert share it).
 pub(super) const UPSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
     secret_expires_at, token_endpoint_auth_method, redirect_uris, grant_types, resources, \
-    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at, pkce) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) \
+    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at, pkce, organization_id, settings) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18) \
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
     secret_hash = excluded.secret_hash, secret_expires_at = excluded.secret_expires_at, \
     token_endpoint_auth_method = excluded.token_endpoint_auth_method, \
@@ -71,12 +75,13 @@ pub(super) const UPSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, sec
     resources = excluded.resources, bound_resource_id = excluded.bound_resource_id, \
     scopes = excluded.scopes, introspection = excluded.introspection, \
     application_type = excluded.application_type, metadata = excluded.metadata, \
-    updated_at = excluded.updated_at, pkce = excluded.pkce";
+    updated_at = excluded.updated_at, pkce = excluded.pkce, \
+    organization_id = excluded.organization_id, settings = excluded.settings";
 
-const INSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
+pub(super) const INSERT_CLIENT: &str = "INSERT INTO clients (id, name, kind, secret_hash, \
     secret_expires_at, token_endpoint_auth_method, redirect_uris, grant_types, resources, \
-    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at, pkce) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)";
+    bound_resource_id, scopes, introspection, application_type, metadata, created_at, updated_at, pkce, organization_id, settings) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18)";
 
 pub(super) fn bind_client<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
@@ -99,6 +104,8 @@ pub(super) fn bind_client<'q>(
         .bind(to_json(&c.metadata))
         .bind(c.created_at)
         .bind(c.pkce.as_str())
+        .bind(c.organization_id.as_deref())
+        .bind(to_json(&c.settings))
 }
 
 #[derive(sqlx::FromRow)]

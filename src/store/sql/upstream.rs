@@ -160,6 +160,11 @@ impl UpstreamStore for SqlStore {
                     "rule",
                     "rules",
                 ),
+                (
+                    "SELECT COUNT(*) AS n FROM clients WHERE organization_id = $1",
+                    "M2M client",
+                    "M2M clients",
+                ),
             ],
             &[
                 "DELETE FROM organization_domains WHERE organization_id = $1",
