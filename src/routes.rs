@@ -114,6 +114,10 @@ pub fn build_router(state: AppState) -> Router {
             "/sso/v1/simulator/{conn}",
             get(simulator::get_simulator).post(simulator::post_simulator),
         )
+        .route(
+            "/sso/v1/simulator/{conn}/idp-initiated",
+            get(simulator::get_idp_initiated).post(simulator::post_idp_initiated),
+        )
         .route("/sso/v1/oidc/{conn}/start", get(federation::get_oidc_start))
         .route(
             "/sso/v1/saml/{conn}/start",

@@ -39,6 +39,8 @@ pub struct ConnectionInput {
     pub name_id_format: String,
     pub idp_initiated_redirect: String,
     pub allow_idp_initiated: bool,
+    /// The application's IdP-initiated login URL (any kind).
+    pub initiate_login_uri: String,
 }
 
 impl ConnectionInput {
@@ -65,6 +67,7 @@ impl ConnectionInput {
             ("name_attribute", &self.name_attribute),
             ("name_id_format", &self.name_id_format),
             ("idp_initiated_redirect", &self.idp_initiated_redirect),
+            ("initiate_login_uri", &self.initiate_login_uri),
         ] {
             if !value.trim().is_empty() {
                 m.insert(key.into(), json!(value.trim()));
@@ -123,6 +126,7 @@ impl ConnectionInput {
             name_attribute: text("name_attribute"),
             name_id_format: text("name_id_format"),
             idp_initiated_redirect: text("idp_initiated_redirect"),
+            initiate_login_uri: text("initiate_login_uri"),
             allow_idp_initiated: c
                 .settings
                 .get("allow_idp_initiated")

@@ -52,6 +52,13 @@ pub enum AuditEvent {
         reason: String,
         is_simulated: bool,
     },
+    /// An IdP-initiated login sent to the application's login URL (no session opened).
+    IdpInitiatedLoginForwarded {
+        organization_id: String,
+        connection_id: String,
+        connection_kind: crate::store::ConnectionKind,
+        is_simulated: bool,
+    },
     ConsentGranted {
         consent_id: String,
         user_id: String,
@@ -216,6 +223,17 @@ impl AuditEvent {
                 r.kind = "login.failed".into();
                 r.detail = json!({ "connection_id": connection_id, "connection_kind": connection_kind,
                     "reason": reason, "simulated": is_simulated });
+            }
+            Self::IdpInitiatedLoginForwarded {
+                organization_id,
+                connection_id,
+                connection_kind,
+                is_simulated,
+            } => {
+                r.kind = "login.idp_initiated_forwarded".into();
+                r.organization_id = Some(organization_id);
+                r.detail = json!({ "connection_id": connection_id, "connection_kind": connection_kind,
+                    "simulated": is_simulated });
             }
             Self::ConsentGranted {
                 consent_id,

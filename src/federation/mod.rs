@@ -6,6 +6,7 @@
 pub mod check;
 pub mod claims;
 pub mod discovery;
+pub mod idp_initiated;
 pub mod oidc;
 pub mod saml;
 pub mod simulator;

@@ -1,7 +1,9 @@
 //! The IdP simulator: a form where a tester types who they are (email, name, groups).
 //! It lets anyone claim any identity, so it answers only under `--dev` or with
 //! `PORTCULLIS_ENABLE_IDP_SIMULATOR`, and audit events mark its logins. Stable field
-//! names (`email`, `name`, `groups`, comma separated) so scripts can post it.
+//! names (`email`, `name`, `groups`, comma separated) so scripts can post it. Its
+//! "IdP-initiated" option (`/sso/v1/simulator/{conn}/idp-initiated`) starts a login from the
+//! IdP's side for a connection that names its application's `initiate_login_uri`.
 
 use askama::Template;
 
@@ -13,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::{EmailTrust, VerifiedIdentity, complete_login};
+use super::{EmailTrust, VerifiedIdentity, complete_login, idp_initiated};
 use crate::flow::{check_connection_fits, find_open};
 use crate::pages::{self, PageError, PageForm};
 use crate::session::SessionCookie;
@@ -141,6 +143,96 @@ pub async fn post_simulator(
             attributes: Map::new(),
         };
         complete_login(&app, &pending, &connection, identity, &cookie).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Template)]
+#[template(path = "login/simulator_idp_initiated.html")]
+struct IdpInitiatedPage<'a> {
+    connection_id: &'a str,
+    initiate_login_uri: &'a str,
+    csrf: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct IdpInitiatedForm {
+    csrf: String,
+    email: String,
+    #[serde(default)]
+    relay_state: String,
+}
+
+/// A simulator connection whose application takes IdP-initiated logins.
+async fn initiating_connection(
+    app: &AppState,
+    id: &str,
+) -> Result<(Connection, String), PageError> {
+    let connection = simulator_connection(app, id).await?;
+    let uri = idp_initiated::initiate_login_uri(&connection)
+        .map(str::to_string)
+        .filter(|_| connection.is_enabled)
+        .ok_or_else(|| {
+            PageError::bad_request(
+                PageCode::UnknownConnection,
+                "This connection names no application login URL (initiate_login_uri), or is disabled.",
+            )
+        })?;
+    Ok((connection, uri))
+}
+
+/// `GET /sso/v1/simulator/{conn}/idp-initiated`: the simulator's "IdP-initiated" option.
+pub async fn get_idp_initiated(
+    State(app): State<AppState>,
+    PagePath(conn): PagePath<String>,
+) -> Response {
+    let result = async {
+        let (connection, uri) = initiating_connection(&app, &conn).await?;
+        let csrf = app
+            .config
+            .secret
+            .mac("simulator-idp-initiated", &connection.id);
+        Ok::<_, PageError>(pages::render(
+            StatusCode::OK,
+            &IdpInitiatedPage {
+                connection_id: &connection.id,
+                initiate_login_uri: &uri,
+                csrf: &csrf,
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /sso/v1/simulator/{conn}/idp-initiated`: the application's login URL with
+/// `idp_initiated_login`; no session is opened.
+pub async fn post_idp_initiated(
+    State(app): State<AppState>,
+    PagePath(conn): PagePath<String>,
+    PageForm(f): PageForm<IdpInitiatedForm>,
+) -> Response {
+    let result = async {
+        let (connection, uri) = initiating_connection(&app, &conn).await?;
+        if !app
+            .config
+            .secret
+            .verify_mac("simulator-idp-initiated", &connection.id, &f.csrf)
+        {
+            return Err(PageError::bad_request(
+                PageCode::InvalidCsrf,
+                "The form expired. Reload it and try again.",
+            ));
+        }
+        let email = f.email.trim().to_ascii_lowercase();
+        if !email.contains('@') || email.len() > 254 || f.relay_state.len() > 1_024 {
+            return Err(PageError::bad_request(
+                PageCode::InvalidEmail,
+                "Enter an email address (and a relay state of at most 1024 characters).",
+            ));
+        }
+        idp_initiated::forward(&app, &connection, &uri, &email, Some(f.relay_state.trim())).await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

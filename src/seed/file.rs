@@ -67,6 +67,11 @@ pub struct ConnectionEntry {
     /// Where an IdP-initiated login lands (a path or URL on this server's origin); by
     /// default a page that says the person is signed in.
     pub idp_initiated_redirect: Option<String>,
+    // any kind
+    /// Scalekit's IdP-initiated login: the application URL an IdP-initiated login (SAML, or
+    /// the simulator's) is sent to with `idp_initiated_login=<JWT>`, for the application to
+    /// start a normal login; no session is opened by the unsolicited login itself.
+    pub initiate_login_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

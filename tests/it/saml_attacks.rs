@@ -683,3 +683,59 @@ idp_metadata_xml = '''{md}'''
     assert_eq!(page.location.as_deref(), Some("/welcome"));
     assert!(page.headers.get("set-cookie").is_some(), "signed in");
 }
+
+#[tokio::test]
+async fn an_idp_initiated_login_goes_to_the_applications_login_url_without_a_session() {
+    let fx = setup().await;
+    fx.s.apply_seed(&format!(
+        r#"
+[[organizations]]
+id = "org_fx"
+display_name = "Fixture Org"
+domains = ["fx.example"]
+
+[[organizations.connections]]
+id = "conn_fx"
+kind = "saml"
+initiate_login_uri = "https://app.example/sso/start?from=idp"
+idp_metadata_xml = '''{md}'''
+"#,
+        md = idp_metadata(FX_IDP, &[&fx.a])
+    ))
+    .await;
+    let signed = fx.good().signed(&fx.a, Alg::Sha256, true);
+    let page = fx.post("conn_fx", &signed, "rs-42").await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        page.headers.get("set-cookie").is_none(),
+        "no session is opened"
+    );
+    let location = page.location.unwrap();
+    assert!(
+        location.starts_with("https://app.example/sso/start?from=idp&idp_initiated_login="),
+        "{location}"
+    );
+    let jwt = query(&location)["idp_initiated_login"].clone();
+    let (header, claims) = crate::support::decode_jwt(&jwt);
+    assert_eq!(header["typ"], "idp-initiated+jwt");
+    assert_eq!(claims["connection_id"], "conn_fx");
+    assert_eq!(claims["organization_id"], "org_fx");
+    assert_eq!(claims["relay_state"], "rs-42");
+    assert_eq!(claims["iss"], fx.s.base);
+    assert!(
+        claims["login_hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{claims}"
+    );
+    assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 120);
+    assert!(fx.s.audit("login.succeeded").await.is_empty());
+    assert_eq!(fx.s.audit("login.idp_initiated_forwarded").await.len(), 1);
+    // The same assertion again is a replay, and an unsigned one is refused as ever.
+    fx.refused("replayed", "conn_fx", &signed, "replay").await;
+    fx.refused(
+        "by a key the metadata does not list",
+        "conn_fx",
+        &fx.good().signed(&fx.x, Alg::Sha256, true),
+        "signature",
+    )
+    .await;
+}

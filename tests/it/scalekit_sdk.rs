@@ -352,3 +352,139 @@ async fn scalekit_sdks_fetch_and_validate_an_organization_client_token() {
         assert_eq!(claims["tenant"], "acme", "{sdk:?}");
     }
 }
+
+const INITIATE_LOGIN: &str = r#"
+[[organizations]]
+id = "org_test"
+display_name = "Test Organization"
+domains = ["example.com", "example.org"]
+
+[[organizations.connections]]
+id = "conn_simulator"
+kind = "idp_simulator"
+initiate_login_uri = "http://127.0.0.1:5555/login"
+"#;
+
+/// The simulator's "IdP-initiated" option: the redirect to the application's login URL.
+async fn idp_initiated_jwt(s: &Spawned, email: &str, relay_state: &str) -> String {
+    let b = Browser::new(s);
+    let form = b
+        .get("/sso/v1/simulator/conn_simulator/idp-initiated")
+        .await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains("http://127.0.0.1:5555/login"),
+        "{}",
+        form.body
+    );
+    let csrf = crate::support::browser::hidden(&form.body, "csrf");
+    let page = b
+        .post(
+            "/sso/v1/simulator/conn_simulator/idp-initiated",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("relay_state", relay_state),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        page.headers.get("set-cookie").is_none(),
+        "no session is opened"
+    );
+    let location = page.location.unwrap();
+    assert!(
+        location.starts_with("http://127.0.0.1:5555/login?idp_initiated_login="),
+        "{location}"
+    );
+    query(&location)["idp_initiated_login"].clone()
+}
+
+#[tokio::test]
+async fn idp_initiated_login_claims_verify_in_both_sdks_and_start_a_normal_login() {
+    // A clock the test can turn back: the server starts (and makes its signing key) ten
+    // minutes ago, then runs at the real time (the SDKs allow no leeway).
+    let clock = Arc::new(FixedClock::new(SystemClock.now() - 600));
+    let s = TestApp::builder()
+        .seed(Some(&portcullis::seed::dev::seed_text(
+            SECRET,
+            "dev-admin-password-123",
+        )))
+        .clock(clock.clone())
+        .spawn()
+        .await;
+    s.apply_seed(INITIATE_LOGIN).await;
+    clock.set(SystemClock.now());
+    let jwt = idp_initiated_jwt(&s, "fay@example.com", "deep/link?x=1").await;
+    for sdk in [Sdk::Python, Sdk::Node] {
+        let app = SdkApp::new(sdk, &s.base, "skc_dev", SECRET);
+        let claims = app
+            .ok("idp_initiated_claims", json!({ "token": jwt }))
+            .await;
+        assert_eq!(
+            claims["connection_id"], "conn_simulator",
+            "{sdk:?} {claims}"
+        );
+        assert_eq!(claims["organization_id"], "org_test", "{sdk:?}");
+        assert_eq!(claims["login_hint"], "fay@example.com", "{sdk:?}");
+        assert_eq!(claims["relay_state"], "deep/link?x=1", "{sdk:?}");
+    }
+
+    // The application then starts a normal login with what the claims say.
+    let app = SdkApp::new(Sdk::Python, &s.base, "skc_dev", SECRET);
+    let url = app
+        .ok(
+            "authorization_url",
+            json!({ "redirect_uri": REDIRECT, "options": {
+                "connection_id": "conn_simulator", "login_hint": "fay@example.com",
+                "state": "st-idp", "nonce": "n-idp", "scopes": ["openid", "email"] } }),
+        )
+        .await;
+    let (_, callback) = drive(&s, url.as_str().unwrap(), "fay@example.com").await;
+    let result = app
+        .ok(
+            "authenticate_with_code",
+            json!({ "code": callback["code"], "redirect_uri": REDIRECT }),
+        )
+        .await;
+    assert_eq!(result["connection_id"], "conn_simulator", "{result}");
+
+    // It is no access token and no ID token hint.
+    let res = reqwest::Client::new()
+        .get(format!("{}/oauth/userinfo", s.base))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let b = Browser::new(&s);
+    let page = b
+        .get(&format!(
+            "/oidc/logout?id_token_hint={jwt}&post_logout_redirect_uri={}",
+            AFTER_LOGOUT.replace(':', "%3A").replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(page.location, None, "not a hint that redirects");
+
+    // Expired: issued (by this server) long enough ago.
+    clock.set(SystemClock.now() - 600);
+    let expired = idp_initiated_jwt(&s, "fay@example.com", "").await;
+    clock.set(SystemClock.now());
+    // Foreign: issued by another server's keys.
+    let other = spawn_dev().await;
+    other.apply_seed(INITIATE_LOGIN).await;
+    let foreign = idp_initiated_jwt(&other, "fay@example.com", "").await;
+    for sdk in [Sdk::Python, Sdk::Node] {
+        let app = SdkApp::new(sdk, &s.base, "skc_dev", SECRET);
+        for (what, token) in [("expired", &expired), ("foreign", &foreign)] {
+            let refused = app
+                .call("idp_initiated_claims", json!({ "token": token }))
+                .await;
+            assert!(
+                refused.is_err(),
+                "{sdk:?} accepted the {what} token: {refused:?}"
+            );
+        }
+    }
+}

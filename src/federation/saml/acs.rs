@@ -4,8 +4,9 @@
 //! only in the browser that started it (the binding cookie, see [`super::binding`]); a
 //! response from another browser is refused over https and asked about over http, and
 //! neither uses anything up. Anything else is unsolicited (IdP-initiated): refused unless
-//! the connection allows it, and then it only signs the person in; it never completes a
-//! pending authorization.
+//! the connection allows it, and then it only signs the person in, or, when the connection
+//! names its application's `initiate_login_uri`, only sends the browser there (see
+//! `federation::idp_initiated`); it never completes a pending authorization.
 
 use crate::pages::PageCode;
 use crate::pages::PagePath;
@@ -21,7 +22,7 @@ use super::start::acs_path;
 use super::verify::{self, Expected, Refusal, Verified, verify_response};
 use super::{SamlSettings, settings};
 use crate::crypto;
-use crate::federation::complete_login;
+use crate::federation::{complete_login, idp_initiated};
 use crate::flow::{find_open, record_login_failed, refuse};
 use crate::pages::{PageError, PageForm};
 use crate::session::SessionCookie;
@@ -81,7 +82,7 @@ async fn acs(
             .filter(|l| l.used_at.is_none() && l.expires_at > now)
     };
     let Some(login) = outstanding else {
-        return unsolicited(app, &connection, &s, &form.saml_response).await;
+        return unsolicited(app, &connection, &s, &form).await;
     };
     let presented = binding.value_for(app.issuer(), &login.state_hash);
     match binding::decide(app.issuer(), presented, &login.browser_hash) {
@@ -213,9 +214,11 @@ async fn unsolicited(
     app: &AppState,
     connection: &Connection,
     s: &SamlSettings,
-    saml_response: &str,
+    form: &AcsForm,
 ) -> Result<Response, PageError> {
-    if !s.allow_idp_initiated || !connection.is_enabled {
+    let saml_response = form.saml_response.as_str();
+    let forward_to = idp_initiated::initiate_login_uri(connection);
+    if !(s.allow_idp_initiated || forward_to.is_some()) || !connection.is_enabled {
         let detail = if connection.is_enabled {
             "no outstanding request matches its RelayState, and IdP-initiated login is off for this connection"
         } else {
@@ -231,6 +234,13 @@ async fn unsolicited(
         Ok(v) => v,
         Err(r) => return Ok(refuse_here(app, connection, &r).await),
     };
+    // The application starts its own login: nothing is signed in here.
+    if let Some(uri) = forward_to {
+        let identity = &verified.identity;
+        let hint = identity.email.as_deref().unwrap_or(&identity.subject);
+        let relay_state = (form.relay_state.len() <= 1_024).then_some(form.relay_state.as_str());
+        return idp_initiated::forward(app, connection, uri, hint, relay_state).await;
+    }
     Ok(super::confirm::ask(app, connection, verified.identity))
 }
 

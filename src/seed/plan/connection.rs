@@ -10,6 +10,9 @@ use crate::seed::file::ConnectionEntry;
 use crate::store::EmailVerifiedTrust;
 use crate::store::{Connection, ConnectionKind};
 
+/// The connection setting naming the application's IdP-initiated login URL.
+pub const INITIATE_LOGIN_URI: &str = "initiate_login_uri";
+
 /// The connection an entry describes, for organization `org`, its upstream secret sealed;
 /// or the first rule it breaks.
 pub fn plan_connection(
@@ -222,6 +225,10 @@ pub fn plan_connection(
             )
         }
     };
+    if let Some(uri) = &c.initiate_login_uri {
+        check_url(entry, "initiate_login_uri", uri)?;
+        settings.insert(INITIATE_LOGIN_URI.into(), json!(uri));
+    }
     let id = id_or_derived(entry, "conn", &c.id, &natural)?;
     // Upstream secrets are sealed at rest, bound to their connection id.
     if let Some(Value::String(plain)) = settings.remove("client_secret_sealed") {
