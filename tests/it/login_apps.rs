@@ -418,8 +418,35 @@ async fn client_credentials_without_a_resource_to_default_to_is_a_token_for_the_
         (400, Some("invalid_target")),
         "{body}"
     );
-    // A client allowed exactly one resource keeps getting that resource's tokens.
+    // An environment client's token naming no resource is its management token, whatever
+    // resources it may also get tokens for; another client allowed exactly one resource
+    // keeps getting that resource's tokens.
     let (status, body) = client_token(&s, "/oauth/token", "skc_login", LOGIN_SECRET, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], json!(["skc_login"]));
+    let (status, body) = client_token(
+        &s,
+        "/oauth/token",
+        "skc_login",
+        LOGIN_SECRET,
+        &[("resource", "res_tickets")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["aud"],
+        json!(["res_tickets", "http://127.0.0.1:8081/mcp"])
+    );
+    let (status, body) = client_token(
+        &s,
+        "/oauth/token",
+        "m2m_service",
+        crate::support::SERVICE_SECRET,
+        &[],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
     assert_eq!(

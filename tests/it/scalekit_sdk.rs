@@ -24,15 +24,29 @@ const AFTER_LOGOUT: &str = "http://127.0.0.1:5555/logout";
 async fn spawn_dev() -> Spawned {
     // The SDKs allow no clock leeway: tokens are issued at the real time.
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
-    TestApp::builder()
+    let s = TestApp::builder()
         .seed(Some(&portcullis::seed::dev::seed_text(
             SECRET,
             "dev-admin-password-123",
         )))
         .clock(clock)
         .spawn()
-        .await
+        .await;
+    s.apply_seed(BOT).await;
+    s
 }
+
+/// A machine client of the tickets server, as an admin would add one.
+const BOT: &str = r#"
+[[clients]]
+id = "m2m_tickets_bot"
+name = "Tickets bot"
+secret = "tickets-bot-secret-0123456789abcdef"
+grant_types = ["client_credentials"]
+resources = ["res_tickets"]
+scopes = ["tickets.read", "tickets.manage"]
+"#;
+const BOT_SECRET: &str = "tickets-bot-secret-0123456789abcdef";
 
 /// Follows an SDK-built authorization URL as a person would: the simulator's form, then
 /// consent; returns the callback's query.
@@ -72,34 +86,61 @@ async fn client_tokens(app: &SdkApp, s: &Spawned) {
         "a wrong secret"
     );
 
-    let token = app
+    let env = s.base.as_str();
+    // The environment client's own token: its management token, `aud: [client_id]`.
+    let own = app
         .ok("client_token", json!({ "id": "skc_dev", "secret": SECRET }))
         .await;
-    let token = token.as_str().expect("a token");
-    let validate = |options: Value| {
+    let own = own.as_str().expect("a token");
+    let check = |token: &str, options: Value| {
         let mut args = json!({ "token": token });
         args.as_object_mut()
             .unwrap()
             .extend(options.as_object().unwrap().clone());
         app.ok("validate", args)
     };
-    let env = s.base.as_str();
     assert_eq!(
-        validate(json!({ "issuer": env, "audience": ["res_tickets"], "required_scopes": ["tickets.read"] })).await,
+        check(own, json!({ "issuer": env, "audience": ["skc_dev"] })).await,
         true
     );
-    assert_eq!(validate(json!({ "audience": ["res_other"] })).await, false);
     assert_eq!(
-        validate(json!({ "required_scopes": ["tickets.admin"] })).await,
+        check(own, json!({ "audience": ["res_tickets"] })).await,
+        false
+    );
+    let claims = app.ok("claims", json!({ "token": own })).await;
+    assert_eq!(
+        (claims["client_id"].as_str(), claims["sub"].as_str()),
+        (Some("skc_dev"), Some("skc_dev"))
+    );
+
+    // A machine client of the tickets server: a token for it, with its scopes.
+    let token = app
+        .ok(
+            "client_token",
+            json!({ "id": "m2m_tickets_bot", "secret": BOT_SECRET }),
+        )
+        .await;
+    let token = token.as_str().expect("a token");
+    assert_eq!(
+        check(
+            token,
+            json!({ "issuer": env, "audience": ["res_tickets"], "required_scopes": ["tickets.read"] })
+        )
+        .await,
+        true
+    );
+    assert_eq!(
+        check(token, json!({ "audience": ["res_other"] })).await,
         false
     );
     assert_eq!(
-        validate(json!({ "issuer": format!("{env}/") })).await,
+        check(token, json!({ "required_scopes": ["tickets.admin"] })).await,
         false
     );
-    let claims = app.ok("claims", json!({ "token": token })).await;
-    assert_eq!(claims["client_id"], "skc_dev");
-    assert_eq!(claims["sub"], "skc_dev");
+    assert_eq!(
+        check(token, json!({ "issuer": format!("{env}/") })).await,
+        false
+    );
 }
 
 #[tokio::test]
@@ -111,7 +152,7 @@ async fn scalekit_python_sdk_signs_in_refreshes_and_logs_out_against_the_dev_see
     let scoped = app
         .ok(
             "client_token",
-            json!({ "id": "skc_dev", "secret": SECRET, "scopes": ["tickets.read"] }),
+            json!({ "id": "m2m_tickets_bot", "secret": BOT_SECRET, "scopes": ["tickets.read"] }),
         )
         .await;
     let claims = app.ok("claims", json!({ "token": scoped })).await;

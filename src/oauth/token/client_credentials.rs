@@ -1,8 +1,8 @@
 //! The `client_credentials` grant (RFC 6749 §4.4) for admin-created confidential clients:
 //! `resource` (RFC 8707) binds `aud`; the scope is the request ∩ what the client may have.
-//! Without `resource`, a client allowed exactly one resource gets a token for it; any other
-//! gets a token for itself (`aud: [client_id]`, what Scalekit's SDKs fetch as their
-//! management token).
+//! Without `resource`, an environment API client (`skc_…`) gets its management token, a
+//! token for itself (`aud: [client_id]`, what Scalekit's SDKs fetch); another client
+//! allowed exactly one resource gets a token for it; any other a token for itself.
 //! `portcullis:admin` is a token of its own: asked alone, at the environment's endpoint,
 //! with the admin API (`{issuer}/api/v1/admin`) as its only audience, never beside an MCP
 //! server's scopes (a token an MCP server receives must not open the admin API).
@@ -56,6 +56,11 @@ pub async fn exchange(
 
     let resource = match resolve_resource(app, endpoint, params.get("resource")).await? {
         Some(r) => r,
+        // An environment API client's token naming no resource is its management token
+        // (what Scalekit's SDKs fetch with `skc_…` credentials).
+        None if is_environment_client(client) => {
+            return own_token(app, client, requested.as_deref()).await;
+        }
         None => match client.resources.as_slice() {
             [only] => app.store.find_resource(only).await?.ok_or_else(|| {
                 OAuthError::invalid_target("the client's resource no longer exists")
@@ -90,6 +95,11 @@ pub async fn exchange(
     let issuer =
         access_token::token_issuer(&endpoint.issuer(app.issuer()), app.issuer(), &resource);
     issue(app, &issuer, client, &resource, granted).await
+}
+
+/// An environment API client (`skc_…`, Scalekit's environment client ids).
+pub fn is_environment_client(client: &Client) -> bool {
+    client.id.starts_with("skc_")
 }
 
 /// A token for the client itself, naming no resource: `aud: [client_id]`, the environment
