@@ -49,6 +49,13 @@ pub fn build_router(state: AppState) -> Router {
             post(revoke::post_resource_revoke),
         )
         .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES));
+    // Bring-your-own-auth: the application posts who signed in (a JSON body).
+    let login_requests = Router::new()
+        .route(
+            "/api/v1/connections/{conn}/auth-requests/{login_request_id}/user",
+            post(federation::custom::auth_request::post_auth_request_user),
+        )
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES));
     let registration = Router::new()
         .route("/oauth/register", post(register::post_register))
         .route(
@@ -94,6 +101,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(doubled_slash())
         .merge(token)
         .merge(revocation)
+        .merge(login_requests)
         .merge(registration)
         .layer(cors());
     let flow = Router::new()
@@ -113,6 +121,14 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/sso/v1/simulator/{conn}",
             get(simulator::get_simulator).post(simulator::post_simulator),
+        )
+        .route(
+            "/sso/v1/connections/{conn}/start",
+            get(federation::custom::get_start),
+        )
+        .route(
+            "/sso/v1/connections/{conn}/partner:callback",
+            get(federation::custom::get_partner_callback),
         )
         .route(
             "/sso/v1/simulator/{conn}/idp-initiated",

@@ -41,6 +41,8 @@ pub struct ConnectionInput {
     pub allow_idp_initiated: bool,
     /// The application's IdP-initiated login URL (any kind).
     pub initiate_login_uri: String,
+    /// A custom connection's login page.
+    pub login_url: String,
 }
 
 impl ConnectionInput {
@@ -68,6 +70,7 @@ impl ConnectionInput {
             ("name_id_format", &self.name_id_format),
             ("idp_initiated_redirect", &self.idp_initiated_redirect),
             ("initiate_login_uri", &self.initiate_login_uri),
+            ("login_url", &self.login_url),
         ] {
             if !value.trim().is_empty() {
                 m.insert(key.into(), json!(value.trim()));
@@ -127,6 +130,7 @@ impl ConnectionInput {
             name_id_format: text("name_id_format"),
             idp_initiated_redirect: text("idp_initiated_redirect"),
             initiate_login_uri: text("initiate_login_uri"),
+            login_url: text("login_url"),
             allow_idp_initiated: c
                 .settings
                 .get("allow_idp_initiated")

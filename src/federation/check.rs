@@ -31,6 +31,16 @@ pub async fn check(
                 detail,
             }],
         },
+        ConnectionKind::Custom => {
+            let login_url = connection.settings["login_url"]
+                .as_str()
+                .unwrap_or_default();
+            vec![Check {
+                name: "login_url",
+                is_ok: !login_url.is_empty(),
+                detail: format!("the application's login page: {login_url}"),
+            }]
+        }
         ConnectionKind::Saml => {
             let settings = super::saml::settings(issuer, connection);
             let mut out = check_saml(http, &settings).await;

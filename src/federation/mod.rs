@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod claims;
+pub mod custom;
 pub mod discovery;
 pub mod idp_initiated;
 pub mod oidc;

@@ -136,6 +136,10 @@ pub fn upstream_start_url(connection: &Connection, pending_id: &str) -> Option<S
             "/sso/v1/saml/{}/start?request={request}",
             connection.id
         )),
+        ConnectionKind::Custom => Some(format!(
+            "/sso/v1/connections/{}/start?request={request}",
+            connection.id
+        )),
     }
 }
 

@@ -41,7 +41,9 @@ pub fn half_hash(value: &str) -> String {
 }
 
 /// The user claims the granted OIDC scopes release (OIDC Core §5.4): `email` and
-/// `email_verified` with `email`, `name` with `profile`. No scope asks for groups.
+/// `email_verified` with `email`; `name`, and `given_name`, `family_name`,
+/// `preferred_username` where the upstream asserted them, with `profile`. No scope asks for
+/// groups.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProfileClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +52,12 @@ pub struct ProfileClaims<'a> {
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<&'a str>,
 }
 
 pub fn profile_claims<'a>(user: &'a User, scopes: &[impl AsRef<str>]) -> ProfileClaims<'a> {
@@ -59,6 +67,13 @@ pub fn profile_claims<'a>(user: &'a User, scopes: &[impl AsRef<str>]) -> Profile
     } else {
         None
     };
+    let profile = |key: &str| {
+        if wants("profile") {
+            user.attributes.get(key).and_then(serde_json::Value::as_str)
+        } else {
+            None
+        }
+    };
     ProfileClaims {
         email,
         email_verified: email.map(|_| user.is_email_verified),
@@ -67,6 +82,9 @@ pub fn profile_claims<'a>(user: &'a User, scopes: &[impl AsRef<str>]) -> Profile
         } else {
             None
         },
+        given_name: profile("given_name"),
+        family_name: profile("family_name"),
+        preferred_username: profile("preferred_username"),
     }
 }
 
@@ -128,6 +146,19 @@ mod tests {
         );
         let profile = profile_claims(&u, &["openid", "profile"]);
         assert_eq!((profile.email, profile.name), (None, Some("A")));
+        let mut named = user();
+        named
+            .attributes
+            .insert("given_name".into(), serde_json::json!("Ann"));
+        named
+            .attributes
+            .insert("family_name".into(), serde_json::json!(["not", "text"]));
+        let profile = profile_claims(&named, &["profile"]);
+        assert_eq!(
+            (profile.given_name, profile.family_name),
+            (Some("Ann"), None)
+        );
+        assert_eq!(profile_claims(&named, &["email"]).given_name, None);
         let no_address = User {
             email: None,
             ..user()

@@ -21,7 +21,7 @@ pub struct BearerError {
 }
 
 impl BearerError {
-    fn invalid_token(description: &'static str) -> Self {
+    pub(crate) fn invalid_token(description: &'static str) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
             error: Some("invalid_token"),
@@ -30,7 +30,7 @@ impl BearerError {
     }
 
     /// RFC 6750 §3.1: the token lacks a scope this endpoint needs.
-    fn insufficient_scope(description: &'static str) -> Self {
+    pub(crate) fn insufficient_scope(description: &'static str) -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
             error: Some("insufficient_scope"),
@@ -39,7 +39,7 @@ impl BearerError {
     }
 
     /// The store failed: 500, without a challenge (the token may well be fine).
-    fn server_error() -> Self {
+    pub(crate) fn server_error() -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: Some("server_error"),

@@ -67,6 +67,10 @@ pub struct ConnectionEntry {
     /// Where an IdP-initiated login lands (a path or URL on this server's origin); by
     /// default a page that says the person is signed in.
     pub idp_initiated_redirect: Option<String>,
+    // custom (bring-your-own-auth)
+    /// The application's login page: the browser is sent there with `login_request_id` and
+    /// `state`.
+    pub login_url: Option<String>,
     // any kind
     /// Scalekit's IdP-initiated login: the application URL an IdP-initiated login (SAML, or
     /// the simulator's) is sent to with `idp_initiated_login=<JWT>`, for the application to

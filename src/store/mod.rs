@@ -125,6 +125,27 @@ pub trait UpstreamStore {
         state_hash: &str,
         now: i64,
     ) -> StoreResult<Taken<UpstreamLogin>>;
+    /// Records a bring-your-own-auth login request (the hash of its id) of the upstream
+    /// login `state_hash`.
+    async fn insert_login_request(
+        &self,
+        login_request_hash: &str,
+        state_hash: &str,
+        connection_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Sets the (sealed) identity an application posted for its login request, once: false
+    /// when the request is unknown, of another connection, expired, answered already, or its
+    /// login used.
+    async fn set_login_request_identity(
+        &self,
+        login_request_hash: &str,
+        connection_id: &str,
+        sealed_identity: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// The (sealed) identity posted for the login request of upstream login `state_hash`.
+    async fn find_login_request_identity(&self, state_hash: &str) -> StoreResult<Option<String>>;
     /// Records a SAML assertion ID until `expires_at`; false when it was already recorded
     /// (a replay).
     async fn remember_assertion(

@@ -317,17 +317,21 @@ pub enum ConnectionKind {
     Oidc,
     /// A SAML 2.0 identity provider; portcullis is its service provider.
     Saml,
+    /// Bring-your-own-auth: the application's own login (its `login_url`) signs the person
+    /// in and posts who they are.
+    Custom,
 }
 
 impl ConnectionKind {
     /// Every kind, in the order the admin form offers them.
-    pub const ALL: [Self; 3] = [Self::IdpSimulator, Self::Oidc, Self::Saml];
+    pub const ALL: [Self; 4] = [Self::IdpSimulator, Self::Oidc, Self::Saml, Self::Custom];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::IdpSimulator => "idp_simulator",
             Self::Oidc => "oidc",
             Self::Saml => "saml",
+            Self::Custom => "custom",
         }
     }
 
@@ -468,12 +472,13 @@ mod tests {
             (ConnectionKind::IdpSimulator, "idp_simulator"),
             (ConnectionKind::Oidc, "oidc"),
             (ConnectionKind::Saml, "saml"),
+            (ConnectionKind::Custom, "custom"),
         ] {
             assert_eq!(kind.as_str(), name);
             assert_eq!(ConnectionKind::parse(name), Some(kind));
             assert_eq!(serde_json::to_value(kind).unwrap(), name);
         }
-        for bad in ["", "OIDC", "saml ", "custom"] {
+        for bad in ["", "OIDC", "saml ", "ldap"] {
             assert_eq!(ConnectionKind::parse(bad), None, "{bad:?}");
         }
     }

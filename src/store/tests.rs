@@ -279,9 +279,9 @@ async fn unknown_stored_kinds_effects_and_conditions_are_corrupt_rows() {
             }
         };
 
-        set("UPDATE connections SET kind = 'custom' WHERE id = 'conn_1'").await;
-        corrupt(s.find_connection("conn_1").await.unwrap_err(), "`custom`");
-        corrupt(s.list_connections().await.unwrap_err(), "`custom`");
+        set("UPDATE connections SET kind = 'ldap' WHERE id = 'conn_1'").await;
+        corrupt(s.find_connection("conn_1").await.unwrap_err(), "`ldap`");
+        corrupt(s.list_connections().await.unwrap_err(), "`ldap`");
 
         set("UPDATE rules SET effect = 'Allow' WHERE id = 'rule_1'").await;
         corrupt(s.list_rules("res_1").await.unwrap_err(), "effect `Allow`");

@@ -20,6 +20,7 @@ mod storage {
     mod admin_api;
     mod admin_deletes;
     mod admin_pages;
+    mod byoa;
     mod dcr_policy;
     mod hardening_bounds;
     mod hardening_tokens;

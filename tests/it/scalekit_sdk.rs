@@ -529,3 +529,92 @@ async fn idp_initiated_login_claims_verify_in_both_sdks_and_start_a_normal_login
         }
     }
 }
+
+#[tokio::test]
+async fn bring_your_own_auth_signs_a_person_in_for_an_sdk_app() {
+    let s = spawn_dev().await;
+    s.apply_seed(
+        r#"
+[[organizations]]
+id = "org_own"
+display_name = "Own Login Inc"
+domains = ["own.example"]
+
+[[organizations.connections]]
+id = "conn_own"
+kind = "custom"
+login_url = "http://127.0.0.1:5555/own-login"
+"#,
+    )
+    .await;
+    let app = SdkApp::new(Sdk::Python, &s.base, "skc_dev", SECRET);
+    let url = app
+        .ok(
+            "authorization_url",
+            json!({ "redirect_uri": REDIRECT, "options": {
+                "connection_id": "conn_own", "state": "st-own", "nonce": "n-own",
+                "scopes": ["openid", "email", "profile"] } }),
+        )
+        .await;
+    let b = Browser::new(&s);
+    let start = b.get(url.as_str().unwrap()).await;
+    let to_start = start.location.clone().unwrap();
+    let page = b.get(&to_start).await;
+    let to_app = page
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("{}", page.body));
+    assert!(
+        to_app.starts_with("http://127.0.0.1:5555/own-login?"),
+        "{to_app}"
+    );
+    let q = query(&to_app);
+    // The application, signed in by its own means, posts the user with its management token.
+    let token = app
+        .ok("client_token", json!({ "id": "skc_dev", "secret": SECRET }))
+        .await;
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/connections/conn_own/auth-requests/{}/user",
+            s.base, q["login_request_id"]
+        ))
+        .bearer_auth(token.as_str().unwrap())
+        .json(
+            &json!({ "user": { "sub": "own-42", "email": "gus@own.example",
+                                  "given_name": "Gus", "family_name": "Fring" } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let back = b
+        .get(&format!(
+            "/sso/v1/connections/conn_own/partner:callback?state={}",
+            q["state"]
+        ))
+        .await;
+    let done = b
+        .consent(back.location.as_deref().expect("to consent"), "approve")
+        .await;
+    let callback = query(done.location.as_deref().unwrap());
+    assert_eq!(callback["state"], "st-own");
+    let result = app
+        .ok(
+            "authenticate_with_code",
+            json!({ "code": callback["code"], "redirect_uri": REDIRECT }),
+        )
+        .await;
+    assert_eq!(result["user"]["email"], "gus@own.example", "{result}");
+    let (_, id) = crate::support::decode_jwt(str_of(&result, "id_token"));
+    assert_eq!(
+        (
+            id["given_name"].as_str(),
+            id["family_name"].as_str(),
+            id["name"].as_str()
+        ),
+        (Some("Gus"), Some("Fring"), Some("Gus Fring")),
+        "{id}"
+    );
+    assert_eq!(result["organization_id"], "org_own", "{result}");
+    assert_eq!(result["connection_id"], "conn_own", "{result}");
+}

@@ -70,6 +70,7 @@ fn input(f: &Fields) -> ConnectionInput {
         name_id_format: f.get("name_id_format"),
         idp_initiated_redirect: f.get("idp_initiated_redirect"),
         initiate_login_uri: f.get("initiate_login_uri"),
+        login_url: f.get("login_url"),
         allow_idp_initiated: f.is_checked("allow_idp_initiated"),
     }
 }

@@ -49,6 +49,7 @@ pub fn plan_connection(
         ("name_id_format", c.name_id_format.is_some()),
         ("idp_initiated_redirect", c.idp_initiated_redirect.is_some()),
     ];
+    let custom_keys = [("login_url", c.login_url.is_some())];
     let foreign = |keys: &[(&str, bool)]| {
         keys.iter()
             .find(|(_, set)| *set)
@@ -58,13 +59,16 @@ pub fn plan_connection(
         SeedError::new(
             entry,
             "kind",
-            format!("`{}` is not idp_simulator, oidc or saml", c.kind),
+            format!("`{}` is not idp_simulator, oidc, saml or custom", c.kind),
         )
     })?;
     let mut settings = Map::new();
     let natural = match kind {
         ConnectionKind::IdpSimulator => {
-            if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&saml_keys)) {
+            if let Some(k) = foreign(&oidc_keys)
+                .or_else(|| foreign(&saml_keys))
+                .or_else(|| foreign(&custom_keys))
+            {
                 return Err(SeedError::new(
                     entry,
                     &k,
@@ -74,7 +78,7 @@ pub fn plan_connection(
             format!("{org}|idp_simulator")
         }
         ConnectionKind::Oidc => {
-            if let Some(k) = foreign(&saml_keys) {
+            if let Some(k) = foreign(&saml_keys).or_else(|| foreign(&custom_keys)) {
                 return Err(SeedError::new(
                     entry,
                     &k,
@@ -152,7 +156,7 @@ pub fn plan_connection(
             format!("{org}|oidc|{issuer}|{client_id}")
         }
         ConnectionKind::Saml => {
-            if let Some(k) = foreign(&oidc_keys) {
+            if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&custom_keys)) {
                 return Err(SeedError::new(
                     entry,
                     &k,
@@ -223,6 +227,22 @@ pub fn plan_connection(
                 "{org}|saml|{}",
                 c.idp_metadata_url.clone().or(entity).unwrap_or_default()
             )
+        }
+        ConnectionKind::Custom => {
+            if let Some(k) = foreign(&oidc_keys).or_else(|| foreign(&saml_keys)) {
+                return Err(SeedError::new(
+                    entry,
+                    &k,
+                    "does not apply to a custom connection",
+                ));
+            }
+            let login_url = c
+                .login_url
+                .clone()
+                .ok_or_else(|| SeedError::new(entry, "login_url", "is required for custom"))?;
+            check_url(entry, "login_url", &login_url)?;
+            settings.insert("login_url".into(), json!(login_url));
+            format!("{org}|custom|{login_url}")
         }
     };
     if let Some(uri) = &c.initiate_login_uri {

@@ -48,13 +48,14 @@ impl DatabaseStore for SqlStore {
                 .await
                 .map_err(conflict("domain already belongs to another organization"))?;
             }
-            // A SAML IdP, and an OIDC IdP not trusted for any domain, vouches only for its
-            // organization's domains (EmailTrust): an address in a domain the organization
-            // no longer has is unverified from now on, not from its owner's next sign-in.
+            // A SAML IdP, an application's own login (custom), and an OIDC IdP not trusted
+            // for any domain vouch only for their organization's domains (EmailTrust): an
+            // address in a domain the organization no longer has is unverified from now
+            // on, not from its owner's next sign-in.
             sqlx::query(
                 "UPDATE users SET email_verified = 0 WHERE organization_id = $1 \
                  AND email_verified = 1 AND email IS NOT NULL \
-                 AND connection_id IN (SELECT id FROM connections WHERE kind = $3 \
+                 AND connection_id IN (SELECT id FROM connections WHERE kind IN ($3, $5) \
                    OR (kind = $4 AND settings NOT LIKE $2)) \
                  AND NOT EXISTS (SELECT 1 FROM organization_domains d \
                    WHERE d.organization_id = $1 \
@@ -69,6 +70,7 @@ impl DatabaseStore for SqlStore {
             ))
             .bind(ConnectionKind::Saml.as_str())
             .bind(ConnectionKind::Oidc.as_str())
+            .bind(ConnectionKind::Custom.as_str())
             .execute(&mut *tx)
             .await?;
         }

@@ -12,6 +12,7 @@ mod consents;
 mod database;
 mod deletes;
 mod keys;
+mod login_requests;
 mod org_clients;
 mod resources;
 mod rules;

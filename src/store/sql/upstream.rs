@@ -264,6 +264,32 @@ impl UpstreamStore for SqlStore {
         })
     }
 
+    async fn insert_login_request(
+        &self,
+        login_request_hash: &str,
+        state_hash: &str,
+        connection_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.login_request_insert(login_request_hash, state_hash, connection_id, expires_at)
+            .await
+    }
+
+    async fn set_login_request_identity(
+        &self,
+        login_request_hash: &str,
+        connection_id: &str,
+        sealed_identity: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.login_request_set_identity(login_request_hash, connection_id, sealed_identity, now)
+            .await
+    }
+
+    async fn find_login_request_identity(&self, state_hash: &str) -> StoreResult<Option<String>> {
+        self.login_request_identity(state_hash).await
+    }
+
     async fn remember_assertion(
         &self,
         connection_id: &str,
