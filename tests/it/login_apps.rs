@@ -284,6 +284,25 @@ async fn without_pkce_a_login_request_needs_openid_and_a_nonce_and_names_no_reso
         page.location
     );
 
+    // Nor a dynamically registered one, at the environment's registration endpoint or a
+    // resource's (a page: such a client's redirect URI is not trusted).
+    for path in ["/oauth/register", "/resources/res_tickets/oauth/register"] {
+        let dcr = b.register_at(path).await;
+        let page = b
+            .get(&url("/oauth/authorize", &login_params(&dcr, "n-dcr")))
+            .await;
+        assert_eq!(
+            page.status, 400,
+            "{path}: {:?} {}",
+            page.location, page.body
+        );
+        assert!(
+            page.body.contains("PKCE is required"),
+            "{path}: {}",
+            page.body
+        );
+    }
+
     // Resource scopes belong with a resource.
     let mut resource_scope = login_params("skc_login", "n-6");
     resource_scope.retain(|(k, _)| *k != "scope");
@@ -523,6 +542,43 @@ async fn a_resource_with_the_environment_token_issuer_changes_only_the_token_iss
 }
 
 #[tokio::test]
+async fn the_admin_api_sets_and_shows_a_resources_token_issuer() {
+    let s = spawn().await;
+    let api = crate::support::admin::bearer(&s).await;
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            "/resources/res_wiki",
+            Some(
+                json!({ "name": "Wiki", "server_url": "http://127.0.0.1:8082/mcp",
+                         "scopes": [ { "name": "wiki.read" } ],
+                         "token_issuer": "environment" }),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        api.get("/resources/res_wiki").await["token_issuer"],
+        "environment"
+    );
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            "/resources/res_wiki",
+            Some(
+                json!({ "name": "Wiki", "server_url": "http://127.0.0.1:8082/mcp",
+                         "scopes": [ { "name": "wiki.read" } ], "token_issuer": "both" }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("token_issuer")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn logout_returns_a_login_app_to_its_loopback_page_at_any_port() {
     let s = spawn().await;
     let b = Browser::new(&s);
@@ -569,4 +625,64 @@ async fn logout_returns_a_login_app_to_its_loopback_page_at_any_port() {
         ))
         .await;
     assert_eq!(page.status, 200, "{:?}", page.location);
+}
+
+#[tokio::test]
+async fn the_admin_pages_set_a_resources_token_issuer_and_a_clients_pkce() {
+    let s = spawn().await;
+    let admin = crate::support::admin::Admin::login(&s).await;
+    let form = admin.page("/admin/resources/res_wiki").await;
+    assert!(form.body.contains("name=\"token_issuer\""), "{}", form.body);
+    admin
+        .post_ok(
+            "/admin/resources/res_wiki",
+            &[
+                ("name", "Wiki"),
+                ("server_url", "http://127.0.0.1:8082/mcp"),
+                ("scopes", "wiki.read Read pages"),
+                ("token_issuer", "environment"),
+            ],
+        )
+        .await;
+    let api = crate::support::admin::bearer(&s).await;
+    assert_eq!(
+        api.get("/resources/res_wiki").await["token_issuer"],
+        "environment"
+    );
+
+    // A public client cannot have PKCE optional; a confidential one can.
+    let refused = admin
+        .post(
+            "/admin/clients",
+            &[
+                ("name", "Public SPA"),
+                ("grant_types", "authorization_code"),
+                ("redirect_uris", "http://127.0.0.1/cb"),
+                ("pkce_optional", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let created = admin
+        .post(
+            "/admin/clients",
+            &[
+                ("name", "Portal"),
+                ("confidential", "1"),
+                ("grant_types", "authorization_code"),
+                ("redirect_uris", "http://127.0.0.1/cb"),
+                ("pkce_optional", "1"),
+            ],
+        )
+        .await;
+    assert!(created.status.is_success(), "{}", created.body);
+    let clients = api.get("/clients").await;
+    let portal = clients["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Portal")
+        .cloned()
+        .unwrap();
+    assert_eq!(portal["pkce"], "optional", "{portal}");
 }
