@@ -11,6 +11,6 @@ CREATE TABLE client_secrets (
     client_id     TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
     secret_hash   TEXT NOT NULL,
     secret_suffix TEXT NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    BIGINT NOT NULL
 );
 CREATE INDEX client_secrets_client ON client_secrets (client_id);

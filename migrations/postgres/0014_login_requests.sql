@@ -8,6 +8,6 @@ CREATE TABLE login_requests (
     state_hash         TEXT NOT NULL REFERENCES upstream_logins(state_hash) ON DELETE CASCADE,
     connection_id      TEXT NOT NULL,
     identity           TEXT,
-    expires_at         INTEGER NOT NULL
+    expires_at         BIGINT NOT NULL
 );
 CREATE INDEX login_requests_state ON login_requests (state_hash);

@@ -258,6 +258,27 @@ pub async fn get(
     Ok(view(&c, &secrets))
 }
 
+/// An audience must not name something whose tokens mean more: an MCP server (its id or
+/// URL: a verifier of that server would take the token as its own, past its rules and
+/// client list), a client (a login app's or management token), or the admin API.
+async fn check_audience(app: &AppState, audience: &[String]) -> Result<(), AdminError> {
+    let resources = app.store.list_resources().await?;
+    let admin_api = scope::admin_audience(app.issuer());
+    for a in audience {
+        let is_resource = resources.iter().any(|r| r.id == *a || r.server_url == *a);
+        let is_client = app.store.find_client(a).await?.is_some();
+        if is_resource || is_client || *a == admin_api || a.starts_with(app.issuer()) {
+            return Err(AdminError::invalid(
+                "audience",
+                format!(
+                    "`{a}` names an MCP server, a client or this server: choose your API's own identifier"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn create(
     app: &AppState,
     actor: &Actor,
@@ -266,6 +287,7 @@ pub async fn create(
 ) -> Result<WithPlainSecret<OrgClientView>, AdminError> {
     let settings = plan_settings(&input)?;
     organization_exists(app, organization_id).await?;
+    check_audience(app, &settings.audience).await?;
     if app.store.list_org_clients(organization_id).await?.len() >= MAX_CLIENTS {
         return Err(AdminError::invalid(
             "",

@@ -52,6 +52,14 @@ pub enum AuditEvent {
         reason: String,
         is_simulated: bool,
     },
+    /// An application posted who signed in through its own login (bring-your-own-auth).
+    LoginUserPosted {
+        client_id: String,
+        organization_id: String,
+        connection_id: String,
+        /// The application's subject for the person.
+        subject: String,
+    },
     /// An IdP-initiated login sent to the application's login URL (no session opened).
     IdpInitiatedLoginForwarded {
         organization_id: String,
@@ -223,6 +231,17 @@ impl AuditEvent {
                 r.kind = "login.failed".into();
                 r.detail = json!({ "connection_id": connection_id, "connection_kind": connection_kind,
                     "reason": reason, "simulated": is_simulated });
+            }
+            Self::LoginUserPosted {
+                client_id,
+                organization_id,
+                connection_id,
+                subject,
+            } => {
+                r.kind = "login.user_posted".into();
+                r.client_id = Some(client_id);
+                r.organization_id = Some(organization_id);
+                r.detail = json!({ "connection_id": connection_id, "subject": subject });
             }
             Self::IdpInitiatedLoginForwarded {
                 organization_id,

@@ -10,7 +10,7 @@ use askama::Template;
 use crate::pages::PageCode;
 use crate::pages::{PagePath, PageQuery};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Map;
@@ -148,6 +148,11 @@ pub async fn post_simulator(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The cookie that binds the IdP-initiated form to the browser it was shown in, and the
+/// purpose of its CSRF token.
+const IDP_FORM_COOKIE: &str = "portcullis_simulator_idp";
+const IDP_FORM_PURPOSE: &str = "simulator-idp-initiated";
+
 #[derive(Template)]
 #[template(path = "login/simulator_idp_initiated.html")]
 struct IdpInitiatedPage<'a> {
@@ -189,18 +194,31 @@ pub async fn get_idp_initiated(
 ) -> Response {
     let result = async {
         let (connection, uri) = initiating_connection(&app, &conn).await?;
+        let browser = crate::crypto::random_token();
         let csrf = app
             .config
             .secret
-            .mac("simulator-idp-initiated", &connection.id);
-        Ok::<_, PageError>(pages::render(
+            .mac(IDP_FORM_PURPOSE, &format!("{}|{browser}", connection.id));
+        let mut response = pages::render(
             StatusCode::OK,
             &IdpInitiatedPage {
                 connection_id: &connection.id,
                 initiate_login_uri: &uri,
                 csrf: &csrf,
             },
-        ))
+        );
+        let secure = if app.issuer().starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{IDP_FORM_COOKIE}={browser}; Path=/sso/v1/simulator/; HttpOnly; SameSite=Strict; \
+             Max-Age=600{secure}"
+        )) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        Ok::<_, PageError>(response)
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -211,14 +229,19 @@ pub async fn get_idp_initiated(
 pub async fn post_idp_initiated(
     State(app): State<AppState>,
     PagePath(conn): PagePath<String>,
+    headers: HeaderMap,
     PageForm(f): PageForm<IdpInitiatedForm>,
 ) -> Response {
     let result = async {
         let (connection, uri) = initiating_connection(&app, &conn).await?;
-        if !app
-            .config
-            .secret
-            .verify_mac("simulator-idp-initiated", &connection.id, &f.csrf)
+        // The token is bound to this browser's cookie: another site cannot post the form.
+        let browser = crate::session::cookie_value(&headers, IDP_FORM_COOKIE).unwrap_or_default();
+        if browser.is_empty()
+            || !app.config.secret.verify_mac(
+                IDP_FORM_PURPOSE,
+                &format!("{}|{browser}", connection.id),
+                &f.csrf,
+            )
         {
             return Err(PageError::bad_request(
                 PageCode::InvalidCsrf,

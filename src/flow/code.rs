@@ -28,6 +28,7 @@ pub async fn approve(
     granted: &Granted,
 ) -> Result<Response, AuthorizeError> {
     let r = &pending.request;
+    let scopes = super::decide::consented_scopes(r, granted);
     let consent = app
         .store
         .upsert_consent(&Consent {
@@ -36,7 +37,7 @@ pub async fn approve(
             client_id: r.client_id.clone(),
             redirect_uri: r.redirect_uri.clone(),
             resource_id: r.resource_id.clone(),
-            scopes: granted.scopes.clone(),
+            scopes: scopes.clone(),
             created_at: app.clock.now(),
             revoked_at: None,
         })
@@ -47,7 +48,7 @@ pub async fn approve(
             user_id: granted.user.id.clone(),
             client_id: r.client_id.clone(),
             resource_id: r.resource_id.clone(),
-            scopes: granted.scopes.clone(),
+            scopes,
         })
         .await;
     issue_code(app, pending, session, granted).await

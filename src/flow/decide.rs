@@ -14,7 +14,8 @@ use crate::pages::{self, PageCode};
 use crate::policy::{self, Decision, Identity, OrgContext};
 use crate::state::AppState;
 use crate::store::{
-    GrantTarget, Organization, PendingAuthorization, Resource, Session, StoreError, User,
+    AuthorizationRequest, GrantTarget, Organization, PendingAuthorization, Resource, Session,
+    StoreError, User,
 };
 
 /// What the rules allow this person for this pending request.
@@ -118,6 +119,16 @@ pub async fn evaluate(
     })
 }
 
+/// What a consent covers: the granted resource scopes, or for a login request (no resource)
+/// the OpenID scopes it releases (`email`, `profile`, `offline_access` …), so a wider sign-in
+/// is asked again.
+pub fn consented_scopes(r: &AuthorizationRequest, granted: &Granted) -> Vec<String> {
+    match r.target {
+        GrantTarget::Resource => granted.scopes.clone(),
+        GrantTarget::Login => r.oidc_scopes.clone(),
+    }
+}
+
 /// Continues a pending request for a signed-in session: code if consent is remembered,
 /// else the consent page (or `consent_required` under `prompt=none`).
 pub async fn decide(
@@ -137,7 +148,12 @@ pub async fn decide(
             &r.resource_id,
         )
         .await?
-        .filter(|c| c.revoked_at.is_none() && granted.scopes.iter().all(|s| c.scopes.contains(s)));
+        .filter(|c| {
+            c.revoked_at.is_none()
+                && consented_scopes(r, &granted)
+                    .iter()
+                    .all(|s| c.scopes.contains(s))
+        });
     if remembered.is_some() && !is_forced {
         return issue_code(app, pending, session, &granted).await;
     }

@@ -303,8 +303,8 @@ async fn without_pkce_a_login_request_needs_openid_and_a_nonce_and_names_no_reso
         );
     }
 
-    // Resource scopes belong with a resource.
-    let mut resource_scope = login_params("skc_login", "n-6");
+    // A login app with no resource of its own: resource scopes belong with a resource.
+    let mut resource_scope = login_params("skc_strict", "n-6");
     resource_scope.retain(|(k, _)| *k != "scope");
     resource_scope.push(("scope", "openid tickets.read"));
     let (_, challenge) = pkce();
@@ -539,6 +539,62 @@ async fn a_resource_with_the_environment_token_issuer_changes_only_the_token_iss
     .await;
     let (_, claims) = decode_jwt(body["access_token"].as_str().unwrap());
     assert_eq!(claims["iss"], format!("{}/resources/res_tickets", s.base));
+}
+
+#[tokio::test]
+async fn a_login_apps_consent_covers_its_openid_scopes_and_resource_scopes_keep_their_resource() {
+    let s = spawn().await;
+    let b = Browser::new(&s);
+    let mut narrow = login_params("skc_login", "n-20");
+    narrow.retain(|(k, _)| *k != "scope");
+    narrow.push(("scope", "openid"));
+    let done = sign_in(&b, &url("/oauth/authorize", &narrow)).await;
+    assert!(done.location.as_deref().unwrap().starts_with(REDIRECT_URI));
+    // The same again: remembered, straight to a code.
+    let again = b.get(&url("/oauth/authorize", &narrow)).await;
+    assert!(
+        again.location.as_deref().unwrap().starts_with(REDIRECT_URI),
+        "{:?}",
+        again.location
+    );
+    // Asking for more (email, profile, offline access) asks the person again.
+    let wider = b
+        .get(&url("/oauth/authorize", &login_params("skc_login", "n-21")))
+        .await;
+    let location = wider.location.clone().unwrap();
+    assert!(location.starts_with("/oauth/consent"), "{location}");
+
+    // A login app naming its resource's scopes without `resource` still means that resource.
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "skc_login"),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "tickets.read"),
+        ("state", "st-res"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let done = sign_in_resource(&b, &url("/oauth/authorize", &params)).await;
+    let (status, tokens) = redeem(&b, &code_of(&done), &[("code_verifier", &verifier)]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let (_, at) = decode_jwt(tokens["access_token"].as_str().unwrap());
+    assert_eq!(
+        at["aud"],
+        json!(["res_tickets", "http://127.0.0.1:8081/mcp"])
+    );
+    assert_eq!(at["scopes"], json!(["tickets.read"]));
+}
+
+/// A resource request's sign-in: a signed-in browser goes straight on, then consent.
+async fn sign_in_resource(b: &Browser, start: &str) -> Page {
+    let start = b.get(start).await;
+    let location = start
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("{}", start.body));
+    assert!(location.starts_with("/oauth/consent"), "{location}");
+    b.consent(&location, "approve").await
 }
 
 #[tokio::test]

@@ -419,6 +419,14 @@ async fn idp_initiated_jwt(s: &Spawned, email: &str, relay_state: &str) -> Strin
         form.body
     );
     let csrf = crate::support::browser::hidden(&form.body, "csrf");
+    // Another browser (a cross-site post) with the same token is refused.
+    let refused = Browser::new(s)
+        .post(
+            "/sso/v1/simulator/conn_simulator/idp-initiated",
+            &[("csrf", &csrf), ("email", email)],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
     let page = b
         .post(
             "/sso/v1/simulator/conn_simulator/idp-initiated",

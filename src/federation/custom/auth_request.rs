@@ -12,9 +12,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::audit::AuditEvent;
 use crate::crypto;
 use crate::federation::{EmailTrust, VerifiedIdentity};
 use crate::oauth::access_token;
+use crate::oauth::token::is_environment_client;
 use crate::oauth::userinfo::{BearerError, BearerToken};
 use crate::state::AppState;
 use crate::store::ConnectionKind;
@@ -143,10 +145,10 @@ pub async fn post_auth_request_user(
     BearerToken(token): BearerToken,
     body: axum::body::Bytes,
 ) -> Response {
-    match management_client(&app, &token).await {
-        Ok(_) => {}
+    let client_id = match management_client(&app, &token).await {
+        Ok(id) => id,
         Err(e) => return e.into_response(),
-    }
+    };
     let connection = match app.store.find_connection(&p.conn).await {
         Ok(Some(c)) if c.kind == ConnectionKind::Custom => c,
         Ok(_) => {
@@ -170,6 +172,7 @@ pub async fn post_auth_request_user(
         Ok(i) => i,
         Err(why) => return bad(why),
     };
+    let subject = identity.subject.clone();
     let Ok(plain) = serde_json::to_vec(&identity) else {
         return BearerError::server_error().into_response();
     };
@@ -188,6 +191,14 @@ pub async fn post_auth_request_user(
         .await;
     match set {
         Ok(true) => {
+            app.audit
+                .record(AuditEvent::LoginUserPosted {
+                    client_id,
+                    organization_id: connection.organization_id.clone(),
+                    connection_id: connection.id.clone(),
+                    subject,
+                })
+                .await;
             let mut r = Json(json!({})).into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -221,7 +232,10 @@ async fn management_client(app: &AppState, token: &str) -> Result<String, Bearer
         .find_client(client_id)
         .await
         .map_err(|_| BearerError::server_error())?
-        .filter(|c| c.is_login_app())
+        // An application that signs people in: an environment client, or a login app.
+        .filter(|c| {
+            c.is_login_app() && (is_environment_client(c) || c.has_grant("authorization_code"))
+        })
         .ok_or_else(|| {
             BearerError::invalid_token("the token's client is not an application here")
         })?;

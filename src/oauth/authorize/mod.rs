@@ -131,6 +131,18 @@ async fn find_client(
     })
 }
 
+/// A login app's request naming no resource is for the app itself when it asks for OpenID
+/// scopes only, or when the app has no single resource it would have meant (a request for
+/// resource scopes keeps meaning that resource, as before login apps existed).
+fn signs_in_for_itself(client: &Client, scope: Option<&str>) -> bool {
+    let only_openid = scope.is_some_and(|s| {
+        s.split(' ')
+            .filter(|s| !s.is_empty())
+            .all(|s| super::scope::OIDC_SCOPES.contains(&s))
+    });
+    client.is_login_app() && (only_openid || default_resource_id(client).is_none())
+}
+
 /// What a request is for (RFC 8707): the resource it names or its endpoint implies; at the
 /// environment endpoint, a login app naming none signs in for itself
 /// ([`Resource::login_app`]); else the client's only resource. `Err` inside: why there is
@@ -145,7 +157,7 @@ async fn find_resource(
     Ok(
         match resolve_resource(app, endpoint, params.get("resource")).await {
             Ok(Some(r)) => Ok(for_resource(r)),
-            Ok(None) if client.is_login_app() => {
+            Ok(None) if signs_in_for_itself(client, params.get("scope")) => {
                 Ok((Resource::login_app(client), GrantTarget::Login))
             }
             Ok(None) => match default_resource_id(client) {

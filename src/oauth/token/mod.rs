@@ -7,6 +7,8 @@ mod client_credentials;
 mod organization_client;
 mod refresh_token;
 
+pub use client_credentials::is_environment_client;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};

@@ -25,6 +25,13 @@ kind = "custom"
 login_url = "http://127.0.0.1:5555/app-login"
 
 [[clients]]
+id = "m2m_batch"
+name = "A batch job for two servers"
+secret = "batch-client-secret-0123456789abcd"
+grant_types = ["client_credentials"]
+resources = ["res_tickets", "res_wiki"]
+
+[[clients]]
 id = "skc_app"
 name = "The application"
 secret = "app-client-secret-0123456789abcdef"
@@ -255,6 +262,24 @@ async fn only_the_applications_management_token_may_post_the_user() {
     )
     .await;
     assert_eq!(status, 401);
+    // A machine client's own token (not an application that signs people in).
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth/token", s.base))
+        .header(
+            "authorization",
+            basic("m2m_batch", "batch-client-secret-0123456789abcd"),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let own = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(decode_jwt(&own).1["aud"], json!(["m2m_batch"]));
+    let (status, _) = post_user(&s, "conn_custom", &login_request_id, Some(&own), user()).await;
+    assert_eq!(status, 401);
 
     let token = management_token(&s).await;
     // Another connection, an unknown request, a body without `sub` or with a bad email.
@@ -290,4 +315,8 @@ async fn only_the_applications_management_token_may_post_the_user() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    let posted = s.audit("login.user_posted").await;
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].client_id.as_deref(), Some("skc_app"));
+    assert_eq!(posted[0].detail["subject"], "app-user-7");
 }

@@ -227,6 +227,23 @@ async fn bad_input_other_organizations_and_deletes_are_refused_or_end_the_client
             json!({ "name": "x", "scopes": ["portcullis:admin"] }),
             "scopes",
         ),
+        // Audiences whose tokens mean more: an MCP server (id or URL), a client, this server.
+        (
+            json!({ "name": "x", "audience": ["res_tickets"] }),
+            "audience",
+        ),
+        (
+            json!({ "name": "x", "audience": ["http://127.0.0.1:8081/mcp"] }),
+            "audience",
+        ),
+        (
+            json!({ "name": "x", "audience": ["m2m_service"] }),
+            "audience",
+        ),
+        (
+            json!({ "name": "x", "audience": [format!("{}/api/v1/admin", s.base)] }),
+            "audience",
+        ),
     ] {
         let (status, body) = create(&api, "org_acme", bad).await;
         assert_eq!(
