@@ -131,6 +131,22 @@ pub fn build_router(state: AppState) -> Router {
             get(federation::custom::get_partner_callback),
         )
         .route(
+            "/sso/v1/simulator/{conn}/jwks",
+            get(federation::simulator_idp::get_jwks),
+        )
+        .route(
+            "/sso/v1/simulator/{conn}/.well-known/openid-configuration",
+            get(federation::simulator_idp::get_discovery),
+        )
+        .route(
+            "/sso/v1/simulator/{conn}/id-token",
+            post(federation::simulator_idp::post_id_token),
+        )
+        .route(
+            "/sso/v1/simulator/{conn}/token",
+            post(federation::simulator_idp::post_token),
+        )
+        .route(
             "/sso/v1/simulator/{conn}/idp-initiated",
             get(simulator::get_idp_initiated).post(simulator::post_idp_initiated),
         )

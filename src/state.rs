@@ -32,6 +32,8 @@ pub struct AppState {
     pub saml: Arc<IdpCache>,
     /// Client ID Metadata Documents.
     pub cimd: Arc<CimdCache>,
+    /// JWK Sets of XAA IdPs and `private_key_jwt` clients.
+    pub jwks: Arc<crate::caches::jwks::JwksCache>,
 }
 
 impl AppState {
@@ -92,6 +94,7 @@ pub async fn build_state_with_lookup(
         upstreams: Arc::default(),
         saml: Arc::default(),
         cimd: Arc::default(),
+        jwks: Arc::default(),
     };
     Ok((
         state,

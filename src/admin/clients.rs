@@ -97,6 +97,10 @@ pub struct StaticClientInput {
     pub application_type: Option<String>,
     /// `required` (default) or `optional` (a confidential login app).
     pub pkce: Option<String>,
+    /// `private_key_jwt` with `jwks` or `jwks_uri` (then no secret is made).
+    pub token_endpoint_auth_method: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
 }
 
 /// A created client and its secret, which is never shown again.
@@ -146,7 +150,9 @@ pub async fn create_static(
     if input.name.trim().is_empty() || input.name.chars().count() > 200 {
         return Err(AdminError::invalid("name", "must be 1 to 200 characters"));
     }
-    let secret = input.is_confidential.then(crypto::random_token);
+    // A client that signs its own assertions gets no secret.
+    let signs_assertions = input.token_endpoint_auth_method.as_deref() == Some("private_key_jwt");
+    let secret = (input.is_confidential && !signs_assertions).then(crypto::random_token);
     let entry = ClientEntry {
         id: Some(ids::generate("m2m")),
         name: input.name.trim().to_string(),
@@ -161,6 +167,9 @@ pub async fn create_static(
         introspection: input.introspection,
         application_type: input.application_type,
         pkce: input.pkce.filter(|p| !p.is_empty()),
+        token_endpoint_auth_method: input.token_endpoint_auth_method.filter(|m| !m.is_empty()),
+        jwks: input.jwks,
+        jwks_uri: input.jwks_uri.filter(|u| !u.is_empty()),
     };
     let known = Known::new(Vec::new(), app.store.list_resources().await?);
     let client = with_plan_context(app, |ctx| plan_client("client", entry, ctx, &known))?;

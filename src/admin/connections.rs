@@ -43,6 +43,9 @@ pub struct ConnectionInput {
     pub initiate_login_uri: String,
     /// A custom connection's login page.
     pub login_url: String,
+    /// The IdP trusted for identity assertion grants (ID-JAG), and its JWK Set.
+    pub xaa_issuer: String,
+    pub xaa_jwks_uri: String,
 }
 
 impl ConnectionInput {
@@ -71,6 +74,8 @@ impl ConnectionInput {
             ("idp_initiated_redirect", &self.idp_initiated_redirect),
             ("initiate_login_uri", &self.initiate_login_uri),
             ("login_url", &self.login_url),
+            ("xaa_issuer", &self.xaa_issuer),
+            ("xaa_jwks_uri", &self.xaa_jwks_uri),
         ] {
             if !value.trim().is_empty() {
                 m.insert(key.into(), json!(value.trim()));
@@ -131,6 +136,8 @@ impl ConnectionInput {
             idp_initiated_redirect: text("idp_initiated_redirect"),
             initiate_login_uri: text("initiate_login_uri"),
             login_url: text("login_url"),
+            xaa_issuer: text("xaa_issuer"),
+            xaa_jwks_uri: text("xaa_jwks_uri"),
             allow_idp_initiated: c
                 .settings
                 .get("allow_idp_initiated")

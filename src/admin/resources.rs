@@ -31,6 +31,9 @@ pub struct ResourceInput {
     /// `resource` (default) or `environment`.
     #[serde(default)]
     pub token_issuer: Option<String>,
+    /// Accept identity assertion grants (ID-JAG).
+    #[serde(default)]
+    pub xaa_enabled: bool,
 }
 
 fn default_access_ttl() -> i64 {
@@ -91,6 +94,7 @@ async fn write(app: &AppState, id: &str, input: ResourceInput) -> Result<Resourc
             })
             .collect(),
         token_issuer: input.token_issuer.filter(|t| !t.is_empty()),
+        xaa_enabled: Some(input.xaa_enabled),
     };
     let known = Known::new(Vec::new(), app.store.list_resources().await?);
     let resource = plan_resource("resource", entry, &known)?;
@@ -116,7 +120,8 @@ fn summary(r: &Resource) -> serde_json::Value {
     json!({ "name": r.name, "server_url": r.server_url, "access_token_ttl": r.access_token_ttl,
             "refresh_token_ttl": r.refresh_token_ttl, "dynamic_client_registration": r.is_dcr_enabled,
             "client_id_metadata_documents": r.is_cimd_enabled, "cimd_allowlist": r.cimd_allowlist,
-            "scopes": r.scopes, "token_issuer": r.token_issuer.as_str() })
+            "scopes": r.scopes, "token_issuer": r.token_issuer.as_str(),
+            "xaa_enabled": r.is_xaa_enabled })
 }
 
 pub async fn create(

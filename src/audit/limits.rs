@@ -166,6 +166,7 @@ mod tests {
                 scopes: vec![huge; 10],
                 jti: "tkn_1".into(),
                 issuer: "http://127.0.0.1".into(),
+                idp: None,
             }
             .into_record(1),
         );

@@ -34,6 +34,8 @@ pub enum AuditEvent {
         scopes: Vec<String>,
         jti: String,
         issuer: String,
+        /// The IdP whose identity assertion the token was granted on (Cross-App Access).
+        idp: Option<String>,
     },
     LoginSucceeded {
         user_id: String,
@@ -198,6 +200,7 @@ impl AuditEvent {
                 scopes,
                 jti,
                 issuer,
+                idp,
             } => {
                 r.kind = "token.issued".into();
                 r.user_id = subject.starts_with("usr_").then(|| subject.clone());
@@ -205,6 +208,9 @@ impl AuditEvent {
                 r.organization_id = organization_id;
                 r.resource_id = Some(resource_id);
                 r.detail = json!({ "grant_type": grant, "sub": subject, "scopes": scopes, "jti": jti, "iss": issuer });
+                if let Some(idp) = idp {
+                    r.detail["idp"] = json!(idp);
+                }
             }
             Self::LoginSucceeded {
                 user_id,

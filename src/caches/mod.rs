@@ -4,5 +4,6 @@
 //! checking stay with the protocol code that uses them.
 
 pub mod cimd;
+pub mod jwks;
 pub mod oidc;
 pub mod saml;

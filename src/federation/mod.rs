@@ -11,6 +11,7 @@ pub mod idp_initiated;
 pub mod oidc;
 pub mod saml;
 pub mod simulator;
+pub mod simulator_idp;
 
 use axum::http::header;
 use axum::response::Response;
@@ -75,7 +76,7 @@ pub async fn complete_login(
 /// `OrganizationDomains`, only in one of the organization's domains, so `email_verified` in
 /// our ID tokens and userinfo never vouches for an address another IdP or mailbox provider
 /// owns.
-fn is_email_verified(identity: &VerifiedIdentity, domains: &[String]) -> bool {
+pub(crate) fn is_email_verified(identity: &VerifiedIdentity, domains: &[String]) -> bool {
     match identity.email_trust {
         EmailTrust::Verified => true,
         EmailTrust::Unverified => false,

@@ -28,7 +28,16 @@ fn sorted_unique(mut scopes: Vec<String>) -> Vec<String> {
 struct Offers {
     is_dcr: bool,
     is_cimd: bool,
+    /// Identity assertion grants (ID-JAG, Cross-App Access).
+    is_xaa: bool,
 }
+
+/// The algorithms `private_key_jwt` client assertions may be signed with.
+pub const CLIENT_ASSERTION_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+];
+/// The ID-JAG grant profile (draft-ietf-oauth-identity-assertion-authz-grant).
+pub const ID_JAG_PROFILE: &str = "urn:ietf:params:oauth:grant-profile:id-jag";
 
 fn common(
     issuer: &str,
@@ -53,7 +62,8 @@ fn common(
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "scopes_supported": sorted_unique(scopes),
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": offers.is_cimd,
@@ -64,6 +74,15 @@ fn common(
     };
     if !offers.is_dcr {
         doc.remove("registration_endpoint");
+    }
+    if offers.is_xaa {
+        let mut grants: Vec<&str> = GRANT_TYPES.to_vec();
+        grants.push(super::token::jwt_bearer::GRANT);
+        doc.insert("grant_types_supported".into(), json!(grants));
+        doc.insert(
+            "authorization_grant_profiles_supported".into(),
+            json!([ID_JAG_PROFILE]),
+        );
     }
     doc
 }
@@ -77,6 +96,7 @@ pub fn environment_metadata(issuer: &str, resources: &[Resource]) -> Value {
     let offers = Offers {
         is_dcr: resources.iter().any(|r| r.is_dcr_enabled),
         is_cimd: resources.iter().any(|r| r.is_cimd_enabled),
+        is_xaa: resources.iter().any(|r| r.is_xaa_enabled),
     };
     Value::Object(common(
         issuer,
@@ -131,6 +151,7 @@ pub fn resource_metadata(environment_issuer: &str, resource: &Resource) -> Value
     let offers = Offers {
         is_dcr: resource.is_dcr_enabled,
         is_cimd: resource.is_cimd_enabled,
+        is_xaa: resource.is_xaa_enabled,
     };
     Value::Object(common(
         &issuer,
@@ -202,6 +223,7 @@ mod tests {
             is_dcr_enabled: true,
             is_cimd_enabled: false,
             token_issuer: crate::store::TokenIssuer::Resource,
+            is_xaa_enabled: false,
             cimd_allowlist: vec![],
             scopes: vec![ScopeDef {
                 name: "tickets.read".into(),

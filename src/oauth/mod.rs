@@ -14,6 +14,7 @@ pub mod form;
 pub mod id_token;
 pub mod introspect;
 pub mod jwks;
+pub mod jwt_assertion;
 pub mod logout;
 pub mod metadata;
 pub mod pkce;

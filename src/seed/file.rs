@@ -71,6 +71,11 @@ pub struct ConnectionEntry {
     /// The application's login page: the browser is sent there with `login_request_id` and
     /// `state`.
     pub login_url: Option<String>,
+    // oidc, saml (and the simulator, which is its own IdP)
+    /// Trust this connection's IdP for identity assertion grants (ID-JAG): its issuer…
+    pub xaa_issuer: Option<String>,
+    /// …and its JWK Set (default: from the issuer's discovery document).
+    pub xaa_jwks_uri: Option<String>,
     // any kind
     /// Scalekit's IdP-initiated login: the application URL an IdP-initiated login (SAML, or
     /// the simulator's) is sent to with `idp_initiated_login=<JWT>`, for the application to
@@ -102,6 +107,8 @@ pub struct ResourceEntry {
     pub scopes: Vec<ScopeEntry>,
     /// `resource` (default) or `environment`: the `iss` of its access tokens.
     pub token_issuer: Option<String>,
+    /// Accept identity assertion grants (ID-JAG, Cross-App Access); default false.
+    pub xaa_enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +158,13 @@ pub struct ClientEntry {
     pub application_type: Option<String>,
     /// `required` (default) or `optional` (a confidential login app only).
     pub pkce: Option<String>,
+    /// `client_secret_basic` (default with a secret), `client_secret_post`, or
+    /// `private_key_jwt` (with `jwks` or `jwks_uri`, and no secret).
+    pub token_endpoint_auth_method: Option<String>,
+    /// The client's public keys for `private_key_jwt`, inline (a JWK Set).
+    pub jwks: Option<serde_json::Value>,
+    /// …or where to fetch them.
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -162,6 +162,12 @@ pub trait UserStore {
     /// disabled user is not updated (its login is refused): the stored row is returned.
     async fn upsert_user(&self, user: &User) -> StoreResult<User>;
     async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// The user a connection knows by this upstream subject.
+    async fn find_user_by_subject(
+        &self,
+        connection_id: &str,
+        subject: &str,
+    ) -> StoreResult<Option<User>>;
     /// Users, most recent login first.
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>>;
     /// Disabling (at `now`) also cuts off the access tokens the user holds (see

@@ -24,6 +24,8 @@ pub struct Resource {
     pub scopes: Vec<ScopeDef>,
     /// The `iss` of this resource's access tokens.
     pub token_issuer: TokenIssuer,
+    /// Accepts identity assertion grants (ID-JAG, Cross-App Access).
+    pub is_xaa_enabled: bool,
 }
 
 /// How long a login app's access tokens live (Scalekit's login tokens: five minutes).
@@ -50,6 +52,7 @@ impl Resource {
             cimd_allowlist: Vec::new(),
             scopes: Vec::new(),
             token_issuer: TokenIssuer::Environment,
+            is_xaa_enabled: false,
         }
     }
 
@@ -180,9 +183,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// No secret: an organization client's secrets are kept apart ([`ClientSecret`]).
+    /// No credential: an organization client's secrets are kept apart ([`ClientSecret`]),
+    /// and a `private_key_jwt` client signs with its keys.
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none() && self.kind != ClientKind::Organization
+        self.secret_hash.is_none()
+            && self.kind != ClientKind::Organization
+            && self.token_endpoint_auth_method != "private_key_jwt"
     }
     /// An organization client's settings (defaults for any other client).
     pub fn org_settings(&self) -> OrgClientSettings {

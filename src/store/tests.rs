@@ -58,6 +58,7 @@ pub(super) fn resource(id: &str, url: &str) -> Resource {
         is_dcr_enabled: true,
         is_cimd_enabled: false,
         token_issuer: crate::store::TokenIssuer::Resource,
+        is_xaa_enabled: false,
         cimd_allowlist: vec!["https://a.example/*".into()],
         scopes: vec![ScopeDef {
             name: "r.read".into(),

@@ -30,6 +30,7 @@ mod storage {
     mod token;
     mod tokens;
     mod user_cutoff;
+    mod xaa;
 }
 
 mod admin_browser;

@@ -26,6 +26,9 @@ pub struct ClientForm {
     pub introspection: bool,
     /// Checked: PKCE optional (a confidential login app).
     pub is_pkce_optional: bool,
+    /// `private_key_jwt`: the client's JWK Set (JSON) or its URL.
+    pub jwks: String,
+    pub jwks_uri: String,
 }
 
 impl ClientForm {
@@ -40,6 +43,8 @@ impl ClientForm {
             scopes: f.get("scopes"),
             introspection: f.is_checked("introspection"),
             is_pkce_optional: f.is_checked("pkce_optional"),
+            jwks: f.get("jwks"),
+            jwks_uri: f.get("jwks_uri"),
         }
     }
     fn input(&self) -> StaticClientInput {
@@ -61,6 +66,14 @@ impl ClientForm {
                 }
                 .into(),
             ),
+            token_endpoint_auth_method: (!self.jwks.is_empty() || !self.jwks_uri.is_empty())
+                .then(|| "private_key_jwt".to_string()),
+            // Not JSON: kept as text, which the planner refuses as no JWK Set.
+            jwks: (!self.jwks.is_empty()).then(|| {
+                serde_json::from_str(&self.jwks)
+                    .unwrap_or_else(|_| serde_json::Value::String(self.jwks.clone()))
+            }),
+            jwks_uri: (!self.jwks_uri.is_empty()).then(|| self.jwks_uri.clone()),
         }
     }
     pub fn has_grant(&self, g: &str) -> bool {

@@ -71,6 +71,8 @@ fn input(f: &Fields) -> ConnectionInput {
         idp_initiated_redirect: f.get("idp_initiated_redirect"),
         initiate_login_uri: f.get("initiate_login_uri"),
         login_url: f.get("login_url"),
+        xaa_issuer: f.get("xaa_issuer"),
+        xaa_jwks_uri: f.get("xaa_jwks_uri"),
         allow_idp_initiated: f.is_checked("allow_idp_initiated"),
     }
 }

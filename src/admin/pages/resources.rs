@@ -25,6 +25,7 @@ pub struct ResourceForm {
     pub scopes: String,
     /// `resource` or `environment`.
     pub token_issuer: String,
+    pub is_xaa_enabled: bool,
 }
 
 impl Default for ResourceForm {
@@ -39,6 +40,7 @@ impl Default for ResourceForm {
             cimd_allowlist: String::new(),
             scopes: String::new(),
             token_issuer: TokenIssuer::default().as_str().into(),
+            is_xaa_enabled: false,
         }
     }
 }
@@ -60,6 +62,7 @@ impl ResourceForm {
                 .collect::<Vec<_>>()
                 .join("\n"),
             token_issuer: r.token_issuer.as_str().into(),
+            is_xaa_enabled: r.is_xaa_enabled,
         }
     }
     fn from_fields(f: &Fields) -> Self {
@@ -73,6 +76,7 @@ impl ResourceForm {
             cimd_allowlist: f.get("cimd_allowlist"),
             scopes: f.get("scopes"),
             token_issuer: f.get("token_issuer"),
+            is_xaa_enabled: f.is_checked("xaa_enabled"),
         }
     }
     fn input(&self) -> Result<ResourceInput, AdminError> {
@@ -92,6 +96,7 @@ impl ResourceForm {
             cimd_allowlist: split_list(&self.cimd_allowlist),
             scopes: parse_scope_lines(&self.scopes),
             token_issuer: Some(self.token_issuer.clone()),
+            xaa_enabled: self.is_xaa_enabled,
         })
     }
 }

@@ -43,6 +43,7 @@ fn resource() -> Resource {
         is_dcr_enabled: true,
         is_cimd_enabled: false,
         token_issuer: crate::store::TokenIssuer::Resource,
+        is_xaa_enabled: false,
         cimd_allowlist: Vec::new(),
         scopes: Vec::new(),
     }

@@ -161,6 +161,7 @@ async fn admin_token(
         cimd_allowlist: Vec::new(),
         scopes: Vec::new(),
         token_issuer: TokenIssuer::Environment,
+        is_xaa_enabled: false,
     };
     let granted = vec![scope::ADMIN_SCOPE.to_string()];
     issue(app, app.issuer(), client, &resource, granted).await
@@ -204,6 +205,7 @@ async fn issue(
             scopes: granted.clone(),
             jti: token.jti.clone(),
             issuer,
+            idp: None,
         })
         .await;
     Ok(TokenResponse {

@@ -4,6 +4,7 @@
 
 mod authorization_code;
 mod client_credentials;
+pub mod jwt_bearer;
 mod organization_client;
 mod refresh_token;
 
@@ -90,6 +91,7 @@ pub async fn exchange(
             authorization_code::exchange(app, &endpoint, basic, &params).await
         }
         Some("refresh_token") => refresh_token::exchange(app, &endpoint, basic, &params).await,
+        Some(jwt_bearer::GRANT) => jwt_bearer::exchange(app, &endpoint, basic, &params).await,
         Some(other) => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!("grant type `{}` is not supported", other.escape_default()),
@@ -232,6 +234,7 @@ pub async fn record_issued(
             scopes,
             jti: issuance.access_jti.clone(),
             issuer: grant.issuer.clone(),
+            idp: None,
         })
         .await;
     Ok(())

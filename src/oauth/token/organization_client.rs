@@ -102,6 +102,7 @@ pub async fn exchange(
             scopes: granted.clone(),
             jti: token.jti.clone(),
             issuer,
+            idp: None,
         })
         .await;
     Ok(TokenResponse {

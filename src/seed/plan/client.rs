@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{Known, PlanContext, id_or_derived, secret_from};
 use crate::crypto;
+use crate::oauth::client_auth::PRIVATE_KEY_JWT;
 use crate::oauth::{redirect_uri, scope};
 use crate::seed::SeedError;
 use crate::seed::file::ClientEntry;
@@ -39,7 +40,10 @@ pub fn plan_client(
     for g in &c.grant_types {
         if !matches!(
             g.as_str(),
-            "authorization_code" | "refresh_token" | "client_credentials"
+            "authorization_code"
+                | "refresh_token"
+                | "client_credentials"
+                | crate::oauth::token::jwt_bearer::GRANT
         ) {
             return Err(SeedError::new(
                 entry,
@@ -47,13 +51,6 @@ pub fn plan_client(
                 format!("`{g}` is not supported"),
             ));
         }
-    }
-    if c.grant_types.iter().any(|g| g == "client_credentials") && secret.is_none() {
-        return Err(SeedError::new(
-            entry,
-            "secret",
-            "client_credentials needs a confidential client",
-        ));
     }
     let application_type = c.application_type.unwrap_or_else(|| "web".into());
     if application_type != "web" && application_type != "native" {
@@ -105,18 +102,75 @@ pub fn plan_client(
             .ok_or_else(|| SeedError::new(entry, "pkce", "must be `required` or `optional`"))?,
     };
     // RFC 9700 §2.1.1: only a client that authenticates may replace PKCE by a nonce.
-    if pkce == PkceMode::Optional && secret.is_none() {
+    if pkce == PkceMode::Optional && secret.is_none() && c.jwks.is_none() && c.jwks_uri.is_none() {
         return Err(SeedError::new(
             entry,
             "pkce",
             "`optional` is for confidential clients (with a secret) only",
         ));
     }
-    let method = if secret.is_some() {
-        "client_secret_basic"
-    } else {
-        "none"
+    let method = match c.token_endpoint_auth_method.as_deref() {
+        None if secret.is_some() => "client_secret_basic",
+        None if c.jwks.is_some() || c.jwks_uri.is_some() => PRIVATE_KEY_JWT,
+        None => "none",
+        Some(m @ ("client_secret_basic" | "client_secret_post")) if secret.is_some() => m,
+        Some(PRIVATE_KEY_JWT) if secret.is_none() => PRIVATE_KEY_JWT,
+        Some(other) => {
+            return Err(SeedError::new(
+                entry,
+                "token_endpoint_auth_method",
+                format!(
+                    "`{}` does not fit: client_secret_basic or client_secret_post need a secret, \
+                     private_key_jwt needs jwks or jwks_uri and no secret",
+                    other.escape_default()
+                ),
+            ));
+        }
     };
+    let mut settings = serde_json::Map::new();
+    match (&c.jwks, &c.jwks_uri) {
+        (Some(_), Some(_)) => {
+            return Err(SeedError::new(
+                entry,
+                "jwks",
+                "set jwks or jwks_uri, not both",
+            ));
+        }
+        (Some(jwks), None) => {
+            crate::oauth::jwt_assertion::check_public_jwks(jwks)
+                .map_err(|p| SeedError::new(entry, "jwks", p))?;
+            settings.insert("jwks".into(), jwks.clone());
+        }
+        (None, Some(uri)) => {
+            super::check_url(entry, "jwks_uri", uri)?;
+            settings.insert("jwks_uri".into(), json!(uri));
+        }
+        (None, None) => {}
+    }
+    if method == PRIVATE_KEY_JWT && settings.is_empty() {
+        return Err(SeedError::new(
+            entry,
+            "jwks",
+            "private_key_jwt needs the client's keys: jwks or jwks_uri",
+        ));
+    }
+    if method != PRIVATE_KEY_JWT && !settings.is_empty() {
+        return Err(SeedError::new(
+            entry,
+            "jwks",
+            "keys are for a client that authenticates with private_key_jwt (and no secret)",
+        ));
+    }
+    if c.grant_types.iter().any(|g| g == "client_credentials")
+        && secret.is_none()
+        && method != PRIVATE_KEY_JWT
+    {
+        return Err(SeedError::new(
+            entry,
+            "secret",
+            "client_credentials needs a confidential client",
+        ));
+    }
     Ok(Client {
         metadata: json!({ "client_name": c.name, "redirect_uris": c.redirect_uris,
                           "post_logout_redirect_uris": c.post_logout_redirect_uris }),
@@ -134,7 +188,7 @@ pub fn plan_client(
         has_introspection: c.introspection,
         pkce,
         organization_id: None,
-        settings: serde_json::json!({}),
+        settings: serde_json::Value::Object(settings),
         application_type,
         created_at: ctx.now,
     })
@@ -158,6 +212,7 @@ mod tests {
                 is_dcr_enabled: true,
                 is_cimd_enabled: true,
                 token_issuer: crate::store::TokenIssuer::Resource,
+                is_xaa_enabled: false,
                 cimd_allowlist: Vec::new(),
                 scopes: vec![ScopeDef {
                     name: "t.read".into(),
@@ -182,6 +237,9 @@ mod tests {
             introspection: false,
             application_type: None,
             pkce: None,
+            token_endpoint_auth_method: None,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 

@@ -12,6 +12,9 @@ use crate::store::{Connection, ConnectionKind};
 
 /// The connection setting naming the application's IdP-initiated login URL.
 pub const INITIATE_LOGIN_URI: &str = "initiate_login_uri";
+/// The connection settings trusting its IdP for identity assertion grants.
+pub const XAA_ISSUER: &str = "xaa_issuer";
+pub const XAA_JWKS_URI: &str = "xaa_jwks_uri";
 
 /// The connection an entry describes, for organization `org`, its upstream secret sealed;
 /// or the first rule it breaks.
@@ -245,6 +248,35 @@ pub fn plan_connection(
             format!("{org}|custom|{login_url}")
         }
     };
+    // Cross-App Access: the IdP trusted for identity assertion grants (the simulator is its
+    // own, always).
+    match (&c.xaa_issuer, &c.xaa_jwks_uri, kind) {
+        (Some(_) | None, Some(_), _) | (Some(_), None, _)
+            if kind == ConnectionKind::IdpSimulator =>
+        {
+            return Err(SeedError::new(
+                entry,
+                "xaa_issuer",
+                "the simulator issues its own identity assertions",
+            ));
+        }
+        (None, Some(_), _) => {
+            return Err(SeedError::new(
+                entry,
+                "xaa_issuer",
+                "xaa_jwks_uri needs xaa_issuer",
+            ));
+        }
+        (Some(issuer), jwks_uri, _) => {
+            check_url(entry, "xaa_issuer", issuer)?;
+            settings.insert(XAA_ISSUER.into(), json!(issuer.trim_end_matches('/')));
+            if let Some(u) = jwks_uri {
+                check_url(entry, "xaa_jwks_uri", u)?;
+                settings.insert(XAA_JWKS_URI.into(), json!(u));
+            }
+        }
+        (None, None, _) => {}
+    }
     if let Some(uri) = &c.initiate_login_uri {
         check_url(entry, "initiate_login_uri", uri)?;
         settings.insert(INITIATE_LOGIN_URI.into(), json!(uri));

@@ -21,7 +21,7 @@ use crate::ids;
 use crate::store::{Admin, Organization, Resource, SeedPlan};
 pub use admin::plan_admin;
 pub use client::plan_client;
-pub use connection::{INITIATE_LOGIN_URI, plan_connection};
+pub use connection::{INITIATE_LOGIN_URI, XAA_ISSUER, XAA_JWKS_URI, plan_connection};
 pub use organization::plan_organization;
 pub use resource::plan_resource;
 pub use rule::{plan_condition, plan_rule};

@@ -82,6 +82,7 @@ pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Res
         cimd_allowlist: r.cimd_allowlist,
         scopes,
         token_issuer,
+        is_xaa_enabled: r.xaa_enabled.unwrap_or(false),
     })
 }
 
@@ -101,6 +102,7 @@ mod tests {
             client_id_metadata_documents: None,
             cimd_allowlist: Vec::new(),
             token_issuer: None,
+            xaa_enabled: None,
             scopes: scopes
                 .iter()
                 .map(|s| ScopeEntry {

@@ -142,6 +142,7 @@ mod tests {
                 is_dcr_enabled: true,
                 is_cimd_enabled: true,
                 token_issuer: crate::store::TokenIssuer::Resource,
+                is_xaa_enabled: false,
                 cimd_allowlist: Vec::new(),
                 scopes: vec![ScopeDef {
                     name: "t.manage".into(),

@@ -8,7 +8,7 @@ use super::{SqlStore, from_json};
 use crate::store::{Deletion, Resource, ResourceStore, StoreError, StoreResult, TokenIssuer};
 
 const RESOURCE_COLUMNS: &str = "id, name, server_url, access_token_ttl, refresh_token_ttl, \
-    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, token_issuer";
+    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, token_issuer, xaa_enabled";
 
 #[derive(sqlx::FromRow)]
 struct ResourceRow {
@@ -22,6 +22,7 @@ struct ResourceRow {
     cimd_allowlist: String,
     scopes: String,
     token_issuer: String,
+    xaa_enabled: i64,
 }
 
 impl TryFrom<ResourceRow> for Resource {
@@ -40,6 +41,7 @@ impl TryFrom<ResourceRow> for Resource {
             refresh_token_ttl: r.refresh_token_ttl,
             is_dcr_enabled: r.dynamic_client_registration != 0,
             is_cimd_enabled: r.client_id_metadata_documents != 0,
+            is_xaa_enabled: r.xaa_enabled != 0,
         })
     }
 }

@@ -98,6 +98,21 @@ impl UserStore for SqlStore {
         row.map(UserRow::into_user).transpose()
     }
 
+    async fn find_user_by_subject(
+        &self,
+        connection_id: &str,
+        subject: &str,
+    ) -> StoreResult<Option<User>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE connection_id = $1 AND subject = $2");
+        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(connection_id)
+            .bind(subject)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
     async fn list_users(&self, limit: i64) -> StoreResult<Vec<User>> {
         let sql =
             format!("SELECT {USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id LIMIT $1");

@@ -1,0 +1,614 @@
+//! Enterprise-managed authorization (ID-JAG, Cross-App Access) and `private_key_jwt`, over
+//! real HTTP: the simulator's IdP hands out an ID token and exchanges it (RFC 8693) for an
+//! ID-JAG; the JWT-bearer grant turns it into an access token without a browser, with the
+//! rules applied; each failed check is `invalid_grant` naming it. Machine clients that sign
+//! their own assertions authenticate with them, once each.
+
+use std::sync::Arc;
+
+use josekit::jws::{ES256, JwsHeader};
+use josekit::jwt::{self, JwtPayload};
+use portcullis::clock::{Clock, FixedClock};
+use serde_json::{Value, json};
+
+use crate::support::{Spawned, T0, TestApp, basic, decode_jwt};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const AGENT_SECRET: &str = "agent-client-secret-0123456789abcd";
+const TICKETS_URL: &str = "http://127.0.0.1:8081/mcp";
+
+const SEED: &str = r#"
+[[resources]]
+id = "res_tickets"
+name = "Tickets"
+server_url = "http://127.0.0.1:8081/mcp"
+xaa_enabled = true
+scopes = [ { name = "tickets.read", description = "Read tickets" },
+           { name = "tickets.manage", description = "Create and change tickets" } ]
+
+[[clients]]
+id = "m2m_agent"
+name = "An agent"
+secret = "agent-client-secret-0123456789abcd"
+grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+resources = ["res_tickets", "res_wiki"]
+
+[[clients]]
+id = "m2m_other_agent"
+name = "Another agent"
+secret = "other-agent-secret-0123456789abcd"
+grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+resources = ["res_tickets"]
+"#;
+
+struct Xaa {
+    s: Spawned,
+    clock: Arc<FixedClock>,
+}
+
+async fn setup() -> Xaa {
+    let clock = Arc::new(FixedClock::new(T0));
+    let s = TestApp::builder().clock(clock.clone()).spawn().await;
+    s.apply_seed(SEED).await;
+    Xaa { s, clock }
+}
+
+impl Xaa {
+    fn simulator(&self) -> String {
+        format!("{}/sso/v1/simulator/conn_acme_sim", self.s.base)
+    }
+
+    async fn post(&self, url: &str, form: &[(&str, &str)], auth: Option<String>) -> (u16, Value) {
+        let mut req = reqwest::Client::new().post(url).form(form);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// An ID token of the simulator's IdP for `email` (signed in there).
+    async fn id_token(&self, email: &str, groups: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("{}/id-token", self.simulator()),
+                &[
+                    ("email", email),
+                    ("client_id", "m2m_agent"),
+                    ("groups", groups),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["id_token"].as_str().unwrap().to_string()
+    }
+
+    /// The ID-JAG the IdP issues for `client_id`, `audience`, `resource` and `scope`.
+    async fn id_jag(
+        &self,
+        email: &str,
+        client_id: &str,
+        audience: &str,
+        resource: &str,
+        scope: &str,
+    ) -> String {
+        let id_token = self.id_token(email, "jira-admins").await;
+        let (status, body) = self
+            .post(
+                &format!("{}/token", self.simulator()),
+                &[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    (
+                        "requested_token_type",
+                        "urn:ietf:params:oauth:token-type:id-jag",
+                    ),
+                    ("subject_token", &id_token),
+                    (
+                        "subject_token_type",
+                        "urn:ietf:params:oauth:token-type:id_token",
+                    ),
+                    ("audience", audience),
+                    ("resource", resource),
+                    ("scope", scope),
+                    ("client_id", client_id),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["issued_token_type"],
+            "urn:ietf:params:oauth:token-type:id-jag"
+        );
+        assert_eq!(body["token_type"], "N_A");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    fn resource_issuer(&self) -> String {
+        format!("{}/resources/res_tickets", self.s.base)
+    }
+
+    async fn grant(
+        &self,
+        path: &str,
+        jag: &str,
+        client: (&str, &str),
+        extra: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = vec![("grant_type", JWT_BEARER), ("assertion", jag)];
+        form.extend_from_slice(extra);
+        self.post(
+            &format!("{}{path}", self.s.base),
+            &form,
+            Some(basic(client.0, client.1)),
+        )
+        .await
+    }
+
+    async fn agent(&self, jag: &str) -> (u16, Value) {
+        self.grant(
+            "/resources/res_tickets/oauth/token",
+            jag,
+            ("m2m_agent", AGENT_SECRET),
+            &[],
+        )
+        .await
+    }
+}
+
+fn refused_by(result: &(u16, Value), check: &str) {
+    assert_eq!(result.0, 400, "{}", result.1);
+    assert_eq!(result.1["error"], "invalid_grant", "{}", result.1);
+    let description = result.1["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("({check})")),
+        "{check}: {description}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_jag_from_a_trusted_idp_gets_a_token_without_a_browser() {
+    let x = setup().await;
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &x.resource_issuer(),
+            TICKETS_URL,
+            "tickets.read tickets.manage",
+        )
+        .await;
+    let (header, claims) = decode_jwt(&jag);
+    assert_eq!(header["typ"], "oauth-id-jag+jwt");
+    assert_eq!(claims["aud"], x.resource_issuer());
+    let result = x.agent(&jag).await;
+    assert_eq!(result.0, 200, "{}", result.1);
+    assert!(result.1.get("refresh_token").is_none(), "no refresh token");
+    let (_, at) = decode_jwt(result.1["access_token"].as_str().unwrap());
+    assert!(at["sub"].as_str().unwrap().starts_with("usr_"), "{at}");
+    assert_eq!(at["oid"], "org_acme");
+    assert_eq!(at["client_id"], "m2m_agent");
+    assert_eq!(at["iss"], x.resource_issuer());
+    // The rules decided: jira-admins manage their organization's tickets.
+    assert_eq!(
+        at["scopes"],
+        json!(["tickets.read", "tickets.manage:org_acme"])
+    );
+    let issued = x.s.audit("token.issued").await;
+    let last = issued.last().unwrap();
+    assert_eq!(last.detail["grant_type"], "jwt-bearer");
+    assert_eq!(last.detail["idp"], x.simulator());
+    // Replayed: refused.
+    refused_by(&x.agent(&jag).await, "jti");
+
+    // The metadata says so.
+    let meta: Value = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server/resources/res_tickets",
+        x.s.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        meta["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(JWT_BEARER))
+    );
+    assert_eq!(
+        meta["authorization_grant_profiles_supported"],
+        json!(["urn:ietf:params:oauth:grant-profile:id-jag"])
+    );
+    assert!(
+        meta["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt"))
+    );
+    let wiki: Value = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server/resources/res_wiki",
+        x.s.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(wiki.get("authorization_grant_profiles_supported").is_none());
+}
+
+/// A JWS signed with a fresh key.
+fn sign_fresh(typ: &str, claims: Value) -> String {
+    let pair = ES256.generate_key_pair().unwrap();
+    let mut header = JwsHeader::new();
+    header.set_token_type(typ);
+    header.set_key_id("k1");
+    let signer = ES256.signer_from_jwk(&pair.to_jwk_private_key()).unwrap();
+    jwt::encode_with_signer(
+        &JwtPayload::from_map(claims.as_object().unwrap().clone()).unwrap(),
+        &header,
+        &signer,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_failed_check_of_an_id_jag_is_invalid_grant_naming_it() {
+    let x = setup().await;
+    let iss = x.resource_issuer();
+    // Not an ID-JAG: the IdP's ID token itself.
+    let id_token = x.id_token("ann@example.com", "").await;
+    refused_by(&x.agent(&id_token).await, "typ");
+    // Unsigned.
+    use base64::Engine;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = T0;
+    let claims = json!({ "iss": x.simulator(), "sub": "ann@example.com", "aud": iss, "client_id": "m2m_agent",
+                         "resource": TICKETS_URL, "jti": "j-1", "iat": now, "exp": now + 300 });
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "oauth-id-jag+jwt" })),
+        b64(claims.clone())
+    );
+    refused_by(&x.agent(&unsigned).await, "signature");
+    let hs = format!(
+        "{}.{}.c2ln",
+        b64(json!({ "alg": "HS256", "typ": "oauth-id-jag+jwt" })),
+        b64(claims.clone())
+    );
+    refused_by(&x.agent(&hs).await, "signature");
+    // Signed by a key the IdP's JWK Set does not have.
+    let forged = sign_fresh("oauth-id-jag+jwt", claims.clone());
+    refused_by(&x.agent(&forged).await, "signature");
+    // An IdP nobody trusts for Cross-App Access.
+    let mut untrusted = claims.clone();
+    untrusted["iss"] = json!("https://idp.evil.example");
+    let token = sign_fresh("oauth-id-jag+jwt", untrusted);
+    refused_by(&x.agent(&token).await, "iss");
+
+    // For another authorization server, another client, another resource.
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &x.s.base,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    refused_by(&x.agent(&jag).await, "aud");
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    refused_by(
+        &x.grant(
+            "/resources/res_tickets/oauth/token",
+            &jag,
+            ("m2m_other_agent", "other-agent-secret-0123456789abcd"),
+            &[],
+        )
+        .await,
+        "client_id",
+    );
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &iss,
+            "http://127.0.0.1:8082/mcp",
+            "tickets.read",
+        )
+        .await;
+    refused_by(&x.agent(&jag).await, "resource");
+    // Scope beyond the assertion.
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    refused_by(
+        &x.grant(
+            "/resources/res_tickets/oauth/token",
+            &jag,
+            ("m2m_agent", AGENT_SECRET),
+            &[("scope", "tickets.manage")],
+        )
+        .await,
+        "scope",
+    );
+    // A resource that does not take Cross-App Access.
+    let wiki = format!("{}/resources/res_wiki", x.s.base);
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &wiki,
+            "http://127.0.0.1:8082/mcp",
+            "wiki.read",
+        )
+        .await;
+    refused_by(
+        &x.grant(
+            "/resources/res_wiki/oauth/token",
+            &jag,
+            ("m2m_agent", AGENT_SECRET),
+            &[],
+        )
+        .await,
+        "xaa_enabled",
+    );
+    // Expired.
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    x.clock.advance(301);
+    refused_by(&x.agent(&jag).await, "exp");
+}
+
+#[tokio::test]
+async fn a_disabled_user_connection_or_organization_gets_nothing_and_the_idp_decides_the_organization()
+ {
+    let x = setup().await;
+    let iss = x.resource_issuer();
+    // An address of another organization's domain is still the IdP's organization's user.
+    let jag = x
+        .id_jag(
+            "zed@elsewhere.example",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    let result = x.agent(&jag).await;
+    assert_eq!(result.0, 200, "{}", result.1);
+    let (_, at) = decode_jwt(result.1["access_token"].as_str().unwrap());
+    assert_eq!(at["oid"], "org_acme");
+    let user_id = at["sub"].as_str().unwrap().to_string();
+
+    let store = &x.s.app.state.store;
+    store
+        .set_user_enabled(&user_id, false, x.clock.now())
+        .await
+        .unwrap();
+    let jag = x
+        .id_jag(
+            "zed@elsewhere.example",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    refused_by(&x.agent(&jag).await, "user");
+    store
+        .set_user_enabled(&user_id, true, x.clock.now())
+        .await
+        .unwrap();
+
+    let api = crate::support::admin::bearer(&x.s).await;
+    let (status, _) = api.post("/organizations/org_acme/disable", json!({})).await;
+    assert_eq!(status, 200);
+    let jag = x
+        .id_jag(
+            "zed@elsewhere.example",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    refused_by(&x.agent(&jag).await, "organization");
+}
+
+/// A client's key pair: signs its assertions; its public JWK Set goes in the seed.
+struct ClientKey {
+    private: josekit::jwk::Jwk,
+    jwks: Value,
+}
+
+impl ClientKey {
+    fn new() -> ClientKey {
+        let pair = ES256.generate_key_pair().unwrap();
+        let mut public = pair.to_jwk_public_key();
+        public.set_key_id("k1");
+        let jwk: Value = serde_json::from_str(&public.to_string()).unwrap();
+        ClientKey {
+            private: pair.to_jwk_private_key(),
+            jwks: json!({ "keys": [jwk] }),
+        }
+    }
+
+    /// A client assertion as the SDKs make it (no `kid`, `typ: JWT`).
+    fn assertion(&self, client_id: &str, aud: &str, exp: i64, jti: &str) -> String {
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        let claims = json!({ "iss": client_id, "sub": client_id, "aud": aud, "iat": T0, "exp": exp, "jti": jti });
+        let signer = ES256.signer_from_jwk(&self.private).unwrap();
+        jwt::encode_with_signer(
+            &JwtPayload::from_map(claims.as_object().unwrap().clone()).unwrap(),
+            &header,
+            &signer,
+        )
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_a_client_with_its_own_keys_once_per_assertion() {
+    let x = setup().await;
+    let issuer = x.s.base.clone();
+    let key = ClientKey::new();
+    x.s.apply_seed(&format!(
+        r#"
+[[clients]]
+id = "m2m_signed"
+name = "Signed service"
+token_endpoint_auth_method = "private_key_jwt"
+jwks = {jwks}
+grant_types = ["client_credentials"]
+resources = ["res_tickets"]
+scopes = ["tickets.read"]
+"#,
+        jwks = toml_inline(&key.jwks)
+    ))
+    .await;
+    let x = &x;
+    let token = |assertion: String| {
+        let url = format!("{}/oauth/token", x.s.base);
+        async move {
+            x.post(
+                &url,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("resource", "res_tickets"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &assertion),
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let first = key.assertion("m2m_signed", &issuer, T0 + 120, "a-1");
+    let ok = token(first.clone()).await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    assert_eq!(
+        decode_jwt(ok.1["access_token"].as_str().unwrap()).1["sub"],
+        "m2m_signed"
+    );
+    // Replayed.
+    let replay = token(first).await;
+    assert_eq!(
+        (replay.0, replay.1["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{}",
+        replay.1
+    );
+    // The token endpoint URL and a resource's issuer are this server too.
+    for (aud, jti) in [
+        (format!("{issuer}/oauth/token"), "a-2"),
+        (format!("{issuer}/resources/res_tickets"), "a-3"),
+    ] {
+        let r = token(key.assertion("m2m_signed", &aud, T0 + 120, jti)).await;
+        assert_eq!(r.0, 200, "{aud}: {}", r.1);
+    }
+    // Wrong audience, expired, too long-lived, another client's name, a key not in its set.
+    for (what, assertion) in [
+        (
+            "another audience",
+            key.assertion("m2m_signed", "https://elsewhere.example", T0 + 120, "b-1"),
+        ),
+        (
+            "expired",
+            key.assertion("m2m_signed", &issuer, T0 - 1, "b-2"),
+        ),
+        (
+            "too long-lived",
+            key.assertion("m2m_signed", &issuer, T0 + 3600, "b-3"),
+        ),
+        (
+            "another client",
+            key.assertion("m2m_service", &issuer, T0 + 120, "b-4"),
+        ),
+        (
+            "a key not in its set",
+            ClientKey::new().assertion("m2m_signed", &issuer, T0 + 120, "b-5"),
+        ),
+    ] {
+        let r = token(assertion).await;
+        assert_eq!(r.0, 401, "{what}: {}", r.1);
+        assert_eq!(r.1["error"], "invalid_client", "{what}");
+    }
+    // One method only.
+    let r = x
+        .post(
+            &format!("{}/oauth/token", x.s.base),
+            &[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                (
+                    "client_assertion",
+                    &key.assertion("m2m_signed", &issuer, T0 + 120, "c-1"),
+                ),
+            ],
+            Some(basic("m2m_signed", "anything-0123456789")),
+        )
+        .await;
+    assert_eq!(
+        (r.0, r.1["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{}",
+        r.1
+    );
+}
+
+/// A JSON value as a TOML inline value.
+fn toml_inline(v: &Value) -> String {
+    match v {
+        Value::Object(m) => format!(
+            "{{ {} }}",
+            m.iter()
+                .map(|(k, v)| format!("{k} = {}", toml_inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
+        ),
+        Value::String(s) => toml::Value::String(s.clone()).to_string(),
+        other => other.to_string(),
+    }
+}
