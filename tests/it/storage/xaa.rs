@@ -612,3 +612,143 @@ fn toml_inline(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[tokio::test]
+async fn an_enterprise_idp_is_trusted_through_its_discovery_document_or_its_jwks_uri() {
+    let x = setup().await;
+    let idp = crate::support::oidc_mock::MockIdp::start("unused", "unused-secret").await;
+    let iss = x.resource_issuer();
+    let claims = |jti: &str| {
+        json!({ "iss": idp.issuer, "sub": "okta|42", "email": "ann@example.com", "aud": iss,
+                "client_id": "m2m_agent", "resource": TICKETS_URL, "scope": "tickets.read",
+                "jti": jti, "iat": T0, "exp": T0 + 300, "groups": ["jira-admins"] })
+    };
+    // Not trusted yet.
+    refused_by(
+        &x.agent(&idp.sign("oauth-id-jag+jwt", &claims("e-1"), false))
+            .await,
+        "iss",
+    );
+    for (n, jwks_line) in [
+        (1, String::new()),
+        (2, format!("xaa_jwks_uri = \"{}/jwks\"", idp.issuer)),
+    ] {
+        x.s.apply_seed(&format!(
+            r#"
+[[organizations]]
+id = "org_acme"
+display_name = "Acme"
+domains = ["example.com"]
+
+[[organizations.connections]]
+id = "conn_acme_okta"
+kind = "oidc"
+issuer = "{idp}"
+client_id = "portcullis"
+client_secret = "okta-client-secret-0123456789"
+xaa_issuer = "{idp}"
+{jwks_line}
+"#,
+            idp = idp.issuer
+        ))
+        .await;
+        let jag = idp.sign("oauth-id-jag+jwt", &claims(&format!("e-ok-{n}")), false);
+        let result = x.agent(&jag).await;
+        assert_eq!(result.0, 200, "{n}: {}", result.1);
+        let (_, at) = decode_jwt(result.1["access_token"].as_str().unwrap());
+        assert_eq!(at["scopes"], json!(["tickets.read"]), "{n}");
+        assert_eq!(at["oid"], "org_acme");
+        // A key the IdP does not publish.
+        let rogue = idp.sign("oauth-id-jag+jwt", &claims(&format!("e-rogue-{n}")), true);
+        refused_by(&x.agent(&rogue).await, "signature");
+    }
+    // The user is the connection's, known by the IdP's subject.
+    let users = x.s.app.state.store.list_users(100).await.unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u.connection_id == "conn_acme_okta" && u.subject == "okta|42"),
+        "{users:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_jag_is_used_once_across_two_processes_on_one_database() {
+    use crate::support::{ServerProcess, TEST_SECRET_KEY_B64};
+    // Replicas behind a load balancer: the same database, issuer and secret key (so the same
+    // simulator keys), on the real clock.
+    let now = portcullis::clock::SystemClock.now();
+    let clock = Arc::new(FixedClock::new(now));
+    let s = TestApp::builder().clock(clock.clone()).spawn().await;
+    s.apply_seed(SEED).await;
+    let replica = ServerProcess::start(&[
+        ("PORTCULLIS_ISSUER", s.base.as_str()),
+        ("PORTCULLIS_DATABASE_URL", s.app.db.url.as_str()),
+        ("PORTCULLIS_SECRET_KEY", TEST_SECRET_KEY_B64),
+        ("PORTCULLIS_ENABLE_IDP_SIMULATOR", "true"),
+    ]);
+    let x = Xaa { s, clock };
+    // The replica takes such grants on its own (so the races below are between two servers).
+    let jag = x
+        .id_jag(
+            "ann@example.com",
+            "m2m_agent",
+            &x.resource_issuer(),
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    let alone = x
+        .post(
+            &format!("{}/resources/res_tickets/oauth/token", replica.base),
+            &[("grant_type", JWT_BEARER), ("assertion", &jag)],
+            Some(basic("m2m_agent", AGENT_SECRET)),
+        )
+        .await;
+    assert_eq!(alone.0, 200, "{}", alone.1);
+    for round in 0..3 {
+        let jag = x
+            .id_jag(
+                "ann@example.com",
+                "m2m_agent",
+                &x.resource_issuer(),
+                TICKETS_URL,
+                "tickets.read",
+            )
+            .await;
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let base = if i % 2 == 0 {
+                x.s.base.clone()
+            } else {
+                replica.base.clone()
+            };
+            let jag = jag.clone();
+            tasks.push(tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{base}/resources/res_tickets/oauth/token"))
+                    .header("authorization", basic("m2m_agent", AGENT_SECRET))
+                    .form(&[("grant_type", JWT_BEARER), ("assertion", jag.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 400),
+            "{statuses:?}"
+        );
+    }
+    replica.stop();
+}

@@ -227,6 +227,23 @@ impl MockIdp {
         lock(&self.shared.key).kid.clone()
     }
 
+    /// A JWS of `claims` with header `typ`, signed by the published key (or, `rogue`, by a
+    /// key it does not publish, under its own `kid`).
+    pub fn sign(&self, typ: &str, claims: &Value, rogue: bool) -> String {
+        let key = if rogue {
+            self.shared.rogue.clone()
+        } else {
+            lock(&self.shared.key).clone()
+        };
+        let mut head = JwsHeader::new();
+        head.set_token_type(typ);
+        head.set_key_id(&key.kid);
+        let payload =
+            JwtPayload::from_map(claims.as_object().expect("claims").clone()).expect("claims");
+        let signer = RS256.signer_from_der(&key.der).expect("signer");
+        josekit::jwt::encode_with_signer(&payload, &head, &signer).expect("signs")
+    }
+
     /// A new published key (the old one leaves the JWKS).
     pub fn rotate_key(&self) {
         *lock(&self.shared.key) = Key::generate();
