@@ -752,3 +752,73 @@ async fn an_id_jag_is_used_once_across_two_processes_on_one_database() {
     }
     replica.stop();
 }
+
+#[tokio::test]
+async fn the_admin_api_makes_a_private_key_jwt_client_and_turns_cross_app_access_on() {
+    let x = setup().await;
+    let api = crate::support::admin::bearer(&x.s).await;
+    let key = ClientKey::new();
+    let (status, created) = api
+        .post(
+            "/clients",
+            json!({ "name": "Signed job", "is_confidential": true,
+                    "token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks,
+                    "grant_types": ["client_credentials"], "resources": ["res_wiki"],
+                    "scopes": ["wiki.read"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert!(
+        created["client_secret"].is_null(),
+        "no secret for a client that signs: {created}"
+    );
+    let id = created["client"]["id"].as_str().unwrap().to_string();
+    let r = x
+        .post(
+            &format!("{}/oauth/token", x.s.base),
+            &[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                (
+                    "client_assertion",
+                    &key.assertion(&id, &x.s.base, T0 + 60, "api-1"),
+                ),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    // A private key in the set is refused.
+    let pair = ES256.generate_key_pair().unwrap();
+    let private: Value = serde_json::from_str(&pair.to_jwk_private_key().to_string()).unwrap();
+    let (status, body) = api
+        .post(
+            "/clients",
+            json!({ "name": "Leaky", "token_endpoint_auth_method": "private_key_jwt",
+                    "jwks": { "keys": [private] }, "grant_types": ["client_credentials"],
+                    "resources": ["res_wiki"], "scopes": ["wiki.read"] }),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["field"].as_str()),
+        (400, Some("jwks")),
+        "{body}"
+    );
+
+    // Cross-App Access on a resource through the API.
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            "/resources/res_wiki",
+            Some(
+                json!({ "name": "Wiki", "server_url": "http://127.0.0.1:8082/mcp",
+                         "scopes": [ { "name": "wiki.read" } ], "xaa_enabled": true }),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(api.get("/resources/res_wiki").await["xaa_enabled"], true);
+}
