@@ -3,7 +3,9 @@
 # Authlib, mcp in tests/peers/.venv; npm oidc-provider with Node 22 from npm (its supported
 # runtime) in tests/peers/oidc-provider; npm saml-idp
 # in tests/peers/saml-idp; npm
-# @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/conformance with
+# @modelcontextprotocol/sdk in tests/peers/mcp-ts; npm @modelcontextprotocol/client (the v2 SDK:
+# its Cross-App Access and private_key_jwt providers) in tests/peers/mcp-ts2, run on the Node in
+# PATH; npm @modelcontextprotocol/conformance with
 # Node 22 from npm in tests/peers/conformance; Scalekit's official SDKs, scalekit-sdk-python with
 # fastmcp in tests/peers/scalekit/.venv and npm @scalekit-sdk/node in tests/peers/scalekit-node,
 # run on the Node in PATH), builds the demo MCP server, runs every unit
@@ -57,6 +59,16 @@ if [[ ! -d "$MCPTS/node_modules/@modelcontextprotocol/sdk" ]] || ! cmp -s "$MCPT
   echo "==> installing @modelcontextprotocol/sdk into tests/peers/mcp-ts/node_modules"
   npm ci --prefix "$MCPTS" --no-audit --no-fund --loglevel=error
   cp "$MCPTS/package-lock.json" "$MCPTS/node_modules/.lock-stamp"
+fi
+
+# --- MCP TypeScript SDK v2 client (npm @modelcontextprotocol/client, pinned by its
+# package-lock.json): its enterprise providers (Cross-App Access / ID-JAG, private_key_jwt), driven
+# one-shot through tests/peers/mcp-ts2/enterprise.mjs on the Node in PATH (the package needs >= 20)
+MCPTS2="$ROOT/tests/peers/mcp-ts2"
+if [[ ! -d "$MCPTS2/node_modules/@modelcontextprotocol/client" ]] || ! cmp -s "$MCPTS2/package-lock.json" "$MCPTS2/node_modules/.lock-stamp"; then
+  echo "==> installing @modelcontextprotocol/client into tests/peers/mcp-ts2/node_modules"
+  npm ci --prefix "$MCPTS2" --no-audit --no-fund --loglevel=error
+  cp "$MCPTS2/package-lock.json" "$MCPTS2/node_modules/.lock-stamp"
 fi
 
 # --- MCP conformance suite (npm @modelcontextprotocol/conformance, a 0.2.0 alpha, and Node 22 from

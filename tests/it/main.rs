@@ -57,3 +57,4 @@ mod saml_attacks;
 mod scalekit_sdk;
 mod session_negative;
 mod token_client_auth;
+mod xaa_sdk;
