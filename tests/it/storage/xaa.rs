@@ -34,6 +34,13 @@ grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
 resources = ["res_tickets", "res_wiki"]
 
 [[clients]]
+id = "m2m_wiki_agent"
+name = "An agent of the wiki only"
+secret = "wiki-agent-secret-0123456789abcdef"
+grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+resources = ["res_wiki"]
+
+[[clients]]
 id = "m2m_other_agent"
 name = "Another agent"
 secret = "other-agent-secret-0123456789abcd"
@@ -431,7 +438,48 @@ async fn a_disabled_user_connection_or_organization_gets_nothing_and_the_idp_dec
         .await
         .unwrap();
 
+    // A client not allowed for the resource.
+    let jag = x
+        .id_jag(
+            "zed@elsewhere.example",
+            "m2m_wiki_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
+    refused_by(
+        &x.grant(
+            "/resources/res_tickets/oauth/token",
+            &jag,
+            ("m2m_wiki_agent", "wiki-agent-secret-0123456789abcdef"),
+            &[],
+        )
+        .await,
+        "client",
+    );
+
+    // The IdP's connection disabled (after the assertion was issued).
+    let jag = x
+        .id_jag(
+            "zed@elsewhere.example",
+            "m2m_agent",
+            &iss,
+            TICKETS_URL,
+            "tickets.read",
+        )
+        .await;
     let api = crate::support::admin::bearer(&x.s).await;
+    let (status, _) = api
+        .post("/connections/conn_acme_sim/disable", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    refused_by(&x.agent(&jag).await, "connection");
+    let (status, _) = api
+        .post("/connections/conn_acme_sim/enable", json!({}))
+        .await;
+    assert_eq!(status, 200);
+
     let (status, _) = api.post("/organizations/org_acme/disable", json!({})).await;
     assert_eq!(status, 200);
     let jag = x
