@@ -88,6 +88,10 @@ pub async fn authenticate(
         }
         return Ok(AuthenticatedClient { client, used_basic });
     }
+    // A client that signs its assertions authenticates with one, and only so.
+    if client.token_endpoint_auth_method == PRIVATE_KEY_JWT {
+        return Err(fail("this client must authenticate with private_key_jwt"));
+    }
     match (&client.secret_hash, secret) {
         (Some(hash), Some(secret)) => {
             if !crypto::verify_secret(&secret, hash) {
@@ -99,7 +103,9 @@ pub async fn authenticate(
         }
         (Some(_), None) => return Err(fail("this client must authenticate with its secret")),
         (None, Some(_)) => return Err(fail("this is a public client; it has no secret")),
-        (None, None) => {}
+        (None, None) if client.is_public() => {}
+        // Never reached for the kinds above; refused rather than let through.
+        (None, None) => return Err(fail("this client must authenticate")),
     }
     Ok(AuthenticatedClient { client, used_basic })
 }

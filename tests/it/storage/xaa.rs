@@ -616,6 +616,36 @@ scopes = ["tickets.read"]
         assert_eq!(r.0, 401, "{what}: {}", r.1);
         assert_eq!(r.1["error"], "invalid_client", "{what}");
     }
+    // Its id alone (no assertion, no secret) is nothing, nor a made-up secret.
+    for form in [
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", "m2m_signed"),
+        ],
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", "m2m_signed"),
+            ("client_secret", "guessed-secret-0123456789"),
+        ],
+    ] {
+        let r = x
+            .post(&format!("{}/oauth/token", x.s.base), &form, None)
+            .await;
+        assert_eq!(
+            (r.0, r.1["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{}",
+            r.1
+        );
+    }
+    let r = x
+        .post(
+            &format!("{}/oauth/introspect", x.s.base),
+            &[("token", "x"), ("client_id", "m2m_signed")],
+            None,
+        )
+        .await;
+    assert_eq!(r.0, 401, "introspection: {}", r.1);
     // One method only.
     let r = x
         .post(
