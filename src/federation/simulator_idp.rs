@@ -55,8 +55,20 @@ fn key_pair(app: &AppState, connection_id: &str) -> Option<EcKeyPair> {
         .decode(app.config.secret.mac("simulator-idp-key", connection_id))
         .ok()?;
     let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).ok()?;
-    let d = openssl::bn::BigNum::from_slice(&seed).ok()?;
     let mut ctx = openssl::bn::BigNumContext::new().ok()?;
+    // A scalar in [1, n-1]: seed mod (n - 1) + 1.
+    let mut order = openssl::bn::BigNum::new().ok()?;
+    group.order(&mut order, &mut ctx).ok()?;
+    let mut n_minus_1 = openssl::bn::BigNum::new().ok()?;
+    n_minus_1
+        .checked_sub(&order, openssl::bn::BigNum::from_u32(1).ok()?.as_ref())
+        .ok()?;
+    let mut reduced = openssl::bn::BigNum::new().ok()?;
+    let raw = openssl::bn::BigNum::from_slice(&seed).ok()?;
+    reduced.nnmod(&raw, &n_minus_1, &mut ctx).ok()?;
+    let mut d = openssl::bn::BigNum::new().ok()?;
+    d.checked_add(&reduced, openssl::bn::BigNum::from_u32(1).ok()?.as_ref())
+        .ok()?;
     let mut public = openssl::ec::EcPoint::new(&group).ok()?;
     public.mul_generator2(&group, &d, &mut ctx).ok()?;
     let key = openssl::ec::EcKey::from_private_components(&group, &d, &public).ok()?;
@@ -254,7 +266,7 @@ fn exchange(
     let mut claims = json!({
         "iss": iss, "sub": id["sub"], "aud": audience, "client_id": client_id,
         "jti": crate::ids::generate("jag"), "iat": now, "exp": now + ID_JAG_TTL,
-        "email": id["email"], "groups": id["groups"],
+        "email": id["email"], "email_verified": id["email_verified"], "groups": id["groups"],
     });
     if let Some(resource) = p.get("resource") {
         claims["resource"] = json!(resource);

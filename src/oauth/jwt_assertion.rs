@@ -94,6 +94,12 @@ fn verifier(alg: &str, jwk: &Jwk) -> Option<Box<dyn JwsVerifier>> {
 /// The header and claims of `jwt` if a key of `jwks` (`{"keys": […]}`) signed it.
 pub fn verify(jwt: &str, jwks: &Value) -> Result<(Value, Value), SignatureRefusal> {
     let (header, claims) = peek(jwt)?;
+    // RFC 7515 §4.1.11: no extension we would have to understand (`b64: false` among them).
+    if header.get("crit").is_some() || header.get("b64").is_some() {
+        return Err(SignatureRefusal::Malformed(
+            "crit and b64 headers are not supported",
+        ));
+    }
     let alg = header["alg"].as_str().unwrap_or_default();
     let kty = key_type(alg).ok_or_else(|| SignatureRefusal::Algorithm(alg.to_string()))?;
     let kid = header["kid"].as_str();
@@ -209,6 +215,22 @@ mod tests {
         // Without `kid`: the set's keys of the type are tried.
         let (token, jwks) = sign_es256(None, json!({ "sub": "u" }));
         assert!(verify(&token, &jwks).is_ok());
+        // An extension we would have to understand.
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let parts: Vec<&str> = token.split('.').collect();
+        for extra in [json!({ "crit": ["exp"] }), json!({ "b64": false })] {
+            let (mut header, _) = peek(&token).unwrap();
+            header
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let altered = format!("{}.{}.{}", b64(&header), parts[1], parts[2]);
+            assert!(
+                matches!(verify(&altered, &jwks), Err(SignatureRefusal::Malformed(_))),
+                "{extra}"
+            );
+        }
         // Tampered.
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#);

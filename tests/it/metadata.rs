@@ -30,8 +30,21 @@ async fn environment_metadata_lists_environment_endpoints() {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
+    // private_key_jwt's algorithms: asymmetric only.
+    let algs = doc["token_endpoint_auth_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(algs.contains(&json!("ES256")) && algs.contains(&json!("RS256")));
+    assert!(!algs.iter().any(|a| a.as_str().unwrap().starts_with("HS")));
+    // No resource takes identity assertion grants in the test seed: not advertised.
+    assert!(doc.get("authorization_grant_profiles_supported").is_none());
     assert_eq!(
         doc["scopes_supported"],
         json!([

@@ -109,6 +109,9 @@ pub async fn exchange(
     if exp > now + MAX_LIFETIME || claims["iat"].as_i64().is_none_or(|iat| iat > now + 60) {
         return Err(refused("iat", "its lifetime is not sensible"));
     }
+    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now + 60) {
+        return Err(refused("nbf", "it is not valid yet"));
+    }
     let sub = claims["sub"]
         .as_str()
         .filter(|s| !s.is_empty() && s.len() <= 255)
@@ -152,12 +155,18 @@ pub async fn exchange(
                 .filter(|x| !scope::OIDC_SCOPES.contains(&x.as_str()))
                 .collect::<Vec<_>>()
         });
-    let asserted: Option<Vec<String>> = claims["scope"].as_str().map(|s| {
-        s.split(' ')
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect()
-    });
+    // The IdP's limit: absent, or a space-separated string; anything else is no limit we
+    // can read, so nothing.
+    let asserted: Option<Vec<String>> = match &claims["scope"] {
+        Value::Null => None,
+        Value::String(s) => Some(
+            s.split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => return Err(refused("scope", "its scope is not a string")),
+    };
     let ceiling: Option<Vec<String>> = match (&requested, &asserted) {
         (Some(r), Some(a)) => Some(scope::intersect(r, a)),
         (Some(r), None) => Some(r.clone()),
@@ -231,12 +240,23 @@ async fn trusted_idp(app: &AppState, iss: &str) -> Result<(Connection, Value), O
         return Ok((connection, jwks));
     }
     let iss = iss.trim_end_matches('/');
-    let connection = app
+    let mut trusting: Vec<Connection> = app
         .store
         .list_connections()
         .await?
         .into_iter()
-        .find(|c| c.settings[XAA_ISSUER].as_str() == Some(iss))
+        .filter(|c| c.is_enabled && c.settings[XAA_ISSUER].as_str() == Some(iss))
+        .collect();
+    // One IdP, one organization: an issuer trusted on several connections is ambiguous (its
+    // users would land in whichever came first), so it is trusted on none.
+    if trusting.len() > 1 {
+        return Err(refused(
+            "iss",
+            "this issuer is trusted on several connections; an admin must keep one",
+        ));
+    }
+    let connection = trusting
+        .pop()
         .ok_or_else(|| refused("iss", "no IdP trusted for Cross-App Access has this issuer"))?;
     let jwks = idp_jwks(app, &connection, false).await?;
     Ok((connection, jwks))
@@ -263,10 +283,24 @@ async fn idp_jwks(
             let doc = crate::caches::jwks::fetch_document(&app.jwks, &app.http, &discovery)
                 .await
                 .map_err(unavailable)?;
-            doc["jwks_uri"]
+            // OIDC Discovery §4.3: the document is the issuer's own; its key set is served
+            // over https or from the issuer's own origin.
+            if doc["issuer"].as_str().map(|i| i.trim_end_matches('/')) != Some(issuer) {
+                return Err(unavailable(format!("{discovery} names another issuer")));
+            }
+            let jwks_uri = doc["jwks_uri"]
                 .as_str()
-                .ok_or_else(|| unavailable(format!("{discovery} names no jwks_uri")))?
-                .to_string()
+                .ok_or_else(|| unavailable(format!("{discovery} names no jwks_uri")))?;
+            let same_origin = match (url::Url::parse(jwks_uri), url::Url::parse(issuer)) {
+                (Ok(a), Ok(b)) => a.origin() == b.origin(),
+                _ => false,
+            };
+            if !jwks_uri.starts_with("https://") && !same_origin {
+                return Err(unavailable(format!(
+                    "{discovery}: jwks_uri is neither https nor on the issuer's origin"
+                )));
+            }
+            jwks_uri.to_string()
         }
     };
     crate::caches::jwks::fetch(&app.jwks, &app.http, &url, after_unknown_kid)
@@ -303,12 +337,26 @@ async fn person(
         .as_str()
         .map(|e| e.trim().to_ascii_lowercase())
         .filter(|e| e.contains('@') && e.len() <= 254);
+    // How far the IdP vouches for the address: as its connection says for logins (an
+    // explicit `email_verified: false` never verifies it); a stored address keeps its state.
+    let email_trust = match (&email, claims["email_verified"].as_bool(), &known) {
+        (Some(_), Some(false), _) => EmailTrust::Unverified,
+        (Some(_), Some(true), _)
+            if crate::store::EmailVerifiedTrust::from_settings(&connection.settings)
+                == crate::store::EmailVerifiedTrust::AnyDomain =>
+        {
+            EmailTrust::Verified
+        }
+        (Some(_), _, _) => EmailTrust::OrganizationDomains,
+        (None, _, Some(u)) if u.is_email_verified => EmailTrust::Verified,
+        (None, _, _) => EmailTrust::Unverified,
+    };
     let identity = VerifiedIdentity {
         subject: sub.to_string(),
         email: email
             .clone()
             .or_else(|| known.as_ref().and_then(|u| u.email.clone())),
-        email_trust: EmailTrust::OrganizationDomains,
+        email_trust,
         name: known.as_ref().and_then(|u| u.name.clone()),
         groups: groups
             .or_else(|| known.as_ref().map(|u| u.groups.clone()))

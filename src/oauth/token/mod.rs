@@ -103,7 +103,16 @@ pub async fn exchange(
         app.audit
             .record(AuditEvent::TokenRefused {
                 grant,
-                client_id: basic_client.or_else(|| params.get("client_id").map(str::to_string)),
+                client_id: basic_client
+                    .or_else(|| params.get("client_id").map(str::to_string))
+                    .or_else(|| {
+                        // private_key_jwt sends no client_id: the assertion names it.
+                        let assertion = params.get("client_assertion")?;
+                        let (_, claims) = super::jwt_assertion::peek(assertion).ok()?;
+                        claims["sub"]
+                            .as_str()
+                            .map(|s| s.chars().take(128).collect())
+                    }),
                 error: e.code.as_str(),
                 reason: e.description.clone(),
             })

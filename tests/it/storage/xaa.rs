@@ -740,13 +740,62 @@ xaa_issuer = "{idp}"
         let rogue = idp.sign("oauth-id-jag+jwt", &claims(&format!("e-rogue-{n}")), true);
         refused_by(&x.agent(&rogue).await, "signature");
     }
-    // The user is the connection's, known by the IdP's subject.
+    // The user is the connection's, known by the IdP's subject; the IdP said the address
+    // was not verified, and it is not.
+    let mut unverified = claims("e-unverified");
+    unverified["email_verified"] = json!(false);
+    unverified["sub"] = json!("okta|43");
+    let result = x
+        .agent(&idp.sign("oauth-id-jag+jwt", &unverified, false))
+        .await;
+    assert_eq!(result.0, 200, "{}", result.1);
     let users = x.s.app.state.store.list_users(100).await.unwrap();
     assert!(
         users
             .iter()
             .any(|u| u.connection_id == "conn_acme_okta" && u.subject == "okta|42"),
         "{users:?}"
+    );
+    let okta43 = users.iter().find(|u| u.subject == "okta|43").unwrap();
+    assert!(!okta43.is_email_verified, "{okta43:?}");
+
+    // A scope that is not a string, a `nbf` ahead.
+    let mut odd = claims("e-scope");
+    odd["scope"] = json!(["tickets.read", "tickets.manage"]);
+    refused_by(
+        &x.agent(&idp.sign("oauth-id-jag+jwt", &odd, false)).await,
+        "scope",
+    );
+    let mut early = claims("e-nbf");
+    early["nbf"] = json!(T0 + 200);
+    refused_by(
+        &x.agent(&idp.sign("oauth-id-jag+jwt", &early, false)).await,
+        "nbf",
+    );
+
+    // The same IdP trusted on a second organization's connection: ambiguous, so neither.
+    x.s.apply_seed(&format!(
+        r#"
+[[organizations]]
+id = "org_other"
+display_name = "Other"
+domains = ["other.example"]
+
+[[organizations.connections]]
+id = "conn_other_okta"
+kind = "oidc"
+issuer = "{idp}"
+client_id = "portcullis"
+client_secret = "okta-client-secret-0123456789"
+xaa_issuer = "{idp}"
+"#,
+        idp = idp.issuer
+    ))
+    .await;
+    refused_by(
+        &x.agent(&idp.sign("oauth-id-jag+jwt", &claims("e-dup"), false))
+            .await,
+        "iss",
     );
 }
 
