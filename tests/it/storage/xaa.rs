@@ -949,3 +949,78 @@ async fn the_admin_api_makes_a_private_key_jwt_client_and_turns_cross_app_access
     assert_eq!(status, 200, "{body}");
     assert_eq!(api.get("/resources/res_wiki").await["xaa_enabled"], true);
 }
+
+#[tokio::test]
+async fn a_private_key_jwt_client_rotates_its_key_without_downtime() {
+    let x = setup().await;
+    let (old, new) = (ClientKey::new(), ClientKey::new());
+    // Two keys under one kid would be ambiguous for a verifier that goes by kid: apart.
+    let mut both = json!({ "keys": [old.jwks["keys"][0], new.jwks["keys"][0]] });
+    both["keys"][1]["kid"] = json!("k2");
+    let seed = |jwks: &Value| {
+        format!(
+            r#"
+[[clients]]
+id = "m2m_rotating"
+name = "Rotating service"
+token_endpoint_auth_method = "private_key_jwt"
+jwks = {}
+grant_types = ["client_credentials"]
+resources = ["res_tickets"]
+scopes = ["tickets.read"]
+"#,
+            toml_inline(jwks)
+        )
+    };
+    let token = |assertion: String| {
+        let url = format!("{}/oauth/token", x.s.base);
+        let x = &x;
+        async move {
+            x.post(
+                &url,
+                &[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &assertion),
+                ],
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    x.s.apply_seed(&seed(&old.jwks)).await;
+    assert_eq!(
+        token(old.assertion("m2m_rotating", &x.s.base, T0 + 60, "r-1")).await,
+        200
+    );
+    assert_eq!(
+        token(new.assertion("m2m_rotating", &x.s.base, T0 + 60, "r-2")).await,
+        401
+    );
+    // Both published: either signs (the SDKs send no kid).
+    x.s.apply_seed(&seed(&both)).await;
+    assert_eq!(
+        token(old.assertion("m2m_rotating", &x.s.base, T0 + 60, "r-3")).await,
+        200
+    );
+    assert_eq!(
+        token(new.assertion("m2m_rotating", &x.s.base, T0 + 60, "r-4")).await,
+        200
+    );
+    // The old one withdrawn.
+    let mut only_new = new.jwks.clone();
+    only_new["keys"][0]["kid"] = json!("k2");
+    x.s.apply_seed(&seed(&only_new)).await;
+    assert_eq!(
+        token(old.assertion("m2m_rotating", &x.s.base, T0 + 60, "r-5")).await,
+        401
+    );
+    assert_eq!(
+        token(new.assertion("m2m_rotating", &x.s.base, T0 + 60, "r-6")).await,
+        200
+    );
+}
