@@ -166,7 +166,7 @@ mod tests {
                 scopes: vec![huge; 10],
                 jti: "tkn_1".into(),
                 issuer: "http://127.0.0.1".into(),
-                idp: None,
+                xaa: None,
             }
             .into_record(1),
         );

@@ -22,6 +22,13 @@ const QUEUE: usize = 4096;
 const BATCH: usize = 512;
 const FLUSH_WITHIN: Duration = Duration::from_millis(100);
 
+/// What a Cross-App Access token was granted on.
+#[derive(Debug, Clone)]
+pub struct XaaDetail {
+    pub idp: String,
+    pub explanations: Vec<crate::policy::Explanation>,
+}
+
 /// A decision worth recording. Past tense; never carries secrets, codes or tokens.
 #[derive(Debug, Clone)]
 pub enum AuditEvent {
@@ -34,8 +41,9 @@ pub enum AuditEvent {
         scopes: Vec<String>,
         jti: String,
         issuer: String,
-        /// The IdP whose identity assertion the token was granted on (Cross-App Access).
-        idp: Option<String>,
+        /// Cross-App Access: the IdP whose identity assertion the token was granted on, and
+        /// which rule decided each scope (as the rule simulator explains it).
+        xaa: Option<XaaDetail>,
     },
     LoginSucceeded {
         user_id: String,
@@ -200,7 +208,7 @@ impl AuditEvent {
                 scopes,
                 jti,
                 issuer,
-                idp,
+                xaa,
             } => {
                 r.kind = "token.issued".into();
                 r.user_id = subject.starts_with("usr_").then(|| subject.clone());
@@ -208,8 +216,9 @@ impl AuditEvent {
                 r.organization_id = organization_id;
                 r.resource_id = Some(resource_id);
                 r.detail = json!({ "grant_type": grant, "sub": subject, "scopes": scopes, "jti": jti, "iss": issuer });
-                if let Some(idp) = idp {
-                    r.detail["idp"] = json!(idp);
+                if let Some(x) = xaa {
+                    r.detail["idp"] = json!(x.idp);
+                    r.detail["explanations"] = json!(x.explanations);
                 }
             }
             Self::LoginSucceeded {

@@ -205,7 +205,7 @@ async fn issue(
             scopes: granted.clone(),
             jti: token.jti.clone(),
             issuer,
-            idp: None,
+            xaa: None,
         })
         .await;
     Ok(TokenResponse {

@@ -15,7 +15,7 @@
 use serde_json::Value;
 
 use super::TokenResponse;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, XaaDetail};
 use crate::federation::simulator_idp::{self, ID_JAG_TYP};
 use crate::federation::{EmailTrust, VerifiedIdentity};
 use crate::oauth::access_token::{self, TokenSubject};
@@ -207,7 +207,10 @@ pub async fn exchange(
             scopes: decision.granted.clone(),
             jti: token.jti.clone(),
             issuer,
-            idp: Some(iss.to_string()),
+            xaa: Some(XaaDetail {
+                idp: iss.to_string(),
+                explanations: decision.explanations.clone(),
+            }),
         })
         .await;
     Ok(TokenResponse {

@@ -243,7 +243,7 @@ pub async fn record_issued(
             scopes,
             jti: issuance.access_jti.clone(),
             issuer: grant.issuer.clone(),
-            idp: None,
+            xaa: None,
         })
         .await;
     Ok(())

@@ -102,7 +102,7 @@ pub async fn exchange(
             scopes: granted.clone(),
             jti: token.jti.clone(),
             issuer,
-            idp: None,
+            xaa: None,
         })
         .await;
     Ok(TokenResponse {

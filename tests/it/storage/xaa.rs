@@ -212,6 +212,14 @@ async fn an_id_jag_from_a_trusted_idp_gets_a_token_without_a_browser() {
     let last = issued.last().unwrap();
     assert_eq!(last.detail["grant_type"], "jwt-bearer");
     assert_eq!(last.detail["idp"], x.simulator());
+    // Which rule granted what, as the rule simulator explains it.
+    let explained: Vec<&str> = last.detail["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(explained.contains(&"rule_admins"), "{}", last.detail);
     // Replayed: refused.
     refused_by(&x.agent(&jag).await, "jti");
 
