@@ -26,6 +26,7 @@ mod storage {
     mod hardening_tokens;
     mod keys;
     mod org_clients;
+    mod private_key_jwt;
     mod register;
     mod token;
     mod tokens;
