@@ -166,7 +166,8 @@ pub async fn get_organizations(State(app): State<AppState>, _a: AdminAuth) -> Ap
 
 fn organization_json(o: crate::store::Organization) -> Value {
     json!({ "id": o.id, "display_name": o.display_name, "external_id": o.external_id,
-            "domains": o.domains, "enabled": o.is_enabled })
+            "domains": o.domains, "enabled": o.is_enabled,
+            "initiate_login_uri": o.initiate_login_uri })
 }
 
 fn organizations_json(list: Vec<crate::store::Organization>) -> Vec<Value> {

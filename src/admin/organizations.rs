@@ -24,6 +24,9 @@ pub struct OrganizationInput {
     /// a read-modify-write round trip never re-enables a disabled organization.
     #[serde(default, rename = "enabled", alias = "is_enabled")]
     pub is_enabled: Option<bool>,
+    /// Where its IdP-initiated logins go when the connection names none.
+    #[serde(default)]
+    pub initiate_login_uri: Option<String>,
 }
 
 pub async fn list(app: &AppState) -> Result<Vec<Organization>, AdminError> {
@@ -57,6 +60,7 @@ async fn write(
         enabled: Some(input.is_enabled.unwrap_or(true)),
         domains: input.domains,
         connections: Vec::new(),
+        initiate_login_uri: input.initiate_login_uri.filter(|u| !u.trim().is_empty()),
     };
     if entry.display_name.chars().count() > 200 {
         return Err(AdminError::invalid(
@@ -157,6 +161,7 @@ pub async fn set_enabled(
             external_id: before.external_id,
             domains: before.domains,
             is_enabled: Some(is_enabled),
+            initiate_login_uri: before.initiate_login_uri,
         },
     )
     .await?;

@@ -36,13 +36,26 @@ struct Claims<'a> {
     relay_state: Option<&'a str>,
 }
 
-/// The application URL a connection's IdP-initiated logins go to, if it names one.
-pub fn initiate_login_uri(connection: &Connection) -> Option<&str> {
-    connection
+/// The application URL a connection's IdP-initiated logins go to: its own, else its
+/// organization's, if either names one.
+pub async fn initiate_login_uri(
+    app: &AppState,
+    connection: &Connection,
+) -> Result<Option<String>, crate::store::StoreError> {
+    if let Some(own) = connection
         .settings
         .get(INITIATE_LOGIN_URI)
         .and_then(serde_json::Value::as_str)
         .filter(|u| !u.is_empty())
+    {
+        return Ok(Some(own.to_string()));
+    }
+    Ok(app
+        .store
+        .find_organization(&connection.organization_id)
+        .await?
+        .and_then(|o| o.initiate_login_uri)
+        .filter(|u| !u.is_empty()))
 }
 
 /// Sends the browser to `uri?idp_initiated_login=<JWT>` for the person `login_hint` (their

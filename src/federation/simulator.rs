@@ -175,8 +175,8 @@ async fn initiating_connection(
     id: &str,
 ) -> Result<(Connection, String), PageError> {
     let connection = simulator_connection(app, id).await?;
-    let uri = idp_initiated::initiate_login_uri(&connection)
-        .map(str::to_string)
+    let uri = idp_initiated::initiate_login_uri(app, &connection)
+        .await?
         .filter(|_| connection.is_enabled)
         .ok_or_else(|| {
             PageError::bad_request(

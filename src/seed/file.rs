@@ -29,6 +29,8 @@ pub struct OrganizationEntry {
     pub domains: Vec<String>,
     #[serde(default)]
     pub connections: Vec<ConnectionEntry>,
+    /// The application URL its IdP-initiated logins go to when the connection names none.
+    pub initiate_login_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

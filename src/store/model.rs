@@ -268,6 +268,8 @@ pub struct Organization {
     pub external_id: Option<String>,
     pub domains: Vec<String>,
     pub is_enabled: bool,
+    /// Where its IdP-initiated logins go when the connection names no URL of its own.
+    pub initiate_login_uri: Option<String>,
 }
 
 /// How far an OIDC connection believes the IdP's `email_verified` (seed and admin key

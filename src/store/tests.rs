@@ -85,6 +85,7 @@ pub(super) fn org(id: &str, domains: &[&str]) -> Organization {
         external_id: None,
         domains: domains.iter().map(|d| d.to_string()).collect(),
         is_enabled: true,
+        initiate_login_uri: None,
     }
 }
 

@@ -626,3 +626,62 @@ login_url = "http://127.0.0.1:5555/own-login"
     assert_eq!(result["organization_id"], "org_own", "{result}");
     assert_eq!(result["connection_id"], "conn_own", "{result}");
 }
+
+#[tokio::test]
+async fn an_organizations_initiate_login_uri_serves_connections_that_name_none() {
+    let s = spawn_dev().await;
+    let seed = |connection_line: &str| {
+        format!(
+            r#"
+[[organizations]]
+id = "org_test"
+display_name = "Test Organization"
+domains = ["example.com", "example.org"]
+initiate_login_uri = "http://127.0.0.1:5555/org-login"
+
+[[organizations.connections]]
+id = "conn_simulator"
+kind = "idp_simulator"
+{connection_line}
+"#
+        )
+    };
+    let forwarded_to = |s: &Spawned| {
+        let b = Browser::new(s);
+        async move {
+            let form = b
+                .get("/sso/v1/simulator/conn_simulator/idp-initiated")
+                .await;
+            assert_eq!(form.status, 200, "{}", form.body);
+            let csrf = crate::support::browser::hidden(&form.body, "csrf");
+            let page = b
+                .post(
+                    "/sso/v1/simulator/conn_simulator/idp-initiated",
+                    &[("csrf", &csrf), ("email", "gil@example.com")],
+                )
+                .await;
+            assert_eq!(page.status, 303, "{}", page.body);
+            page.location.unwrap()
+        }
+    };
+    s.apply_seed(&seed("")).await;
+    let to = forwarded_to(&s).await;
+    assert!(
+        to.starts_with("http://127.0.0.1:5555/org-login?idp_initiated_login="),
+        "{to}"
+    );
+    // The connection's own URL wins.
+    s.apply_seed(&seed(
+        r#"initiate_login_uri = "http://127.0.0.1:5555/conn-login""#,
+    ))
+    .await;
+    let to = forwarded_to(&s).await;
+    assert!(to.starts_with("http://127.0.0.1:5555/conn-login?"), "{to}");
+    // The admin API shows it (reading with the dev admin's password).
+    let api = crate::support::admin::Api {
+        s: &s,
+        auth: basic("admin", "dev-admin-password-123"),
+    };
+    let org = api.get("/organizations/org_test").await;
+    assert_eq!(org["initiate_login_uri"], "http://127.0.0.1:5555/org-login");
+}

@@ -21,6 +21,7 @@ pub struct OrgForm {
     pub display_name: String,
     pub external_id: String,
     pub domains: String,
+    pub initiate_login_uri: String,
 }
 
 impl OrgForm {
@@ -29,6 +30,7 @@ impl OrgForm {
             display_name: o.display_name.clone(),
             external_id: o.external_id.clone().unwrap_or_default(),
             domains: o.domains.join("\n"),
+            initiate_login_uri: o.initiate_login_uri.clone().unwrap_or_default(),
         }
     }
     fn from_fields(f: &Fields) -> Self {
@@ -36,6 +38,7 @@ impl OrgForm {
             display_name: f.get("display_name"),
             external_id: f.get("external_id"),
             domains: f.get("domains"),
+            initiate_login_uri: f.get("initiate_login_uri"),
         }
     }
     fn input(&self, is_enabled: Option<bool>) -> OrganizationInput {
@@ -44,6 +47,7 @@ impl OrgForm {
             external_id: Some(self.external_id.clone()),
             domains: crate::admin::split_list(&self.domains),
             is_enabled,
+            initiate_login_uri: Some(self.initiate_login_uri.clone()),
         }
     }
 }

@@ -217,7 +217,7 @@ async fn unsolicited(
     form: &AcsForm,
 ) -> Result<Response, PageError> {
     let saml_response = form.saml_response.as_str();
-    let forward_to = idp_initiated::initiate_login_uri(connection);
+    let forward_to = idp_initiated::initiate_login_uri(app, connection).await?;
     if !(s.allow_idp_initiated || forward_to.is_some()) || !connection.is_enabled {
         let detail = if connection.is_enabled {
             "no outstanding request matches its RelayState, and IdP-initiated login is off for this connection"
@@ -235,7 +235,7 @@ async fn unsolicited(
         Err(r) => return Ok(refuse_here(app, connection, &r).await),
     };
     // The application starts its own login: nothing is signed in here.
-    if let Some(uri) = forward_to {
+    if let Some(uri) = forward_to.as_deref() {
         let identity = &verified.identity;
         let hint = identity.email.as_deref().unwrap_or(&identity.subject);
         let relay_state = (form.relay_state.len() <= 1_024).then_some(form.relay_state.as_str());

@@ -66,12 +66,16 @@ pub fn plan_organization(
         }
         domains.push(d);
     }
+    if let Some(uri) = &o.initiate_login_uri {
+        super::check_url(entry, "initiate_login_uri", uri)?;
+    }
     Ok(Organization {
         id,
         display_name: o.display_name.clone(),
         external_id: o.external_id.clone(),
         domains,
         is_enabled: o.enabled.unwrap_or(true),
+        initiate_login_uri: o.initiate_login_uri.clone(),
     })
 }
 
@@ -94,6 +98,7 @@ mod tests {
             external_id: external_id.map(str::to_string),
             domains: domains.iter().map(|d| d.to_string()).collect(),
             is_enabled: true,
+            initiate_login_uri: None,
         }
     }
 

@@ -132,6 +132,7 @@ mod tests {
                 external_id: None,
                 domains: Vec::new(),
                 is_enabled: true,
+                initiate_login_uri: None,
             }],
             vec![Resource {
                 id: "res_t".into(),

@@ -21,16 +21,18 @@ impl DatabaseStore for SqlStore {
         let mut tx = self.pool().begin().await?;
         for o in &plan.organizations {
             sqlx::query(
-                "INSERT INTO organizations (id, display_name, external_id, created_at, updated_at, enabled) \
-                 VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+                "INSERT INTO organizations (id, display_name, external_id, created_at, updated_at, enabled, \
+                 initiate_login_uri) VALUES ($1, $2, $3, $4, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
                  display_name = excluded.display_name, external_id = excluded.external_id, \
-                 updated_at = excluded.updated_at, enabled = excluded.enabled",
+                 updated_at = excluded.updated_at, enabled = excluded.enabled, \
+                 initiate_login_uri = excluded.initiate_login_uri",
             )
             .bind(&o.id)
             .bind(&o.display_name)
             .bind(o.external_id.as_deref())
             .bind(now)
             .bind(i64::from(o.is_enabled))
+            .bind(o.initiate_login_uri.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(conflict("external_id already used by another organization"))?;

@@ -17,6 +17,7 @@ struct OrgRow {
     display_name: String,
     external_id: Option<String>,
     enabled: i64,
+    initiate_login_uri: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,7 +80,7 @@ impl From<UpstreamRow> for UpstreamLogin {
 impl UpstreamStore for SqlStore {
     async fn find_organization(&self, id: &str) -> StoreResult<Option<Organization>> {
         let row: Option<OrgRow> = sqlx::query_as(
-            "SELECT id, display_name, external_id, enabled FROM organizations WHERE id = $1",
+            "SELECT id, display_name, external_id, enabled, initiate_login_uri FROM organizations WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -97,6 +98,7 @@ impl UpstreamStore for SqlStore {
             display_name: o.display_name,
             external_id: o.external_id,
             is_enabled: o.enabled != 0,
+            initiate_login_uri: o.initiate_login_uri,
         }))
     }
 
@@ -115,7 +117,7 @@ impl UpstreamStore for SqlStore {
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         let orgs: Vec<OrgRow> = sqlx::query_as(
-            "SELECT id, display_name, external_id, enabled FROM organizations ORDER BY id",
+            "SELECT id, display_name, external_id, enabled, initiate_login_uri FROM organizations ORDER BY id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -136,6 +138,7 @@ impl UpstreamStore for SqlStore {
                 display_name: o.display_name,
                 external_id: o.external_id,
                 is_enabled: o.enabled != 0,
+                initiate_login_uri: o.initiate_login_uri,
             })
             .collect())
     }
