@@ -317,7 +317,8 @@ fn resource_json(r: crate::store::Resource) -> Value {
             "dynamic_client_registration": r.is_dcr_enabled,
             "client_id_metadata_documents": r.is_cimd_enabled,
             "cimd_allowlist": r.cimd_allowlist, "scopes": r.scopes,
-            "token_issuer": r.token_issuer.as_str(), "xaa_enabled": r.is_xaa_enabled })
+            "token_issuer": r.token_issuer.as_str(), "xaa_enabled": r.is_xaa_enabled,
+            "refresh_tokens": r.refresh_tokens.as_str() })
 }
 
 pub async fn get_resources(State(app): State<AppState>, _a: AdminAuth) -> ApiResult {

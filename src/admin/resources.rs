@@ -34,6 +34,9 @@ pub struct ResourceInput {
     /// Accept identity assertion grants (ID-JAG).
     #[serde(default)]
     pub xaa_enabled: bool,
+    /// `always` (default), `offline_access` or `never`.
+    #[serde(default)]
+    pub refresh_tokens: Option<String>,
 }
 
 fn default_access_ttl() -> i64 {
@@ -95,6 +98,7 @@ async fn write(app: &AppState, id: &str, input: ResourceInput) -> Result<Resourc
             .collect(),
         token_issuer: input.token_issuer.filter(|t| !t.is_empty()),
         xaa_enabled: Some(input.xaa_enabled),
+        refresh_tokens: input.refresh_tokens.filter(|r| !r.is_empty()),
     };
     let known = Known::new(Vec::new(), app.store.list_resources().await?);
     let resource = plan_resource("resource", entry, &known)?;
@@ -121,7 +125,7 @@ fn summary(r: &Resource) -> serde_json::Value {
             "refresh_token_ttl": r.refresh_token_ttl, "dynamic_client_registration": r.is_dcr_enabled,
             "client_id_metadata_documents": r.is_cimd_enabled, "cimd_allowlist": r.cimd_allowlist,
             "scopes": r.scopes, "token_issuer": r.token_issuer.as_str(),
-            "xaa_enabled": r.is_xaa_enabled })
+            "xaa_enabled": r.is_xaa_enabled, "refresh_tokens": r.refresh_tokens.as_str() })
 }
 
 pub async fn create(

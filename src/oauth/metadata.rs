@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::endpoint::resource_issuer;
 use crate::state::AppState;
-use crate::store::{Resource, StoreError};
+use crate::store::{RefreshPolicy, Resource, StoreError};
 
 /// Grant types the token endpoint serves today.
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
@@ -30,6 +30,8 @@ struct Offers {
     is_cimd: bool,
     /// Identity assertion grants (ID-JAG, Cross-App Access).
     is_xaa: bool,
+    /// `offline_access` gets a refresh token somewhere.
+    is_offline_access: bool,
 }
 
 /// The algorithms `private_key_jwt` client assertions may be signed with.
@@ -47,7 +49,9 @@ fn common(
     offers: Offers,
 ) -> Map<String, Value> {
     let mut scopes = scopes;
-    scopes.push("offline_access".into());
+    if offers.is_offline_access {
+        scopes.push("offline_access".into());
+    }
     let doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/oauth/authorize"),
@@ -97,6 +101,11 @@ pub fn environment_metadata(issuer: &str, resources: &[Resource]) -> Value {
         is_dcr: resources.iter().any(|r| r.is_dcr_enabled),
         is_cimd: resources.iter().any(|r| r.is_cimd_enabled),
         is_xaa: resources.iter().any(|r| r.is_xaa_enabled),
+        // With no resource at all, login apps still sign in with offline_access.
+        is_offline_access: resources.is_empty()
+            || resources
+                .iter()
+                .any(|r| r.refresh_tokens != RefreshPolicy::Never),
     };
     Value::Object(common(
         issuer,
@@ -152,6 +161,7 @@ pub fn resource_metadata(environment_issuer: &str, resource: &Resource) -> Value
         is_dcr: resource.is_dcr_enabled,
         is_cimd: resource.is_cimd_enabled,
         is_xaa: resource.is_xaa_enabled,
+        is_offline_access: resource.refresh_tokens != RefreshPolicy::Never,
     };
     Value::Object(common(
         &issuer,
@@ -224,6 +234,7 @@ mod tests {
             is_cimd_enabled: false,
             token_issuer: crate::store::TokenIssuer::Resource,
             is_xaa_enabled: false,
+            refresh_tokens: crate::store::RefreshPolicy::Always,
             cimd_allowlist: vec![],
             scopes: vec![ScopeDef {
                 name: "tickets.read".into(),

@@ -111,6 +111,8 @@ pub struct ResourceEntry {
     pub token_issuer: Option<String>,
     /// Accept identity assertion grants (ID-JAG, Cross-App Access); default false.
     pub xaa_enabled: Option<bool>,
+    /// `always` (default), `offline_access` or `never`: when user grants get refresh tokens.
+    pub refresh_tokens: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

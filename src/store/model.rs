@@ -26,6 +26,46 @@ pub struct Resource {
     pub token_issuer: TokenIssuer,
     /// Accepts identity assertion grants (ID-JAG, Cross-App Access).
     pub is_xaa_enabled: bool,
+    /// When its user grants come with a refresh token.
+    pub refresh_tokens: RefreshPolicy,
+}
+
+/// When a resource's user grants come with a refresh token (seed and admin key
+/// `refresh_tokens`); the client must hold the `refresh_token` grant in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefreshPolicy {
+    /// `always` (the default).
+    #[default]
+    Always,
+    /// `offline_access`: only when the client asked for `offline_access`.
+    OfflineAccess,
+    /// `never`: the person signs in again through SSO when the access token expires.
+    Never,
+}
+
+impl RefreshPolicy {
+    pub const ALL: [Self; 3] = [Self::Always, Self::OfflineAccess, Self::Never];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::OfflineAccess => "offline_access",
+            Self::Never => "never",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether a grant that asked for `oidc_scopes` gets a refresh token.
+    pub fn allows(self, oidc_scopes: &[String]) -> bool {
+        match self {
+            Self::Always => true,
+            Self::OfflineAccess => oidc_scopes.iter().any(|s| s == "offline_access"),
+            Self::Never => false,
+        }
+    }
 }
 
 /// How long a login app's access tokens live (Scalekit's login tokens: five minutes).
@@ -53,6 +93,7 @@ impl Resource {
             scopes: Vec::new(),
             token_issuer: TokenIssuer::Environment,
             is_xaa_enabled: false,
+            refresh_tokens: RefreshPolicy::Always,
         }
     }
 

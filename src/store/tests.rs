@@ -59,6 +59,7 @@ pub(super) fn resource(id: &str, url: &str) -> Resource {
         is_cimd_enabled: false,
         token_issuer: crate::store::TokenIssuer::Resource,
         is_xaa_enabled: false,
+        refresh_tokens: crate::store::RefreshPolicy::Always,
         cimd_allowlist: vec!["https://a.example/*".into()],
         scopes: vec![ScopeDef {
             name: "r.read".into(),

@@ -53,6 +53,7 @@ mod metadata;
 mod oidc;
 mod oidc_mock;
 mod pyjwt;
+mod refresh_policy;
 mod saml;
 mod saml_attacks;
 mod scalekit_sdk;

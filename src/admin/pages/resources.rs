@@ -11,7 +11,7 @@ use super::{AdminPage, AdminPost, Errors, Fields, Refused, form_error, page_erro
 use crate::admin::resources::{self, ResourceInput, parse_scope_lines};
 use crate::admin::{AdminError, split_list};
 use crate::state::AppState;
-use crate::store::{Resource, TokenIssuer};
+use crate::store::{RefreshPolicy, Resource, TokenIssuer};
 
 /// What the resource form shows.
 pub struct ResourceForm {
@@ -26,6 +26,8 @@ pub struct ResourceForm {
     /// `resource` or `environment`.
     pub token_issuer: String,
     pub is_xaa_enabled: bool,
+    /// `always`, `offline_access` or `never`.
+    pub refresh_tokens: String,
 }
 
 impl Default for ResourceForm {
@@ -41,6 +43,7 @@ impl Default for ResourceForm {
             scopes: String::new(),
             token_issuer: TokenIssuer::default().as_str().into(),
             is_xaa_enabled: false,
+            refresh_tokens: RefreshPolicy::default().as_str().into(),
         }
     }
 }
@@ -63,6 +66,7 @@ impl ResourceForm {
                 .join("\n"),
             token_issuer: r.token_issuer.as_str().into(),
             is_xaa_enabled: r.is_xaa_enabled,
+            refresh_tokens: r.refresh_tokens.as_str().into(),
         }
     }
     fn from_fields(f: &Fields) -> Self {
@@ -77,6 +81,7 @@ impl ResourceForm {
             scopes: f.get("scopes"),
             token_issuer: f.get("token_issuer"),
             is_xaa_enabled: f.is_checked("xaa_enabled"),
+            refresh_tokens: f.get("refresh_tokens"),
         }
     }
     fn input(&self) -> Result<ResourceInput, AdminError> {
@@ -97,6 +102,7 @@ impl ResourceForm {
             scopes: parse_scope_lines(&self.scopes),
             token_issuer: Some(self.token_issuer.clone()),
             xaa_enabled: self.is_xaa_enabled,
+            refresh_tokens: Some(self.refresh_tokens.clone()),
         })
     }
 }

@@ -44,6 +44,7 @@ fn resource() -> Resource {
         is_cimd_enabled: false,
         token_issuer: crate::store::TokenIssuer::Resource,
         is_xaa_enabled: false,
+        refresh_tokens: crate::store::RefreshPolicy::Always,
         cimd_allowlist: Vec::new(),
         scopes: Vec::new(),
     }

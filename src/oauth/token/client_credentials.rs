@@ -162,6 +162,7 @@ async fn admin_token(
         scopes: Vec::new(),
         token_issuer: TokenIssuer::Environment,
         is_xaa_enabled: false,
+        refresh_tokens: crate::store::RefreshPolicy::Always,
     };
     let granted = vec![scope::ADMIN_SCOPE.to_string()];
     issue(app, app.issuer(), client, &resource, granted).await

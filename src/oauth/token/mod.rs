@@ -161,7 +161,9 @@ pub fn prepare_user_tokens(
     )?;
     // Refresh tokens for clients allowed the grant; rotation stays in the family and
     // never outlives its absolute lifetime.
-    let (refresh_token, refresh) = if client.has_grant("refresh_token") {
+    let (refresh_token, refresh) = if client.has_grant("refresh_token")
+        && resource.refresh_tokens.allows(&grant.oidc_scopes)
+    {
         let family_expires_at = match previous {
             Some(p) => p.family_expires_at,
             None => now + resource.refresh_token_ttl,

@@ -213,6 +213,7 @@ mod tests {
                 is_cimd_enabled: true,
                 token_issuer: crate::store::TokenIssuer::Resource,
                 is_xaa_enabled: false,
+                refresh_tokens: crate::store::RefreshPolicy::Always,
                 cimd_allowlist: Vec::new(),
                 scopes: vec![ScopeDef {
                     name: "t.read".into(),

@@ -7,7 +7,7 @@ use super::{Known, check_url, id_or_derived};
 use crate::oauth::scope;
 use crate::seed::SeedError;
 use crate::seed::file::ResourceEntry;
-use crate::store::{Resource, ScopeDef, TokenIssuer};
+use crate::store::{RefreshPolicy, Resource, ScopeDef, TokenIssuer};
 
 /// The resource an entry describes, or the first rule it breaks.
 pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Resource, SeedError> {
@@ -60,6 +60,16 @@ pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Res
             SeedError::new(entry, "token_issuer", "must be `resource` or `environment`")
         })?,
     };
+    let refresh_tokens = match r.refresh_tokens.as_deref() {
+        None => RefreshPolicy::default(),
+        Some(text) => RefreshPolicy::parse(text).ok_or_else(|| {
+            SeedError::new(
+                entry,
+                "refresh_tokens",
+                "must be `always`, `offline_access` or `never`",
+            )
+        })?,
+    };
     if let Some(other) = known
         .resources
         .iter()
@@ -83,6 +93,7 @@ pub fn plan_resource(entry: &str, r: ResourceEntry, known: &Known) -> Result<Res
         scopes,
         token_issuer,
         is_xaa_enabled: r.xaa_enabled.unwrap_or(false),
+        refresh_tokens,
     })
 }
 
@@ -103,6 +114,7 @@ mod tests {
             cimd_allowlist: Vec::new(),
             token_issuer: None,
             xaa_enabled: None,
+            refresh_tokens: None,
             scopes: scopes
                 .iter()
                 .map(|s| ScopeEntry {

@@ -96,15 +96,15 @@ impl DatabaseStore for SqlStore {
             sqlx::query(
                 "INSERT INTO resources (id, name, server_url, access_token_ttl, refresh_token_ttl, \
                  dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, \
-                 created_at, updated_at, token_issuer, xaa_enabled) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) \
+                 created_at, updated_at, token_issuer, xaa_enabled, refresh_tokens) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, server_url = excluded.server_url, \
                  access_token_ttl = excluded.access_token_ttl, refresh_token_ttl = excluded.refresh_token_ttl, \
                  dynamic_client_registration = excluded.dynamic_client_registration, \
                  client_id_metadata_documents = excluded.client_id_metadata_documents, \
                  cimd_allowlist = excluded.cimd_allowlist, scopes = excluded.scopes, \
                  updated_at = excluded.updated_at, token_issuer = excluded.token_issuer, \
-                 xaa_enabled = excluded.xaa_enabled",
+                 xaa_enabled = excluded.xaa_enabled, refresh_tokens = excluded.refresh_tokens",
             )
             .bind(&r.id)
             .bind(&r.name)
@@ -118,6 +118,7 @@ impl DatabaseStore for SqlStore {
             .bind(now)
             .bind(r.token_issuer.as_str())
             .bind(i64::from(r.is_xaa_enabled))
+            .bind(r.refresh_tokens.as_str())
             .execute(&mut *tx)
             .await
             .map_err(conflict("server_url already used by another resource"))?;

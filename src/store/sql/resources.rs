@@ -5,10 +5,13 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, from_json};
-use crate::store::{Deletion, Resource, ResourceStore, StoreError, StoreResult, TokenIssuer};
+use crate::store::{
+    Deletion, RefreshPolicy, Resource, ResourceStore, StoreError, StoreResult, TokenIssuer,
+};
 
 const RESOURCE_COLUMNS: &str = "id, name, server_url, access_token_ttl, refresh_token_ttl, \
-    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, token_issuer, xaa_enabled";
+    dynamic_client_registration, client_id_metadata_documents, cimd_allowlist, scopes, token_issuer, xaa_enabled, \
+    refresh_tokens";
 
 #[derive(sqlx::FromRow)]
 struct ResourceRow {
@@ -23,6 +26,7 @@ struct ResourceRow {
     scopes: String,
     token_issuer: String,
     xaa_enabled: i64,
+    refresh_tokens: String,
 }
 
 impl TryFrom<ResourceRow> for Resource {
@@ -42,6 +46,9 @@ impl TryFrom<ResourceRow> for Resource {
             is_dcr_enabled: r.dynamic_client_registration != 0,
             is_cimd_enabled: r.client_id_metadata_documents != 0,
             is_xaa_enabled: r.xaa_enabled != 0,
+            refresh_tokens: RefreshPolicy::parse(&r.refresh_tokens).ok_or_else(|| {
+                StoreError::Corrupt(format!("resource refresh_tokens `{}`", r.refresh_tokens))
+            })?,
         })
     }
 }
