@@ -7,12 +7,10 @@
 //! Drivers: tests/peers/mcp-ts2/enterprise.mjs and tests/peers/mcp_py_enterprise.py.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use portcullis::clock::{Clock, FixedClock, SystemClock};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::support::demo::Demo;
@@ -56,25 +54,10 @@ resources = ["res_demo"]
 scopes = ["tickets.read"]
 "#
     )
-    .replace("jwks = JWKS", &format!("jwks = {}", toml_inline(jwks)))
-}
-
-fn toml_inline(v: &Value) -> String {
-    match v {
-        Value::Object(m) => format!(
-            "{{ {} }}",
-            m.iter()
-                .map(|(k, v)| format!("{k} = {}", toml_inline(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
-        ),
-        Value::String(s) => toml::Value::String(s.clone()).to_string(),
-        other => other.to_string(),
-    }
+    .replace(
+        "jwks = JWKS",
+        &format!("jwks = {}", crate::support::toml_inline(jwks)),
+    )
 }
 
 /// A P-256 key: its PKCS#8 PEM (for the SDKs) and its public JWK Set (for the seed).
@@ -153,22 +136,8 @@ impl Setup {
 }
 
 /// Runs a driver with `input` on stdin; its JSON answer.
-async fn drive(mut cmd: Command, input: &Value) -> Value {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("start the driver");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.to_string().as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        child.wait_with_output(),
-    )
-    .await
-    .expect("the driver answers within 120 s")
-    .unwrap();
+async fn drive(cmd: Command, input: &Value) -> Value {
+    let out = crate::support::peers::run_json_driver(cmd, input).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!(

@@ -147,10 +147,7 @@ async fn callback(
         )
         .await);
     }
-    let same_browser = browser.is_some_and(|b| {
-        let h = crypto::hash_secret(b);
-        openssl::memcmp::eq(h.as_bytes(), login.browser_hash.as_bytes())
-    });
+    let same_browser = browser.is_some_and(|b| crypto::verify_secret(b, &login.browser_hash));
     if !same_browser {
         return Err(refused(
             PageCode::BrowserMismatch,

@@ -7,8 +7,8 @@ use josekit::jws::{ES256, JwsHeader};
 use josekit::jwt::{self, JwtPayload};
 use serde_json::{Value, json};
 
-use super::xaa::{setup, toml_inline};
-use crate::support::{T0, basic, decode_jwt};
+use super::xaa::setup;
+use crate::support::{T0, basic, decode_jwt, toml_inline};
 
 /// A client's key pair: signs its assertions; its public JWK Set goes in the seed.
 struct ClientKey {

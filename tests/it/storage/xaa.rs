@@ -507,25 +507,6 @@ async fn a_disabled_user_connection_or_organization_gets_nothing_and_the_idp_dec
     refused_by(&x.agent(&jag).await, "organization");
 }
 
-/// A JSON value as a TOML inline value.
-pub(super) fn toml_inline(v: &Value) -> String {
-    match v {
-        Value::Object(m) => format!(
-            "{{ {} }}",
-            m.iter()
-                .map(|(k, v)| format!("{k} = {}", toml_inline(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
-        ),
-        Value::String(s) => toml::Value::String(s.clone()).to_string(),
-        other => other.to_string(),
-    }
-}
-
 #[tokio::test]
 async fn an_enterprise_idp_is_trusted_through_its_discovery_document_or_its_jwks_uri() {
     let x = setup().await;

@@ -490,3 +490,22 @@ impl TestApp {
         )
     }
 }
+
+/// A JSON value as a TOML inline value.
+pub fn toml_inline(v: &Value) -> String {
+    match v {
+        Value::Object(m) => format!(
+            "{{ {} }}",
+            m.iter()
+                .map(|(k, v)| format!("{k} = {}", toml_inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
+        ),
+        Value::String(s) => toml::Value::String(s.clone()).to_string(),
+        other => other.to_string(),
+    }
+}

@@ -157,3 +157,24 @@ impl Peer {
         let _ = self.child.kill().await;
     }
 }
+
+/// A one-shot peer driver: `input` as JSON on its stdin, its output once it exits (within
+/// 120 s, a guard against a driver that never ends).
+pub async fn run_json_driver(mut cmd: Command, input: &serde_json::Value) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("start the driver");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(input.to_string().as_bytes())
+        .await
+        .expect("write the request");
+    drop(stdin);
+    tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the driver answers within 120 s")
+        .expect("the driver runs")
+}

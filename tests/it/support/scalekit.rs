@@ -5,10 +5,8 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Which SDK a call goes through.
@@ -77,27 +75,9 @@ impl SdkApp {
                 c
             }
         };
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // The SDKs' own proxy settings must not send loopback calls elsewhere.
-            .env("NO_PROXY", "*")
-            .env("no_proxy", "*");
-        let mut child = cmd.spawn().expect("start the SDK driver");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(request.to_string().as_bytes())
-            .await
-            .expect("write the request");
-        drop(stdin);
-        let out = tokio::time::timeout(
-            std::time::Duration::from_secs(120),
-            child.wait_with_output(),
-        )
-        .await
-        .expect("the SDK driver answers within 120 s")
-        .expect("the SDK driver runs");
+        // The SDKs' own proxy settings must not send loopback calls elsewhere.
+        cmd.env("NO_PROXY", "*").env("no_proxy", "*");
+        let out = super::peers::run_json_driver(cmd, &request).await;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
